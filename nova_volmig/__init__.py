@@ -1,0 +1,1 @@
+"""nova-volmig: Nova's volume-migration start / cancel / complete API."""

@@ -1,0 +1,66 @@
+"""[libvirt] options of the libvirt driver."""
+
+from oslo_config import cfg
+
+libvirt_group = cfg.OptGroup('libvirt', title='libvirt driver options')
+
+libvirt_opts = [
+    cfg.StrOpt('virt_type',
+               default='auto',
+               choices=[('kvm', 'hardware acceleration'),
+                        ('qemu', 'TCG software emulation'),
+                        ('auto', 'kvm where /dev/kvm is a real hardware '
+                                 'KVM, else qemu (TCG); the software '
+                                 'kvm_pvm flavour counts as absent')],
+               help='Domain type of the instances.'),
+    cfg.StrOpt('connection_uri', default='qemu:///system',
+               help='libvirt connection URI.'),
+    cfg.IntOpt('instance_memory_mb', default=64, min=16,
+               help='Memory of an instance created without a flavor; a '
+                    'diskless SeaBIOS domain needs no more.'),
+    cfg.StrOpt('instances_path', default='$state_path/instances',
+               help='Where per-instance files (console logs, kernels '
+                    'given by image) are kept.'),
+    cfg.StrOpt('volume_migration_overlay_dir',
+               default='$state_path/volume-migration-overlays',
+               help='Local directory for the qcow2 overlays that take a '
+                    'running guest\'s writes between start and the end '
+                    'of complete or cancel.'),
+    cfg.StrOpt('volume_migration_complete_mode',
+               default='two_step',
+               choices=[('two_step', 'shallow write-blocking copy of the '
+                                     'overlay onto a new local overlay '
+                                     'backed by dst, pivot, return; then '
+                                     'an active commit into dst'),
+                        ('write_blocking', 'one shallow write-blocking copy '
+                                           'of the overlay straight onto '
+                                           'dst, pivot, return')],
+               help='How complete moves the guest from src to dst.'),
+    cfg.StrOpt('volume_migration_overlay_options',
+               default='extended_l2=on,cluster_size=128k',
+               help='qemu-img -o options of migration overlays; '
+                    'extended_l2 avoids copy-on-write of partial clusters '
+                    'from a network backing file.'),
+    cfg.IntOpt('block_job_ready_timeout', default=600, min=1,
+               help='Seconds a block job may take to become ready before '
+                    'the migration step fails.'),
+    cfg.FloatOpt('block_job_progress_window', default=5.0, min=0.5,
+                 help='Seconds the remaining work of a block job must '
+                      'shrink within before the guest disk is throttled '
+                      'to let the job converge.'),
+    cfg.IntOpt('block_job_min_throttle_bytes_sec', default=1048576,
+               min=4096,
+               help='Lowest write throttle, in bytes per second, the '
+                    'convergence logic applies to a guest disk.'),
+    cfg.IntOpt('qemu_img_info_memory_mb', default=1024, min=64,
+               help='Address-space limit of qemu-img info (prlimit).'),
+]
+
+
+def register_opts(conf: cfg.ConfigOpts) -> None:
+    conf.register_group(libvirt_group)
+    conf.register_opts(libvirt_opts, group=libvirt_group)
+
+
+def list_opts():
+    return {libvirt_group: libvirt_opts}

@@ -1,0 +1,32 @@
+"""Common test base: config isolation, a temporary state path."""
+
+from __future__ import annotations
+
+import os
+
+import fixtures
+from oslo_config import fixture as config_fixture
+from oslotest import base
+
+from nova_volmig import conf as nova_conf
+
+
+class TestCase(base.BaseTestCase):
+    """Base of unit and functional tests.
+
+    Every test gets a clean ``cfg.CONF`` (ConfFixture) and its own
+    ``state_path`` under a temporary directory.
+    """
+
+    def setUp(self):
+        super().setUp()
+        self.conf = self.useFixture(config_fixture.Config(nova_conf.CONF))
+        nova_conf.CONF([], project='nova-volmig', default_config_files=[])
+        self.state_path = self.useFixture(fixtures.TempDir()).path
+        self.flags(state_path=self.state_path)
+
+    def flags(self, group: str | None = None, **kw) -> None:
+        self.conf.config(group=group, **kw)
+
+    def state_file(self, *parts: str) -> str:
+        return os.path.join(self.state_path, *parts)
