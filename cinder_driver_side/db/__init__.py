@@ -1,0 +1,1 @@
+"""Database of the Cinder side (its own, separate from Nova's)."""

@@ -1,0 +1,149 @@
+"""SQLAlchemy models of cinder-volmig's database (Cinder-shaped)."""
+
+from __future__ import annotations
+
+import datetime
+
+import sqlalchemy as sa
+from sqlalchemy import orm
+
+
+def _utcnow() -> datetime.datetime:
+    return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+
+
+class Base(orm.DeclarativeBase):
+    created_at: orm.Mapped[datetime.datetime] = orm.mapped_column(
+        sa.DateTime, default=_utcnow, nullable=False)
+    updated_at: orm.Mapped[datetime.datetime | None] = orm.mapped_column(
+        sa.DateTime, onupdate=_utcnow, nullable=True)
+
+    def as_dict(self) -> dict:
+        return {c.key: getattr(self, c.key)
+                for c in sa.inspect(self).mapper.column_attrs}
+
+
+class VolumeType(Base):
+    __tablename__ = 'volume_types'
+
+    id: orm.Mapped[str] = orm.mapped_column(sa.String(36), primary_key=True)
+    name: orm.Mapped[str] = orm.mapped_column(sa.String(255))
+    description: orm.Mapped[str | None] = orm.mapped_column(sa.String(255))
+    is_public: orm.Mapped[bool] = orm.mapped_column(
+        sa.Boolean, default=True, nullable=False)
+    deleted: orm.Mapped[bool] = orm.mapped_column(
+        sa.Boolean, default=False, nullable=False)
+
+
+class VolumeTypeExtraSpec(Base):
+    __tablename__ = 'volume_type_extra_specs'
+    __table_args__ = (sa.UniqueConstraint(
+        'volume_type_id', 'key', name='uniq_extra_specs0type0key'),)
+
+    id: orm.Mapped[int] = orm.mapped_column(primary_key=True)
+    volume_type_id: orm.Mapped[str] = orm.mapped_column(
+        sa.String(36), sa.ForeignKey('volume_types.id'))
+    key: orm.Mapped[str] = orm.mapped_column(sa.String(255))
+    value: orm.Mapped[str | None] = orm.mapped_column(sa.String(255))
+
+
+class Volume(Base):
+    __tablename__ = 'volumes'
+    __table_args__ = (sa.Index('volumes_project_id_idx', 'project_id'),)
+
+    id: orm.Mapped[str] = orm.mapped_column(sa.String(36), primary_key=True)
+    display_name: orm.Mapped[str | None] = orm.mapped_column(sa.String(255))
+    display_description: orm.Mapped[str | None] = orm.mapped_column(
+        sa.String(255))
+    project_id: orm.Mapped[str] = orm.mapped_column(sa.String(255))
+    user_id: orm.Mapped[str] = orm.mapped_column(sa.String(255))
+    # Size in GiB as Cinder reports it; size_bytes is the file's real size
+    # (tests use volumes of a few MiB, see the design notes).
+    size: orm.Mapped[int] = orm.mapped_column(sa.Integer)
+    size_bytes: orm.Mapped[int] = orm.mapped_column(sa.BigInteger)
+    status: orm.Mapped[str] = orm.mapped_column(sa.String(255))
+    attach_status: orm.Mapped[str] = orm.mapped_column(
+        sa.String(255), default='detached')
+    availability_zone: orm.Mapped[str] = orm.mapped_column(
+        sa.String(255), default='nova')
+    host: orm.Mapped[str | None] = orm.mapped_column(sa.String(255))
+    volume_type_id: orm.Mapped[str | None] = orm.mapped_column(
+        sa.String(36), sa.ForeignKey('volume_types.id'))
+    multiattach: orm.Mapped[bool] = orm.mapped_column(
+        sa.Boolean, default=False, nullable=False)
+    # None, starting, migrating, completing, success, error, or
+    # "target:<src id>" on the destination of a migration (as upstream).
+    migration_status: orm.Mapped[str | None] = orm.mapped_column(
+        sa.String(255))
+    migration_progress: orm.Mapped[str | None] = orm.mapped_column(
+        sa.String(8))
+    # Backend name of the volume's data when it differs from id.
+    name_id: orm.Mapped[str | None] = orm.mapped_column(
+        '_name_id', sa.String(36))
+    deleted: orm.Mapped[bool] = orm.mapped_column(
+        sa.Boolean, default=False, nullable=False)
+    deleted_at: orm.Mapped[datetime.datetime | None] = orm.mapped_column(
+        sa.DateTime)
+
+    @property
+    def backend_name(self) -> str:
+        """Name of the volume's data on its array."""
+        return 'volume-%s' % (self.name_id or self.id)
+
+
+class VolumeAttachment(Base):
+    __tablename__ = 'volume_attachment'
+    __table_args__ = (sa.Index('attachment_volume_id_idx', 'volume_id'),)
+
+    id: orm.Mapped[str] = orm.mapped_column(sa.String(36), primary_key=True)
+    volume_id: orm.Mapped[str] = orm.mapped_column(sa.String(36))
+    project_id: orm.Mapped[str | None] = orm.mapped_column(sa.String(255))
+    instance_uuid: orm.Mapped[str | None] = orm.mapped_column(sa.String(36))
+    attached_host: orm.Mapped[str | None] = orm.mapped_column(
+        sa.String(255))
+    mountpoint: orm.Mapped[str | None] = orm.mapped_column(sa.String(255))
+    attach_time: orm.Mapped[datetime.datetime | None] = orm.mapped_column(
+        sa.DateTime)
+    detach_time: orm.Mapped[datetime.datetime | None] = orm.mapped_column(
+        sa.DateTime)
+    # reserved, attaching, attached, detached, error_attaching
+    attach_status: orm.Mapped[str] = orm.mapped_column(sa.String(255))
+    attach_mode: orm.Mapped[str] = orm.mapped_column(
+        sa.String(36), default='rw')
+    connector: orm.Mapped[str | None] = orm.mapped_column(sa.Text)
+    connection_info: orm.Mapped[str | None] = orm.mapped_column(sa.Text)
+    deleted: orm.Mapped[bool] = orm.mapped_column(
+        sa.Boolean, default=False, nullable=False)
+
+
+class Migration(Base):
+    """One migration of a volume: the flow's durable state."""
+
+    __tablename__ = 'volume_migrations'
+    __table_args__ = (sa.Index('migrations_volume_id_idx', 'volume_id'),)
+
+    id: orm.Mapped[str] = orm.mapped_column(sa.String(36), primary_key=True)
+    volume_id: orm.Mapped[str] = orm.mapped_column(sa.String(36))
+    new_volume_id: orm.Mapped[str | None] = orm.mapped_column(sa.String(36))
+    # detached, attached (start/complete) or legacy (swap).
+    kind: orm.Mapped[str] = orm.mapped_column(sa.String(36))
+    copy_engine: orm.Mapped[str | None] = orm.mapped_column(sa.String(36))
+    source_host: orm.Mapped[str] = orm.mapped_column(sa.String(255))
+    dest_host: orm.Mapped[str] = orm.mapped_column(sa.String(255))
+    new_type_id: orm.Mapped[str | None] = orm.mapped_column(sa.String(36))
+    instance_uuid: orm.Mapped[str | None] = orm.mapped_column(sa.String(36))
+    src_attachment_id: orm.Mapped[str | None] = orm.mapped_column(
+        sa.String(36))
+    dst_attachment_id: orm.Mapped[str | None] = orm.mapped_column(
+        sa.String(36))
+    lock_volume: orm.Mapped[bool] = orm.mapped_column(
+        sa.Boolean, default=False, nullable=False)
+    original_status: orm.Mapped[str | None] = orm.mapped_column(
+        sa.String(255))
+    # starting, migrating, completing, success, error
+    status: orm.Mapped[str] = orm.mapped_column(sa.String(36))
+    progress: orm.Mapped[str | None] = orm.mapped_column(sa.String(8))
+    bytes_copied: orm.Mapped[int | None] = orm.mapped_column(sa.BigInteger)
+    error: orm.Mapped[str | None] = orm.mapped_column(sa.Text)
+    finished_at: orm.Mapped[datetime.datetime | None] = orm.mapped_column(
+        sa.DateTime)
