@@ -1,0 +1,7 @@
+"""The benchmark's tiny guest and the host side of its write load.
+
+* :mod:`.builder` - ``build(dest, params)``: kernel, initramfs, cmdline.
+* :mod:`.protocol` - :class:`WriterParams` and the writer's report lines.
+* :mod:`.expected` - the writer's writes recomputed on the host.
+* ``writer.c`` - the static C writer that runs as the guest's load.
+"""

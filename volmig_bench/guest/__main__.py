@@ -1,0 +1,70 @@
+"""``python -m volmig_bench.guest build --dest DIR [writer options]``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from oslo_service import backend
+
+try:
+    backend.init_backend(backend.BackendType.THREADING)
+except Exception:  # noqa: S110 - already initialised by the caller
+    pass
+
+from volmig_bench import exception  # noqa: E402
+from volmig_bench import host  # noqa: E402
+from volmig_bench.guest import builder  # noqa: E402
+from volmig_bench.guest import protocol  # noqa: E402
+
+
+def add_writer_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument('--seed', type=int, default=1)
+    parser.add_argument('--rate', default='20M',
+                        help='guest write rate, bytes/s with decimal units '
+                             '(20M = 20 MB/s; 0 = as fast as possible)')
+    parser.add_argument('--mix', default='64k',
+                        help='write sizes and weights, e.g. 64k or '
+                             '4k:30,64k:60,1m:10')
+    parser.add_argument('--device', default='auto',
+                        help='auto, /dev/vdX or serial:<prefix>')
+    parser.add_argument('--duration', type=float, default=0.0,
+                        help='seconds to write (0: until the ACPI power '
+                             'button)')
+    parser.add_argument('--count', type=int, default=0)
+    parser.add_argument('--window-ms', type=int, default=100)
+
+
+def writer_params(args: argparse.Namespace) -> protocol.WriterParams:
+    return protocol.WriterParams(
+        seed=args.seed, rate=protocol.parse_rate(args.rate),
+        mix=protocol.parse_mix(args.mix), device=args.device,
+        duration=args.duration, count=args.count,
+        window_ms=args.window_ms)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog='python -m volmig_bench.guest')
+    sub = parser.add_subparsers(dest='command', required=True)
+    build = sub.add_parser('build', help='build the guest image directory')
+    build.add_argument('--dest', required=True)
+    build.add_argument('--cache-dir', default=None,
+                       help='default: %s' % builder.default_cache_dir())
+    add_writer_arguments(build)
+    args = parser.parse_args(argv)
+    try:
+        host.require('apt-get', 'dpkg-deb', 'gcc', 'cpio')
+        image = builder.build(args.dest, writer_params(args),
+                              cache_dir=args.cache_dir)
+    except exception.BenchError as exc:
+        print('error: %s' % exc, file=sys.stderr)
+        return 1
+    print(json.dumps({'path': image.path, 'cmdline': image.cmdline,
+                      'kernel_package': image.manifest['kernel_package'],
+                      'modules': image.manifest['modules']}, indent=2))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
