@@ -1,0 +1,1 @@
+"""View builders: database rows to API bodies, per microversion."""
