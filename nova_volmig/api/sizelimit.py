@@ -18,6 +18,11 @@ from nova_volmig.i18n import _
 
 CONF = cfg.CONF
 
+# A refused body up to this size is read and dropped before answering, so
+# that closing the connection with unread data cannot reset it under the
+# client before it read the 400.
+DRAIN_LIMIT = 8 * 1024 * 1024
+
 
 class RequestBodySizeLimiter:
 
@@ -42,6 +47,7 @@ class RequestBodySizeLimiter:
                 return wsgi.fault_response(
                     400, _('Invalid Content-Length header.'))
             if size > limit:
+                self._drain(req.environ, size)
                 return self._too_large(size, limit)
         elif 'chunked' in req.headers.get('Transfer-Encoding', '').lower():
             if not req.environ.get('wsgi.input_terminated'):
@@ -56,6 +62,17 @@ class RequestBodySizeLimiter:
             req.environ['wsgi.input'] = io.BytesIO(data)
             req.environ['CONTENT_LENGTH'] = str(len(data))
         return self.application
+
+    @staticmethod
+    def _drain(environ, size: int) -> None:
+        if size > DRAIN_LIMIT:
+            return
+        stream = environ['wsgi.input']
+        while size > 0:
+            chunk = stream.read(min(size, 65536))
+            if not chunk:
+                return
+            size -= len(chunk)
 
     @staticmethod
     def _too_large(size: int, limit: int):
