@@ -52,6 +52,13 @@ libvirt_opts = [
                min=4096,
                help='Lowest write throttle, in bytes per second, the '
                     'convergence logic applies to a guest disk.'),
+    cfg.StrOpt('images_path', default='$state_path/images',
+               help='Where images live: an instance whose image_ref is X '
+                    'boots the kernel, initrd and optional cmdline found '
+                    'in <images_path>/X/ (direct kernel boot).'),
+    cfg.IntOpt('device_detach_timeout', default=20, min=1,
+               help='Seconds a running guest has to release a volume '
+                    'being detached (ACPI unplug needs a guest OS).'),
     cfg.IntOpt('qemu_img_info_memory_mb', default=1024, min=64,
                help='Address-space limit of qemu-img info (prlimit).'),
 ]

@@ -1,0 +1,306 @@
+"""Thin wrappers over a libvirt domain and its disks, in the style of Nova.
+
+``Guest`` wraps ``virDomain``; ``BlockDevice`` wraps one disk's block-job
+calls. Boolean keyword arguments map to libvirt flags and each method
+names the libvirt call it makes. Read-only calls survive a libvirtd
+restart (the host reconnects and the domain is looked up again); calls
+that change something are made once and their errors propagate.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
+
+import libvirt
+from oslo_log import log as logging
+
+from nova_volmig.compute import power_state
+from nova_volmig import exception
+from nova_volmig.virt.libvirt import config
+from nova_volmig.virt.libvirt import exception as lv_exc
+
+if TYPE_CHECKING:
+    from nova_volmig.virt.libvirt import host as libvirt_host
+
+LOG = logging.getLogger(__name__)
+T = TypeVar('T')
+
+LIBVIRT_POWER_STATE = {
+    libvirt.VIR_DOMAIN_NOSTATE: power_state.NOSTATE,
+    libvirt.VIR_DOMAIN_RUNNING: power_state.RUNNING,
+    libvirt.VIR_DOMAIN_BLOCKED: power_state.RUNNING,
+    libvirt.VIR_DOMAIN_PAUSED: power_state.PAUSED,
+    libvirt.VIR_DOMAIN_SHUTDOWN: power_state.SHUTDOWN,
+    libvirt.VIR_DOMAIN_SHUTOFF: power_state.SHUTDOWN,
+    libvirt.VIR_DOMAIN_CRASHED: power_state.CRASHED,
+    libvirt.VIR_DOMAIN_PMSUSPENDED: power_state.SUSPENDED,
+}
+
+BLOCK_JOB_NAMES = {
+    libvirt.VIR_DOMAIN_BLOCK_JOB_TYPE_PULL: 'pull',
+    libvirt.VIR_DOMAIN_BLOCK_JOB_TYPE_COPY: 'copy',
+    libvirt.VIR_DOMAIN_BLOCK_JOB_TYPE_COMMIT: 'commit',
+    libvirt.VIR_DOMAIN_BLOCK_JOB_TYPE_ACTIVE_COMMIT: 'active-commit',
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class BlockJobInfo:
+    """``virDomainGetBlockJobInfo`` of one disk."""
+
+    job: int
+    bandwidth: int
+    cur: int
+    end: int
+
+    @property
+    def name(self) -> str:
+        return BLOCK_JOB_NAMES.get(self.job, str(self.job))
+
+    @property
+    def remaining(self) -> int:
+        return max(self.end - self.cur, 0)
+
+    @property
+    def percent(self) -> int:
+        if self.end <= 0:
+            return 0
+        return min(100, self.cur * 100 // self.end)
+
+
+class Guest:
+    """One libvirt domain, found again after a reconnection."""
+
+    def __init__(self, host: libvirt_host.Host, uuid: str,
+                 domain: libvirt.virDomain):
+        self._host = host
+        self.uuid = uuid
+        self._domain = domain
+        self._generation = host.generation
+
+    def __repr__(self) -> str:
+        return '<Guest %s>' % self.uuid
+
+    @property
+    def host(self) -> libvirt_host.Host:
+        return self._host
+
+    def _dom(self) -> libvirt.virDomain:
+        if self._generation != self._host.generation:
+            self._domain = self._host.get_connection().lookupByUUIDString(
+                self.uuid)
+            self._generation = self._host.generation
+        return self._domain
+
+    def _read(self, func: Callable[[libvirt.virDomain], T]) -> T:
+        def _call():
+            # A connection made meanwhile invalidates the cached domain.
+            self._host.get_connection()
+            return func(self._dom())
+        return self._host.call(_call)
+
+    def _write(self, func: Callable[[libvirt.virDomain], T]) -> T:
+        def _call():
+            self._host.get_connection()
+            return func(self._dom())
+        return self._host.call(_call, idempotent=False)
+
+    # identity and state
+
+    @property
+    def name(self) -> str:
+        return self._read(lambda d: d.name())
+
+    def get_power_state(self) -> int:
+        """``virDomainGetState`` mapped to ``power_state``."""
+        state, _reason = self._read(lambda d: d.state())
+        return LIBVIRT_POWER_STATE.get(state, power_state.NOSTATE)
+
+    def is_active(self) -> bool:
+        """``virDomainIsActive``."""
+        return bool(self._read(lambda d: d.isActive()))
+
+    def get_xml_desc(self, dump_inactive: bool = False) -> str:
+        """``virDomainGetXMLDesc``; the persistent XML if dump_inactive."""
+        flags = libvirt.VIR_DOMAIN_XML_INACTIVE if dump_inactive else 0
+        return self._read(lambda d: d.XMLDesc(flags))
+
+    def get_qemu_pid(self) -> int | None:
+        """The QEMU process id, from libvirt's pid file (local only)."""
+        name = self.name
+        try:
+            with open('/run/libvirt/qemu/%s.pid' % name) as f:
+                return int(f.read().strip())
+        except (OSError, ValueError):
+            return None
+
+    def launch(self, pause: bool = False) -> None:
+        """``virDomainCreateWithFlags``."""
+        flags = libvirt.VIR_DOMAIN_START_PAUSED if pause else 0
+        self._write(lambda d: d.createWithFlags(flags))
+
+    def poweroff(self) -> None:
+        """``virDomainDestroy`` (a hard stop; there is no guest OS)."""
+        try:
+            self._write(lambda d: d.destroy())
+        except libvirt.libvirtError as e:
+            if e.get_error_code() != libvirt.VIR_ERR_OPERATION_INVALID:
+                raise  # OPERATION_INVALID: it is already off
+
+    def undefine(self) -> None:
+        """``virDomainUndefineFlags`` keeping no snapshot metadata."""
+        flags = (libvirt.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA
+                 | libvirt.VIR_DOMAIN_UNDEFINE_NVRAM)
+        self._write(lambda d: d.undefineFlags(flags))
+
+    # devices
+
+    def get_disks(self, dump_inactive: bool = False
+                  ) -> list[config.DiskState]:
+        return list(config.parse_disks(self.get_xml_desc(dump_inactive)))
+
+    def get_disk(self, target: str, dump_inactive: bool = False
+                 ) -> config.DiskState:
+        """The disk ``target`` (e.g. ``vdb``); raises DiskNotFound."""
+        for disk in self.get_disks(dump_inactive):
+            if disk.target == target:
+                return disk
+        raise lv_exc.DiskNotFound(domain=self.uuid, disk=target)
+
+    def has_disk(self, target: str, dump_inactive: bool = False) -> bool:
+        return any(d.target == target
+                   for d in self.get_disks(dump_inactive))
+
+    def _device_flags(self, persistent: bool, live: bool) -> int:
+        flags = 0
+        if persistent:
+            flags |= libvirt.VIR_DOMAIN_AFFECT_CONFIG
+        if live:
+            flags |= libvirt.VIR_DOMAIN_AFFECT_LIVE
+        return flags
+
+    def attach_device(self, xml: str, persistent: bool = False,
+                      live: bool = False) -> None:
+        """``virDomainAttachDeviceFlags``."""
+        flags = self._device_flags(persistent, live)
+        self._write(lambda d: d.attachDeviceFlags(xml, flags))
+
+    def detach_device(self, xml: str, persistent: bool = False,
+                      live: bool = False) -> None:
+        """``virDomainDetachDeviceFlags``."""
+        flags = self._device_flags(persistent, live)
+        self._write(lambda d: d.detachDeviceFlags(xml, flags))
+
+    def update_device(self, xml: str, persistent: bool = False,
+                      live: bool = False) -> None:
+        """``virDomainUpdateDeviceFlags``."""
+        flags = self._device_flags(persistent, live)
+        self._write(lambda d: d.updateDeviceFlags(xml, flags))
+
+    def snapshot(self, xml: str, disk_only: bool = False,
+                 no_metadata: bool = False, reuse_ext: bool = False,
+                 quiesce: bool = False, atomic: bool = False) -> None:
+        """``virDomainSnapshotCreateXML``."""
+        flags = 0
+        for enabled, flag in (
+                (disk_only, libvirt.VIR_DOMAIN_SNAPSHOT_CREATE_DISK_ONLY),
+                (no_metadata, libvirt.VIR_DOMAIN_SNAPSHOT_CREATE_NO_METADATA),
+                (reuse_ext, libvirt.VIR_DOMAIN_SNAPSHOT_CREATE_REUSE_EXT),
+                (quiesce, libvirt.VIR_DOMAIN_SNAPSHOT_CREATE_QUIESCE),
+                (atomic, libvirt.VIR_DOMAIN_SNAPSHOT_CREATE_ATOMIC)):
+            if enabled:
+                flags |= flag
+        with self._host.block_graph_lock(self.uuid):
+            self._write(lambda d: d.snapshotCreateXML(xml, flags))
+
+    def get_block_io_tune(self, disk: str) -> dict[str, Any]:
+        """``virDomainGetBlockIoTune`` of the live disk."""
+        return self._read(lambda d: d.blockIoTune(
+            disk, libvirt.VIR_DOMAIN_AFFECT_LIVE))
+
+    def set_block_io_tune(self, disk: str, params: dict[str, Any]) -> None:
+        """``virDomainSetBlockIoTune`` on the live disk."""
+        self._write(lambda d: d.setBlockIoTune(
+            disk, params, libvirt.VIR_DOMAIN_AFFECT_LIVE))
+
+    def get_block_device(self, disk: str) -> BlockDevice:
+        return BlockDevice(self, disk)
+
+
+class BlockDevice:
+    """The block-job calls of one disk of a guest."""
+
+    def __init__(self, guest: Guest, disk: str):
+        self.guest = guest
+        self.disk = disk
+
+    def __repr__(self) -> str:
+        return '<BlockDevice %s of %s>' % (self.disk, self.guest.uuid)
+
+    def get_job_info(self) -> BlockJobInfo | None:
+        """``virDomainGetBlockJobInfo``; None when no job runs."""
+        info = self.guest._read(lambda d: d.blockJobInfo(self.disk, 0))
+        if not info:
+            return None
+        return BlockJobInfo(job=info.get('type', 0),
+                            bandwidth=info.get('bandwidth', 0),
+                            cur=info.get('cur', 0), end=info.get('end', 0))
+
+    def get_state(self) -> config.DiskState:
+        """The disk in the live XML (source chain, mirror, readiness)."""
+        return self.guest.get_disk(self.disk)
+
+    def is_job_ready(self) -> bool:
+        """True once the live XML shows ``<mirror ready='yes'>``."""
+        return self.get_state().mirror_ready
+
+    def copy(self, dest_xml: str, shallow: bool = False,
+             reuse_ext: bool = False, transient: bool = False,
+             synchronous_writes: bool = False, bandwidth: int = 0) -> None:
+        """``virDomainBlockCopy`` of the disk onto ``dest_xml``."""
+        flags = 0
+        for enabled, flag in (
+                (shallow, libvirt.VIR_DOMAIN_BLOCK_COPY_SHALLOW),
+                (reuse_ext, libvirt.VIR_DOMAIN_BLOCK_COPY_REUSE_EXT),
+                (transient, libvirt.VIR_DOMAIN_BLOCK_COPY_TRANSIENT_JOB),
+                (synchronous_writes,
+                 libvirt.VIR_DOMAIN_BLOCK_COPY_SYNCHRONOUS_WRITES)):
+            if enabled:
+                flags |= flag
+        params = {}
+        if bandwidth:
+            params[libvirt.VIR_DOMAIN_BLOCK_COPY_BANDWIDTH] = bandwidth
+        with self.guest.host.block_graph_lock(self.guest.uuid):
+            self.guest._write(
+                lambda d: d.blockCopy(self.disk, dest_xml, params, flags))
+
+    def commit(self, base: str | None = None, top: str | None = None,
+               active: bool = False, bandwidth: int = 0) -> None:
+        """``virDomainBlockCommit``; ``active`` commits the active layer."""
+        flags = libvirt.VIR_DOMAIN_BLOCK_COMMIT_ACTIVE if active else 0
+        with self.guest.host.block_graph_lock(self.guest.uuid):
+            self.guest._write(lambda d: d.blockCommit(
+                self.disk, base, top, bandwidth, flags))
+
+    def abort_job(self, pivot: bool = False, async_: bool = False) -> None:
+        """``virDomainBlockJobAbort``; ``pivot`` switches to the copy.
+
+        Synchronous unless ``async_``: on return the job has ended and the
+        live XML shows the result.
+        """
+        flags = 0
+        if pivot:
+            flags |= libvirt.VIR_DOMAIN_BLOCK_JOB_ABORT_PIVOT
+        if async_:
+            flags |= libvirt.VIR_DOMAIN_BLOCK_JOB_ABORT_ASYNC
+        with self.guest.host.block_graph_lock(self.guest.uuid):
+            self.guest._write(lambda d: d.blockJobAbort(self.disk, flags))
+
+
+def not_found_is_none(func: Callable[[], T]) -> T | None:
+    """Run ``func``; None when the instance does not exist."""
+    try:
+        return func()
+    except exception.InstanceNotFound:
+        return None
