@@ -66,7 +66,7 @@ class SchemaValidator:
             self.validator.iter_errors(instance))
         if error is None:
             return
-        path = list(error.path)
+        path = list(error.absolute_path)
         field = path[-1] if path else name
         if field is not None:
             detail = _('Invalid input for field/attribute %(path)s. '
