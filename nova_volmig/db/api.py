@@ -53,7 +53,13 @@ def _install_sqlite_events(engine: sa.engine.Engine) -> None:
         dbapi_con.execute('PRAGMA busy_timeout = %d' % SQLITE_BUSY_TIMEOUT_MS)
         dbapi_con.execute('PRAGMA journal_mode = WAL')
 
-    @sa.event.listens_for(engine, 'begin', insert=True)
+    # oslo.db emits a plain (deferred) BEGIN; replace its listener so that
+    # ours is the one that starts the transaction.
+    for listener in list(engine.dispatch.begin):
+        if getattr(listener, '__name__', '') == '_sqlite_emit_begin':
+            sa.event.remove(engine, 'begin', listener)
+
+    @sa.event.listens_for(engine, 'begin')
     def _begin_immediate(conn):
         if 'in_transaction' not in conn.info:
             conn.exec_driver_sql('BEGIN IMMEDIATE')

@@ -1,0 +1,543 @@
+"""Compute API: state checks, locks and compare-and-swaps before RPC.
+
+Every operation that must exclude others claims the instance's
+``task_state`` with a compare-and-swap (``UPDATE ... WHERE task_state IS
+NULL``); of N concurrent callers exactly one wins and the rest answer 409.
+The claim is released by the compute manager when the operation ends, or
+here when the RPC to the compute host could not be made.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Callable
+
+from oslo_config import cfg
+from oslo_log import log as logging
+import oslo_messaging as messaging
+from oslo_serialization import jsonutils
+from oslo_utils import uuidutils
+
+from nova_volmig.compute import flavors
+from nova_volmig.compute import power_state
+from nova_volmig.compute import rpcapi as compute_rpcapi
+from nova_volmig.compute import task_states
+from nova_volmig.compute import vm_states
+from nova_volmig.db import api as db
+from nova_volmig.db import models
+from nova_volmig import exception
+from nova_volmig.i18n import _
+from nova_volmig.volume import cinder
+
+CONF = cfg.CONF
+LOG = logging.getLogger(__name__)
+
+COMPUTE_BINARY = 'nova-volmig-compute'
+
+# Instance actions (os-instance-actions) of the volume migration API.
+ACTION_START = 'volume_migration_start'
+ACTION_COMPLETE = 'volume_migration_complete'
+ACTION_CANCEL = 'volume_migration_cancel'
+
+
+def _claim_task_state(context, instance: models.Instance, task_state: str,
+                      method: str, vm_state: tuple[str, ...]
+                      ) -> models.Instance:
+    """CAS task_state None -> task_state, for an unlocked instance.
+
+    Raises the 409 that names what stood in the way.
+    """
+    expected = {'task_state': None, 'vm_state': vm_state, 'locked': False}
+    try:
+        return db.instance_update(context, instance.uuid,
+                                  {'task_state': task_state}, expected)
+    except db.UnexpectedValues:
+        current = db.instance_get(context, instance.uuid)
+        if current.locked:
+            raise exception.InstanceIsLocked(instance_uuid=instance.uuid)
+        if current.task_state is not None:
+            raise exception.InstanceBusy(instance_uuid=instance.uuid,
+                                         task_state=current.task_state)
+        raise exception.InstanceInvalidState(
+            method=method, instance_uuid=instance.uuid, attr='vm_state',
+            state=current.vm_state)
+
+
+def _release_task_state(context, instance_uuid: str, task_state: str
+                        ) -> None:
+    try:
+        db.instance_update(context, instance_uuid, {'task_state': None},
+                           {'task_state': task_state})
+    except (db.UnexpectedValues, exception.NotFound):
+        LOG.warning('Task state of instance %s was no longer %s',
+                    instance_uuid, task_state)
+
+
+def _rpc_errors(host_of: Callable):
+    """Turn 'the compute host did not answer' into a 409, not a hang."""
+
+    def decorator(f):
+        @functools.wraps(f)
+        def wrapper(*args, **kwargs):
+            try:
+                return f(*args, **kwargs)
+            except messaging.MessagingTimeout as e:
+                raise exception.ComputeServiceUnavailable(
+                    host=host_of(*args, **kwargs),
+                    reason=_('no answer within the RPC timeout (%s)') % e)
+            except messaging.MessageDeliveryFailure as e:
+                raise exception.ComputeServiceUnavailable(
+                    host=host_of(*args, **kwargs), reason=str(e))
+        return wrapper
+    return decorator
+
+
+class API:
+    """The compute API the REST controllers call."""
+
+    def __init__(self, volume_api: cinder.API | None = None,
+                 compute_rpcapi: compute_rpcapi.ComputeAPI | None = None):
+        self.volume_api = volume_api or cinder.API()
+        self._compute_rpcapi = compute_rpcapi
+
+    @property
+    def compute_rpcapi(self) -> compute_rpcapi.ComputeAPI:
+        if self._compute_rpcapi is None:
+            self._compute_rpcapi = compute_rpcapi.ComputeAPI()
+        return self._compute_rpcapi
+
+    # Hosts
+
+    def _pick_host(self, context, availability_zone: str | None) -> str:
+        services = [s for s in db.service_get_all(context, COMPUTE_BINARY)
+                    if not s.disabled and db.service_is_up(s)]
+        if availability_zone and ':' in availability_zone:
+            # Upstream's admin-only "zone:host" form targets a host.
+            host = availability_zone.split(':', 1)[1]
+            if not context.is_admin:
+                raise exception.Forbidden(
+                    _('Only an admin may choose the compute host.'))
+            if not any(s.host == host for s in services):
+                raise exception.ComputeServiceUnavailable(
+                    host=host, reason=_('no such compute service is up'))
+            return host
+        if not services:
+            raise exception.ComputeServiceUnavailable(
+                host='*', reason=_('no compute service is up'))
+        load = {s.host: 0 for s in services}
+        for inst in db.instance_get_all(context.elevated(),
+                                        all_tenants=True):
+            if inst.host in load:
+                load[inst.host] += 1
+        return min(load, key=lambda h: (load[h], h))
+
+    def _check_host_up(self, context, instance: models.Instance) -> None:
+        try:
+            service = db.service_get(context, instance.host, COMPUTE_BINARY)
+        except exception.ComputeHostNotFound:
+            raise exception.ComputeServiceUnavailable(
+                host=instance.host, reason=_('unknown compute host'))
+        if not db.service_is_up(service):
+            raise exception.ComputeServiceUnavailable(
+                host=instance.host,
+                reason=_('no heartbeat for more than %ds')
+                % CONF.compute.service_down_time)
+
+    def _host_supports_live_migration(self, context, host: str) -> bool:
+        try:
+            service = db.service_get(context, host, COMPUTE_BINARY)
+        except exception.ComputeHostNotFound:
+            return False
+        return service.supports_live_volume_migration
+
+    # Servers
+
+    def create(self, context, *, name: str, flavor_ref: str | None = None,
+               image_ref: str | None = None,
+               availability_zone: str | None = None) -> models.Instance:
+        flavor = flavors.get(flavor_ref)
+        host = self._pick_host(context, availability_zone)
+        instance = db.instance_create(context, {
+            'uuid': uuidutils.generate_uuid(),
+            'display_name': name,
+            'project_id': context.project_id,
+            'user_id': context.user_id,
+            'host': host,
+            'availability_zone': (availability_zone or
+                                  CONF.default_availability_zone
+                                  ).split(':', 1)[0] or
+            CONF.default_availability_zone,
+            'vm_state': vm_states.BUILDING,
+            'power_state': power_state.NOSTATE,
+            'task_state': task_states.SPAWNING,
+            'memory_mb': flavor['ram'],
+            'vcpus': flavor['vcpus'],
+            'flavor_ref': flavor['id'],
+            'image_ref': image_ref,
+        })
+        db.action_start(context, instance.uuid, 'create')
+        self.compute_rpcapi.build_and_run_instance(context, instance.uuid,
+                                                   host)
+        return instance
+
+    def get(self, context, instance_id: str) -> models.Instance:
+        if not uuidutils.is_uuid_like(instance_id):
+            raise exception.InstanceNotFound(instance_id=instance_id)
+        return db.instance_get(context, instance_id)
+
+    def get_all(self, context, *, all_tenants: bool = False,
+                project_id: str | None = None) -> list[models.Instance]:
+        return db.instance_get_all(context, all_tenants=all_tenants,
+                                   project_id=project_id)
+
+    def _simple_action(self, context, instance, *, task_state: str,
+                       vm_state: tuple[str, ...], action: str,
+                       method: str, rpc: Callable) -> None:
+        self._check_host_up(context, instance)
+        _claim_task_state(context, instance, task_state, method, vm_state)
+        db.action_start(context, instance.uuid, action)
+        try:
+            rpc(context, instance.uuid, instance.host)
+        except Exception:
+            _release_task_state(context, instance.uuid, task_state)
+            raise
+
+    def delete(self, context, instance: models.Instance) -> None:
+        self._simple_action(
+            context, instance, task_state=task_states.DELETING,
+            vm_state=(vm_states.ACTIVE, vm_states.STOPPED, vm_states.ERROR),
+            action='delete', method='delete',
+            rpc=self.compute_rpcapi.terminate_instance)
+
+    def start(self, context, instance: models.Instance) -> None:
+        self._simple_action(
+            context, instance, task_state=task_states.POWERING_ON,
+            vm_state=(vm_states.STOPPED,), action='start', method='start',
+            rpc=self.compute_rpcapi.start_instance)
+
+    def stop(self, context, instance: models.Instance) -> None:
+        self._simple_action(
+            context, instance, task_state=task_states.POWERING_OFF,
+            vm_state=(vm_states.ACTIVE, vm_states.ERROR), action='stop',
+            method='stop', rpc=self.compute_rpcapi.stop_instance)
+
+    # Volume attachments
+
+    def get_attachments(self, context, instance: models.Instance
+                        ) -> list[models.BlockDeviceMapping]:
+        return db.bdm_get_all_by_instance(context, instance.uuid)
+
+    def get_attachment(self, context, instance: models.Instance,
+                       volume_id: str) -> models.BlockDeviceMapping:
+        return db.bdm_get_by_volume(context, instance.uuid, volume_id)
+
+    @staticmethod
+    def _next_device_name(bdms: list[models.BlockDeviceMapping],
+                          requested: str | None) -> str:
+        used = {b.device_name for b in bdms}
+        if requested:
+            if requested in used:
+                raise exception.InvalidInput(
+                    reason=_('device %s is already in use') % requested)
+            return requested
+        for letter in 'bcdefghijklmnopqrstuvwxyz':
+            name = '/dev/vd%s' % letter
+            if name not in used:
+                return name
+        raise exception.InvalidInput(reason=_('no free device name left'))
+
+    @_rpc_errors(lambda self, context, instance, *a, **kw: instance.host)
+    def attach_volume(self, context, instance: models.Instance,
+                      volume_id: str, device: str | None = None
+                      ) -> models.BlockDeviceMapping:
+        self._check_host_up(context, instance)
+        volume = self.volume_api.get(context, volume_id)
+        if volume.get('multiattach'):
+            # Safe migration of a volume other hosts write is not possible
+            # (DESIGN 1); the prototype refuses multiattach outright.
+            raise exception.MultiattachNotSupported(volume_id=volume_id)
+        try:
+            db.bdm_get_by_volume(context, instance.uuid, volume_id)
+        except exception.VolumeBDMNotFound:
+            pass
+        else:
+            raise exception.VolumeAttachmentConflict(
+                volume_id=volume_id,
+                reason=_('it is already attached to this instance'))
+        _claim_task_state(context, instance, task_states.ATTACHING_VOLUME,
+                          'attach a volume to',
+                          (vm_states.ACTIVE, vm_states.STOPPED))
+        try:
+            db.action_start(context, instance.uuid, 'attach_volume')
+            device = self._next_device_name(
+                db.bdm_get_all_by_instance(context, instance.uuid), device)
+            attachment = self.volume_api.attachment_create(
+                context, volume_id, instance.uuid)
+            bdm = db.bdm_create(context, {
+                'instance_uuid': instance.uuid,
+                'volume_id': volume_id,
+                'attachment_id': attachment['id'],
+                'device_name': device,
+                'multiattach': bool(volume.get('multiattach')),
+                'status': 'attaching',
+            })
+        except Exception:
+            _release_task_state(context, instance.uuid,
+                                task_states.ATTACHING_VOLUME)
+            raise
+        try:
+            self.compute_rpcapi.attach_volume(context, instance.uuid,
+                                              instance.host, bdm.id)
+        except messaging.MessagingTimeout:
+            # The compute host may still attach; it releases the claim.
+            raise
+        except Exception:
+            # The manager rolled back and released the claim itself.
+            raise
+        return db.bdm_get_by_id(context, bdm.id)
+
+    @_rpc_errors(lambda self, context, instance, *a, **kw: instance.host)
+    def detach_volume(self, context, instance: models.Instance,
+                      volume_id: str) -> None:
+        self._check_host_up(context, instance)
+        bdm = db.bdm_get_by_volume(context, instance.uuid, volume_id)
+        _claim_task_state(context, instance, task_states.DETACHING_VOLUME,
+                          'detach a volume from',
+                          (vm_states.ACTIVE, vm_states.STOPPED))
+        db.action_start(context, instance.uuid, 'detach_volume')
+        self.compute_rpcapi.detach_volume(context, instance.uuid,
+                                          instance.host, bdm.id)
+
+    def swap_volume(self, context, instance: models.Instance,
+                    old_volume_id: str, new_volume_id: str) -> None:
+        """Legacy swap: only as part of a Cinder-driven migration."""
+        bdm = db.bdm_get_by_volume(context, instance.uuid, old_volume_id)
+        if bdm.multiattach:
+            raise exception.MultiattachNotSupported(volume_id=old_volume_id)
+        old_volume = self.volume_api.get(context, old_volume_id)
+        new_volume = self.volume_api.get(context, new_volume_id)
+        if not old_volume.get('migration_status'):
+            # Upstream made swap Cinder-only: copying between unrelated
+            # volumes left instances in unsupportable states.
+            raise exception.VolumeSwapRefused(
+                volume_id=old_volume_id,
+                reason=_('it is not being migrated by Cinder '
+                         '(migration_status is not set)'))
+        if new_volume.get('attachments'):
+            raise exception.VolumeSwapRefused(
+                volume_id=new_volume_id,
+                reason=_('the new volume is already attached'))
+        self._simple_action(
+            context, instance, task_state=task_states.SWAPPING_VOLUME,
+            vm_state=(vm_states.ACTIVE,), action='swap_volume',
+            method='swap a volume of',
+            rpc=lambda ctxt, uuid, host: self.compute_rpcapi.swap_volume(
+                ctxt, uuid, host, old_volume_id, new_volume_id))
+
+    # Volume migrations (DESIGN 3 and 4)
+
+    def _bdm_for_attachment(self, context, attachment_id: str
+                            ) -> tuple[models.BlockDeviceMapping,
+                                       models.Instance]:
+        bdm = db.bdm_get_by_attachment(context, attachment_id)
+        try:
+            instance = db.instance_get(context, bdm.instance_uuid)
+        except exception.InstanceNotFound:
+            # Another project's instance: the attachment is not found.
+            raise exception.AttachmentNotFound(attachment_id=attachment_id)
+        return bdm, instance
+
+    def volume_migration_get(self, context, src_attachment_id: str
+                             ) -> models.VolumeMigration:
+        migration = db.migration_get_latest(context, src_attachment_id)
+        try:
+            db.instance_get(context, migration.instance_uuid)
+        except exception.InstanceNotFound:
+            raise exception.VolumeMigrationNotFound(
+                attachment_id=src_attachment_id)
+        return migration
+
+    def volume_migration_list(self, context, *,
+                              instance_uuid: str | None = None,
+                              status: str | None = None
+                              ) -> list[models.VolumeMigration]:
+        project_id = None if context.is_admin else context.project_id
+        return db.migration_get_all(context, instance_uuid=instance_uuid,
+                                    status=status, project_id=project_id)
+
+    def volume_migration_start(self, context, src_attachment_id: str
+                               ) -> models.VolumeMigration:
+        bdm, instance = self._bdm_for_attachment(context, src_attachment_id)
+        if bdm.multiattach:
+            raise exception.MultiattachNotSupported(volume_id=bdm.volume_id)
+        try:
+            latest = db.migration_get_latest(context, src_attachment_id)
+        except exception.VolumeMigrationNotFound:
+            latest = None
+        if latest and latest.status in db.ACTIVE_MIGRATION_STATUSES:
+            raise exception.VolumeMigrationInProgress(
+                attachment_id=src_attachment_id, status=latest.status)
+        if instance.locked:
+            raise exception.InstanceIsLocked(instance_uuid=instance.uuid)
+        if instance.task_state is not None:
+            raise exception.InstanceBusy(instance_uuid=instance.uuid,
+                                         task_state=instance.task_state)
+        if (instance.vm_state == vm_states.ACTIVE and
+                not self._host_supports_live_migration(context,
+                                                       instance.host)):
+            raise exception.VolumeMigrationUnsupported(
+                instance_uuid=instance.uuid,
+                reason=_('its hypervisor has no live storage migration; '
+                         'stop the instance first'))
+        self._check_host_up(context, instance)
+        # The claim: of N concurrent starts exactly one passes here.
+        instance = _claim_task_state(
+            context, instance, task_states.VOLUME_MIGRATING,
+            'start a volume migration of',
+            (vm_states.ACTIVE, vm_states.STOPPED))
+        try:
+            migration = db.migration_create(context, {
+                'src_attachment_id': src_attachment_id,
+                'instance_uuid': instance.uuid,
+                'volume_id': bdm.volume_id,
+                'host': instance.host,
+                'status': 'starting',
+                'src_connection_info': bdm.connection_info,
+            })
+        except Exception:
+            _release_task_state(context, instance.uuid,
+                                task_states.VOLUME_MIGRATING)
+            raise
+        db.action_start(context, instance.uuid, ACTION_START)
+        try:
+            self.compute_rpcapi.volume_migration_start(
+                context, instance.uuid, instance.host, migration.id)
+        except (messaging.MessagingTimeout,
+                messaging.MessageDeliveryFailure) as e:
+            self._abandon_start(context, instance, migration, e)
+            raise exception.ComputeServiceUnavailable(
+                host=instance.host,
+                reason=_('volume migration start was not confirmed within '
+                         '%ds') % CONF.compute.volume_migration_start_timeout)
+        return db.migration_get(context, migration.id)
+
+    def _abandon_start(self, context, instance, migration, error) -> None:
+        """The compute host did not answer: make the record truthful.
+
+        If the host later runs the start, it finds the record in error
+        and undoes the redirection (the RPC carries a deadline as well).
+        """
+        try:
+            db.migration_update(context, migration.id, {
+                'status': 'error',
+                'error': _('compute host %(host)s did not confirm start: '
+                           '%(err)s') % {'host': instance.host,
+                                         'err': error}},
+                {'status': 'starting'})
+        except db.UnexpectedValues:
+            return
+        _release_task_state(context, instance.uuid,
+                            task_states.VOLUME_MIGRATING)
+        db.action_finish(context, instance.uuid, message='Error')
+
+    def _running_migration(self, context, src_attachment_id: str,
+                           action: str) -> tuple[models.VolumeMigration,
+                                                 models.Instance]:
+        migration = self.volume_migration_get(context, src_attachment_id)
+        if migration.status != 'running':
+            raise exception.VolumeMigrationInvalidState(
+                action=action, attachment_id=src_attachment_id,
+                status=migration.status, expected='running')
+        instance = db.instance_get(context, migration.instance_uuid)
+        return migration, instance
+
+    def volume_migration_complete(self, context, src_attachment_id: str,
+                                  dst_attachment_id: str) -> None:
+        migration, instance = self._running_migration(
+            context, src_attachment_id, 'complete')
+        if dst_attachment_id == src_attachment_id:
+            raise exception.InvalidAttachment(
+                attachment_id=dst_attachment_id,
+                reason=_('dst must differ from src'))
+        try:
+            dst = self.volume_api.attachment_get(context, dst_attachment_id)
+        except exception.AttachmentNotFound:
+            raise exception.InvalidAttachment(
+                attachment_id=dst_attachment_id,
+                reason=_('Cinder does not know it'))
+        if dst.get('instance') != instance.uuid:
+            raise exception.InvalidAttachment(
+                attachment_id=dst_attachment_id,
+                reason=_('it is not for instance %s') % instance.uuid)
+        self._check_host_up(context, instance)
+        values = {'status': 'completing',
+                  'dst_attachment_id': dst_attachment_id,
+                  'error': None}
+        if dst.get('connection_info'):
+            values['dst_connection_info'] = cinder_json(
+                dst['connection_info'])
+        try:
+            migration = db.migration_update(context, migration.id, values,
+                                            {'status': 'running'})
+        except db.UnexpectedValues:
+            current = db.migration_get(context, migration.id)
+            raise exception.VolumeMigrationInvalidState(
+                action='complete', attachment_id=src_attachment_id,
+                status=current.status, expected='running')
+        db.instance_update(context, instance.uuid,
+                           {'task_state':
+                            task_states.VOLUME_MIGRATION_COMPLETING},
+                           {'task_state': task_states.VOLUME_MIGRATING})
+        db.action_start(context, instance.uuid, ACTION_COMPLETE)
+        try:
+            self.compute_rpcapi.volume_migration_complete(
+                context, instance.uuid, instance.host, migration.id)
+        except (messaging.MessagingTimeout,
+                messaging.MessageDeliveryFailure):
+            # Where the switch stands is known only to the compute host;
+            # its start-up reconciliation settles the record.
+            raise exception.ComputeServiceUnavailable(
+                host=instance.host,
+                reason=_('volume migration complete was not confirmed '
+                         'within %ds; GET the migration for its outcome')
+                % CONF.compute.volume_migration_complete_timeout)
+
+    def volume_migration_cancel(self, context, src_attachment_id: str
+                                ) -> None:
+        migration, instance = self._running_migration(
+            context, src_attachment_id, 'cancel')
+        self._check_host_up(context, instance)
+        try:
+            migration = db.migration_update(
+                context, migration.id, {'status': 'cancelling'},
+                {'status': 'running'})
+        except db.UnexpectedValues:
+            current = db.migration_get(context, migration.id)
+            raise exception.VolumeMigrationInvalidState(
+                action='cancel', attachment_id=src_attachment_id,
+                status=current.status, expected='running')
+        db.instance_update(context, instance.uuid,
+                           {'task_state':
+                            task_states.VOLUME_MIGRATION_CANCELLING},
+                           {'task_state': task_states.VOLUME_MIGRATING})
+        db.action_start(context, instance.uuid, ACTION_CANCEL)
+        self.compute_rpcapi.volume_migration_cancel(
+            context, instance.uuid, instance.host, migration.id)
+
+    # Instance actions
+
+    def get_instance_actions(self, context, instance: models.Instance
+                             ) -> list[models.InstanceAction]:
+        return db.actions_get(context, instance.uuid)
+
+    def get_instance_action(self, context, instance: models.Instance,
+                            request_id: str):
+        return db.action_get_by_request_id(context, instance.uuid,
+                                           request_id)
+
+
+def cinder_json(connection_info: dict | str) -> str:
+    """connection_info as the JSON text the database keeps."""
+    if isinstance(connection_info, str):
+        return connection_info
+    return jsonutils.dumps(connection_info)

@@ -1,0 +1,65 @@
+"""Versioned notifications of volume migrations.
+
+Shaped like Nova's versioned notifications: the payload is a serialised
+versioned object (``nova_object.name/namespace/version/data``) sent on the
+``versioned_notifications`` topic with event types
+``instance.volume_migration.{start,end,error}`` and a phase in the payload.
+"""
+
+from __future__ import annotations
+
+from oslo_config import cfg
+from oslo_log import log as logging
+from oslo_utils import timeutils
+
+from nova_volmig import rpc
+
+CONF = cfg.CONF
+LOG = logging.getLogger(__name__)
+
+PAYLOAD_VERSION = '1.0'
+
+
+def _payload(instance, migration, action: str, fault: str | None) -> dict:
+    data = {
+        'action': action,
+        'instance_uuid': instance.uuid,
+        'instance_name': instance.name,
+        'host': instance.host,
+        'project_id': instance.project_id,
+        'user_id': instance.user_id,
+        'state': instance.vm_state,
+        'task_state': instance.task_state,
+        'src_attachment_id': migration.src_attachment_id,
+        'dst_attachment_id': migration.dst_attachment_id,
+        'volume_id': migration.volume_id,
+        'migration_status': migration.status,
+        'fault': fault,
+        'timestamp': timeutils.utcnow().isoformat(),
+    }
+    return {
+        'nova_object.name': 'InstanceActionVolumeMigrationPayload',
+        'nova_object.namespace': 'nova',
+        'nova_object.version': PAYLOAD_VERSION,
+        'nova_object.data': data,
+    }
+
+
+def notify_volume_migration(context, instance, migration, action: str,
+                            phase: str, fault: str | None = None) -> None:
+    """Emit ``instance.volume_migration.<phase>`` for start/complete/cancel.
+
+    ``phase`` is ``start``, ``end`` or ``error``; notification failures are
+    logged and never break the operation.
+    """
+    event_type = 'instance.volume_migration.%s' % phase
+    payload = _payload(instance, migration, action, fault)
+    try:
+        notifier = rpc.get_notifier('nova-compute:%s' % CONF.host)
+        if phase == 'error':
+            notifier.error(context, event_type, payload)
+        else:
+            notifier.info(context, event_type, payload)
+    except Exception:
+        LOG.exception('Failed to send %s notification for instance %s',
+                      event_type, instance.uuid)

@@ -1,0 +1,177 @@
+"""Client Nova uses to reach Cinder's volume v3 REST API.
+
+Built on a keystoneauth1 session: with ``[cinder] auth_strategy = keystone``
+the session carries the plugin configured in ``[cinder]`` (Nova's service
+user); with ``noauth2`` it sends the caller's ``<user>:<project>`` token and
+roles, as the Cinder companion's noauth middleware expects.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from keystoneauth1 import exceptions as ks_exc
+from keystoneauth1 import loading as ks_loading
+from keystoneauth1 import session as ks_session
+from oslo_config import cfg
+from oslo_log import log as logging
+import tenacity
+
+from nova_volmig import exception
+
+CONF = cfg.CONF
+LOG = logging.getLogger(__name__)
+
+# Attachments API with os-complete (3.44); 3.48 shows shared_targets.
+CINDER_MICROVERSION = '3.44'
+
+_SESSION: ks_session.Session | None = None
+_AUTH = None
+
+
+def _session() -> ks_session.Session:
+    global _SESSION, _AUTH
+    if _SESSION is None:
+        if CONF.cinder.auth_strategy == 'keystone':
+            _AUTH = ks_loading.load_auth_from_conf_options(CONF, 'cinder')
+        _SESSION = ks_loading.load_session_from_conf_options(
+            CONF, 'cinder', auth=_AUTH)
+    return _SESSION
+
+
+def reset() -> None:
+    """Forget the cached session (tests, config reload)."""
+    global _SESSION, _AUTH
+    _SESSION = _AUTH = None
+
+
+def _retry_connect():
+    return tenacity.retry(
+        retry=tenacity.retry_if_exception_type(
+            exception.CinderConnectionFailed),
+        stop=tenacity.stop_after_attempt(CONF.cinder.http_retries + 1),
+        wait=tenacity.wait_exponential(multiplier=0.2, max=2),
+        reraise=True)
+
+
+class API:
+    """The Cinder calls Nova makes, each with the caller's context."""
+
+    def _headers(self, context) -> dict[str, str]:
+        headers = {'OpenStack-API-Version': 'volume %s' % CINDER_MICROVERSION,
+                   'X-OpenStack-Request-ID': context.request_id,
+                   'Accept': 'application/json'}
+        if CONF.cinder.auth_strategy == 'noauth2':
+            headers['X-Auth-Token'] = '%s:%s' % (context.user_id,
+                                                 context.project_id)
+            headers['X-Roles'] = ','.join(context.roles)
+        elif context.auth_token:
+            headers['X-Auth-Token'] = context.auth_token
+        return headers
+
+    def _url(self, context, path: str) -> str:
+        base = CONF.cinder.endpoint_override.rstrip('/')
+        return '%s/%s%s' % (base, context.project_id, path)
+
+    def _request(self, context, method: str, path: str,
+                 body: dict | None = None, *,
+                 not_found: type[exception.NotFound] | None = None,
+                 **not_found_kwargs) -> dict[str, Any] | None:
+        url = self._url(context, path)
+
+        @_retry_connect()
+        def _send():
+            try:
+                return _session().request(
+                    url, method, json=body, headers=self._headers(context),
+                    raise_exc=False, timeout=CONF.cinder.http_timeout,
+                    authenticated=CONF.cinder.auth_strategy == 'keystone')
+            except (ks_exc.ConnectFailure, ks_exc.ConnectTimeout,
+                    ks_exc.DiscoveryFailure) as e:
+                raise exception.CinderConnectionFailed(reason=str(e))
+
+        resp = _send()
+        if resp.status_code == 404 and not_found is not None:
+            raise not_found(**not_found_kwargs)
+        if resp.status_code >= 400:
+            raise exception.CinderAPIError(
+                status=resp.status_code, method=method, url=url,
+                reason=_fault_message(resp))
+        if not resp.content:
+            return None
+        return resp.json()
+
+    # Volumes
+
+    def get(self, context, volume_id: str) -> dict:
+        return self._request(context, 'GET', '/volumes/%s' % volume_id,
+                             not_found=exception.VolumeNotFound,
+                             volume_id=volume_id)['volume']
+
+    def migrate_volume_completion(self, context, old_volume_id: str,
+                                  new_volume_id: str, error: bool = False
+                                  ) -> str:
+        """Legacy swap callback; returns the id the volume keeps."""
+        body = {'os-migrate_volume_completion': {
+            'new_volume': new_volume_id, 'error': error}}
+        resp = self._request(context, 'POST',
+                             '/volumes/%s/action' % old_volume_id, body,
+                             not_found=exception.VolumeNotFound,
+                             volume_id=old_volume_id)
+        return resp['save_volume_id']
+
+    # Attachments (new-style, microversion >= 3.27)
+
+    def attachment_create(self, context, volume_id: str, instance_uuid: str,
+                          connector: dict | None = None,
+                          mode: str = 'rw') -> dict:
+        body = {'attachment': {'volume_uuid': volume_id,
+                               'instance_uuid': instance_uuid,
+                               'mode': mode}}
+        if connector is not None:
+            body['attachment']['connector'] = connector
+        return self._request(context, 'POST', '/attachments', body,
+                             not_found=exception.VolumeNotFound,
+                             volume_id=volume_id)['attachment']
+
+    def attachment_get(self, context, attachment_id: str) -> dict:
+        return self._request(context, 'GET', '/attachments/%s'
+                             % attachment_id,
+                             not_found=exception.AttachmentNotFound,
+                             attachment_id=attachment_id)['attachment']
+
+    def attachment_update(self, context, attachment_id: str,
+                          connector: dict) -> dict:
+        body = {'attachment': {'connector': connector}}
+        return self._request(context, 'PUT', '/attachments/%s'
+                             % attachment_id, body,
+                             not_found=exception.AttachmentNotFound,
+                             attachment_id=attachment_id)['attachment']
+
+    def attachment_complete(self, context, attachment_id: str) -> None:
+        self._request(context, 'POST', '/attachments/%s/action'
+                      % attachment_id, {'os-complete': None},
+                      not_found=exception.AttachmentNotFound,
+                      attachment_id=attachment_id)
+
+    def attachment_delete(self, context, attachment_id: str) -> None:
+        """Delete an attachment; one that is already gone is fine."""
+        try:
+            self._request(context, 'DELETE', '/attachments/%s'
+                          % attachment_id,
+                          not_found=exception.AttachmentNotFound,
+                          attachment_id=attachment_id)
+        except exception.AttachmentNotFound:
+            LOG.debug('Attachment %s already deleted', attachment_id)
+
+
+def _fault_message(resp) -> str:
+    try:
+        body = resp.json()
+    except ValueError:
+        return resp.text[:500]
+    if isinstance(body, dict) and len(body) == 1:
+        fault = next(iter(body.values()))
+        if isinstance(fault, dict) and 'message' in fault:
+            return fault['message']
+    return str(body)[:500]
