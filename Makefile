@@ -1,0 +1,57 @@
+# nova-volmig: everything a fresh Debian 12 machine needs, then the job.
+#
+#   make test    set up the host and the venv, then run the whole suite
+#   make bench   set up the host and the venv, then run volmig-bench
+#
+# Both do all set-up themselves (system packages when missing, libvirtd,
+# a venv at .venv with the project installed), and are safe to re-run.
+
+PYTHON ?= python3
+VENV := .venv
+VPY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+STESTR := $(VPY) -m stestr
+BENCH_ARGS ?=
+
+.PHONY: test bench host venv unit functional disruptive pep8 docs genconfig genpolicy clean
+
+host:
+	./tools/setup-host.sh
+
+$(STAMP): requirements.txt test-requirements.txt setup.cfg setup.py
+	test -x $(VPY) || $(PYTHON) -m venv $(VENV)
+	$(VPY) -m pip install -q -U pip setuptools wheel
+	$(VPY) -m pip install -q -r requirements.txt -r test-requirements.txt
+	$(VPY) -m pip install -q -e .
+	touch $@
+
+venv: host $(STAMP)
+
+# Unit and functional tests in parallel; the tests that restart libvirtd or
+# kill services run afterwards, alone.
+test: venv
+	$(STESTR) run --exclude-regex '^tests\.functional\.disruptive\.' $(TESTS)
+	$(STESTR) run --serial '^tests\.functional\.disruptive\.'
+
+unit: venv
+	$(STESTR) run '^tests\.unit\.'
+
+functional: venv
+	$(STESTR) run '^tests\.functional\.'
+
+bench: venv
+	$(VENV)/bin/volmig-bench $(BENCH_ARGS)
+
+pep8: venv
+	$(VENV)/bin/flake8 nova_volmig cinder_driver_side volmig_bench tests tools
+
+genconfig: venv
+	$(VENV)/bin/oslo-config-generator --namespace nova_volmig --namespace oslo.messaging --namespace oslo.log --namespace oslo.policy --namespace keystonemiddleware.auth_token --output-file etc/nova-volmig.conf.sample
+	$(VENV)/bin/oslo-config-generator --namespace cinder_volmig --namespace oslo.log --namespace oslo.policy --output-file etc/cinder-volmig.conf.sample
+
+genpolicy: venv
+	$(VENV)/bin/oslopolicy-sample-generator --namespace nova_volmig --output-file etc/nova-volmig-policy.yaml.sample
+	$(VENV)/bin/oslopolicy-sample-generator --namespace cinder_volmig --output-file etc/cinder-volmig-policy.yaml.sample
+
+clean:
+	rm -rf $(VENV) .stestr bench-results
