@@ -1,0 +1,1 @@
+"""Volume manager, arrays (backends), copy engines and NBD exports."""
