@@ -1,0 +1,1 @@
+"""Functional tests of the libvirt driver on real libvirt + QEMU."""
