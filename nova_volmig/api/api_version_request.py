@@ -4,7 +4,8 @@ History of the versions this API serves; only the ones that change what it
 does are listed, the others behave like the version below them:
 
 * 2.1   - the v2.1 base API.
-* 2.3   - ``delete_on_termination`` in ``os-extended-volumes:volumes_attached``.
+* 2.3   - ``delete_on_termination`` in
+  ``os-extended-volumes:volumes_attached``.
 * 2.9   - ``locked`` in server bodies.
 * 2.19  - ``description`` in server bodies.
 * 2.26  - ``tags`` in server bodies.

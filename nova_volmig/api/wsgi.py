@@ -76,7 +76,8 @@ class Request(webob.Request):
         return self.environ.get('openstack.request_id')
 
     def set_api_version_request(self) -> None:
-        self.api_version_request = api_version_request.from_headers(self.headers)
+        self.api_version_request = api_version_request.from_headers(
+            self.headers)
 
     def is_version(self, min_version: str, max_version: str | None = None
                    ) -> bool:
@@ -321,8 +322,8 @@ class Resource:
     @staticmethod
     def _add_version_headers(req: Request, resp: webob.Response) -> None:
         version = req.api_version_request.get_string()
-        resp.headers[VERSION_HEADER] = '%s %s' % (api_version_request.SERVICE_TYPE,
-                                                  version)
+        resp.headers[VERSION_HEADER] = '%s %s' % (
+            api_version_request.SERVICE_TYPE, version)
         resp.headers[LEGACY_VERSION_HEADER] = version
         resp.headers[VARY_HEADER] = '%s, %s' % (VERSION_HEADER,
                                                 LEGACY_VERSION_HEADER)

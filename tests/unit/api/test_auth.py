@@ -79,8 +79,10 @@ class RequestIdTest(fakes.APITestCase):
 
 
 class FakeAuthProtocol:
-    """Stands in for keystonemiddleware's auth_token: validates a token
-    from a table and sets the headers auth_token sets."""
+    """Stands in for keystonemiddleware's auth_token.
+
+    Validates a token from a table and sets the headers auth_token sets.
+    """
 
     TOKENS = {
         'good': {'X-User-Id': 'u1', 'X-Project-Id': 'p1',

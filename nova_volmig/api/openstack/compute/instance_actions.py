@@ -3,8 +3,8 @@
 from nova_volmig.api.openstack.compute.views import instance_actions \
     as views
 from nova_volmig.api import wsgi
-from nova_volmig import policy
 from nova_volmig.policies import instance_actions as ia_policies
+from nova_volmig import policy
 
 POLICY_ROOT = ia_policies.POLICY_ROOT
 

@@ -10,8 +10,8 @@ from nova_volmig.api.schemas import servers as schema
 from nova_volmig.api import validation
 from nova_volmig.api import wsgi
 from nova_volmig import exception
-from nova_volmig import policy
 from nova_volmig.policies import servers as server_policies
+from nova_volmig import policy
 
 SERVERS = server_policies.SERVERS
 

@@ -11,8 +11,8 @@ from nova_volmig.api import validation
 from nova_volmig.api import wsgi
 from nova_volmig import exception
 from nova_volmig.i18n import _
-from nova_volmig import policy
 from nova_volmig.policies import volume_attachments as va_policies
+from nova_volmig import policy
 
 POLICY_ROOT = va_policies.POLICY_ROOT
 

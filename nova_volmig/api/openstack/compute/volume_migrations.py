@@ -12,8 +12,8 @@ from nova_volmig.api.openstack.compute.views import volume_migrations \
 from nova_volmig.api.schemas import volume_migrations as schema
 from nova_volmig.api import validation
 from nova_volmig.api import wsgi
-from nova_volmig import policy
 from nova_volmig.policies import volume_migrations as vm_policies
+from nova_volmig import policy
 
 POLICY_ROOT = vm_policies.POLICY_ROOT
 COLLECTION = 'os-volume-migrations'

@@ -7,8 +7,12 @@ from typing import Callable
 
 from nova_volmig.api.openstack import common
 from nova_volmig.compute import vm_states
-from nova_volmig import policy
 from nova_volmig.policies import servers as server_policies
+from nova_volmig import policy
+
+
+# Finds a flavor by id; None when it is unknown.
+FlavorLookup = Callable[[str], 'dict | None']
 
 
 def status(instance) -> str:
@@ -36,8 +40,7 @@ def create_response(req, instance) -> dict:
                        'security_groups': []}}
 
 
-def _flavor(req, instance, flavor_lookup: Callable[[str], dict | None]
-            ) -> dict:
+def _flavor(req, instance, flavor_lookup: FlavorLookup) -> dict:
     flavor = flavor_lookup(instance.flavor_ref) if instance.flavor_ref \
         else None
     if req.is_version('2.47'):
@@ -60,9 +63,7 @@ def _image(req, instance):
                                           instance.image_ref)}
 
 
-def detail(req, instance, bdms: list, flavor_lookup: Callable[[str], dict |
-                                                                None]
-           ) -> dict:
+def detail(req, instance, bdms: list, flavor_lookup: FlavorLookup) -> dict:
     """The full server body of show and detail."""
     context = req.context
     server = basic(req, instance)
