@@ -1,0 +1,190 @@
+"""volmig: migrate a volume and watch it, for people.
+
+    volmig migrate VOLUME --host aio@array1#pool2 [--force-host-copy]
+                          [--lock-volume] [--wait]
+    volmig retype VOLUME TYPE --migration-policy on-demand [--wait]
+    volmig show VOLUME
+
+Talks to the volume REST API (noauth2 by default) at microversion 3.72
+and draws ``migration_progress`` as a progress bar.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+import requests
+from rich import console as rich_console
+from rich import progress as rich_progress
+from rich import table as rich_table
+
+MICROVERSION = '3.72'
+ACTIVE = ('starting', 'migrating', 'completing')
+
+
+class ClientError(Exception):
+    pass
+
+
+class VolumeAPI:
+    def __init__(self, endpoint: str, token: str, roles: str | None,
+                 timeout: float = 30.0):
+        self.endpoint = endpoint.rstrip('/')
+        self.headers = {'X-Auth-Token': token,
+                        'OpenStack-API-Version': 'volume %s' % MICROVERSION,
+                        'Accept': 'application/json'}
+        if roles:
+            self.headers['X-Roles'] = roles
+        self.timeout = timeout
+
+    def _call(self, method: str, path: str, body=None):
+        try:
+            response = requests.request(method, self.endpoint + path,
+                                        json=body, headers=self.headers,
+                                        timeout=self.timeout)
+        except requests.RequestException as e:
+            raise ClientError('cannot reach %s: %s' % (self.endpoint, e))
+        if response.status_code >= 400:
+            try:
+                fault = next(iter(response.json().values()))
+                message = fault.get('message', response.text)
+            except (ValueError, StopIteration, AttributeError):
+                message = response.text
+            raise ClientError('%s (HTTP %d)' % (message,
+                                                response.status_code))
+        return response.json() if response.content else None
+
+    def volume(self, volume_id: str) -> dict:
+        return self._call('GET', '/volumes/%s' % volume_id)['volume']
+
+    def migration(self, volume_id: str) -> dict:
+        return self._call('GET', '/volumes/%s/migration'
+                          % volume_id)['migration']
+
+    def action(self, volume_id: str, name: str, args: dict) -> None:
+        self._call('POST', '/volumes/%s/action' % volume_id, {name: args})
+
+
+def watch(api: VolumeAPI, volume_id: str, console, interval: float = 0.5
+          ) -> int:
+    """Progress bar until the migration ends; 0 on success."""
+    columns = (rich_progress.TextColumn('{task.description}'),
+               rich_progress.BarColumn(),
+               rich_progress.TaskProgressColumn(),
+               rich_progress.TimeElapsedColumn())
+    with rich_progress.Progress(*columns, console=console) as bar:
+        task = bar.add_task('starting', total=100)
+        while True:
+            volume = api.volume(volume_id)
+            status = volume.get('migration_status')
+            if 'migration_status' not in volume:
+                raise ClientError('migration_status is admin-only: use an '
+                                  'admin token')
+            percent = volume.get('migration_progress')
+            if status == 'migrating' and percent is not None:
+                bar.update(task, completed=int(percent),
+                           description='migrating')
+            elif status == 'completing':
+                bar.update(task, completed=100, description='completing')
+            else:
+                bar.update(task, description=status or 'waiting')
+            if status not in ACTIVE:
+                break
+            time.sleep(interval)
+    record = api.migration(volume_id)
+    if status == 'success':
+        console.print('[green]%s migrated to %s[/green]'
+                      % (volume_id, record['dest_host']))
+        return 0
+    console.print('[red]migration of %s ended %s: %s[/red]'
+                  % (volume_id, status, record.get('error')))
+    return 1
+
+
+def show(api: VolumeAPI, volume_id: str, console) -> int:
+    volume = api.volume(volume_id)
+    table = rich_table.Table(title='volume %s' % volume_id)
+    table.add_column('field')
+    table.add_column('value')
+    for key in ('status', 'os-vol-host-attr:host', 'migration_status',
+                'migration_progress', 'os-vol-mig-status-attr:name_id',
+                'volume_type', 'size', 'size_bytes'):
+        if key in volume:
+            table.add_row(key, str(volume[key]))
+    console.print(table)
+    try:
+        record = api.migration(volume_id)
+    except ClientError:
+        console.print('no migration recorded')
+        return 0
+    table = rich_table.Table(title='latest migration %s' % record['id'])
+    table.add_column('field')
+    table.add_column('value')
+    for key, value in record.items():
+        if key != 'id':
+            table.add_row(key, str(value))
+    console.print(table)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog='volmig', description=__doc__,
+                                     formatter_class=argparse.
+                                     RawDescriptionHelpFormatter)
+    parser.add_argument('--os-endpoint', default=os.environ.get(
+        'OS_VOLUME_ENDPOINT', 'http://127.0.0.1:8776/v3'),
+        help='volume v3 endpoint (env OS_VOLUME_ENDPOINT)')
+    parser.add_argument('--os-token', default=os.environ.get(
+        'OS_TOKEN', 'admin:admin'),
+        help='noauth2 "<user>:<project>" or a keystone token')
+    parser.add_argument('--os-roles', default=os.environ.get('OS_ROLES'),
+                        help='X-Roles sent with a noauth2 token')
+    sub = parser.add_subparsers(dest='command', required=True)
+    mig = sub.add_parser('migrate', help='migrate a volume to a pool')
+    mig.add_argument('volume')
+    mig.add_argument('--host', required=True,
+                     help='destination host@backend#pool')
+    mig.add_argument('--force-host-copy', action='store_true')
+    mig.add_argument('--lock-volume', action='store_true')
+    mig.add_argument('--wait', action='store_true',
+                     help='show progress until the migration ends')
+    ret = sub.add_parser('retype', help='change type, migrating on demand')
+    ret.add_argument('volume')
+    ret.add_argument('type')
+    ret.add_argument('--migration-policy', default='never',
+                     choices=['never', 'on-demand'])
+    ret.add_argument('--wait', action='store_true')
+    sh = sub.add_parser('show', help='show a volume and its migration')
+    sh.add_argument('volume')
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    console = rich_console.Console()
+    api = VolumeAPI(args.os_endpoint, args.os_token, args.os_roles)
+    try:
+        if args.command == 'show':
+            return show(api, args.volume, console)
+        if args.command == 'migrate':
+            api.action(args.volume, 'os-migrate_volume', {
+                'host': args.host, 'force_host_copy': args.force_host_copy,
+                'lock_volume': args.lock_volume})
+        else:
+            api.action(args.volume, 'os-retype', {
+                'new_type': args.type,
+                'migration_policy': args.migration_policy})
+        console.print('migration of %s requested' % args.volume)
+        if args.wait:
+            return watch(api, args.volume, console)
+        return 0
+    except ClientError as e:
+        console.print('[red]error:[/red] %s' % e)
+        return 2
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,426 @@
+"""Migration flows against a fake Nova: every branch, statuses in order."""
+
+import errno
+import os
+import threading
+
+import fixtures
+
+from cinder_driver_side.volume import copy as copy_mod
+from tests.unit.cinder import base
+
+INSTANCE = '11111111-2222-3333-4444-555555555555'
+OK = ['starting', 'migrating', 'completing', 'success']
+
+
+class AttachedFlowTest(base.CinderTestCase):
+
+    def _attached(self):
+        volume_id = self.create_volume()
+        att = self.nova.attach(volume_id, INSTANCE)
+        src_path = self.path_of(volume_id)
+        return volume_id, att, src_path, base.read(src_path)
+
+    def _nova_calls(self, kind):
+        return [c for c in self.nova.calls if c[1].startswith(kind)]
+
+    def test_success_keeps_id_and_moves_data(self):
+        volume_id, att, src_path, before = self._attached()
+        self.nova.guests[att].write(0, b'before')
+        before = base.read(src_path)
+        hold = self.nova.hold['complete'] = threading.Event()
+        self.assertEqual(202, self.migrate(volume_id)[0])
+        self.wait_status(volume_id, 'completing')
+        # A guest write after start lands in the overlay, src is frozen.
+        self.nova.guests[att].write(4096, b'during')
+        self.assertEqual(before, base.read(src_path))
+        hold.set()
+        volume = self.wait_done(volume_id)
+        self.assertEqual(OK, self.history[volume_id])
+        self.assertEqual('aio@array1#pool2', volume['os-vol-host-attr:host'])
+        self.assertEqual(volume_id, volume['id'])
+        self.assertFalse(os.path.exists(src_path))
+        dst_path = self.path_of(volume_id)
+        expected = bytearray(before)
+        expected[4096:4102] = b'during'
+        self.assertEqual(bytes(expected), base.read(dst_path))
+        # B is the volume's only attachment now; A is gone.
+        [attachment] = volume['attachments']
+        record = self.nova.migrations[att]
+        self.assertEqual(record['dst_attachment_id'],
+                         attachment['attachment_id'])
+        self.assertEqual(volume_id, self.api(
+            'GET', '/attachments/%s' % attachment['attachment_id'])[1][
+            'attachment']['volume_id'])
+        self.assertEqual(404, self.api('GET', '/attachments/%s' % att)[0])
+        self.assertEqual(['os-volume-migrations', 'os-volume-migrations/%s/'
+                          'action' % att],
+                         [c[1] for c in self.nova.calls
+                          if c[0] == 'POST'])
+        # Migrating again starts from the new attachment.
+        self.assertEqual(202, self.migrate(volume_id,
+                                           host='aio@array1#pool1')[0])
+        self.assertEqual('success',
+                         self.wait_done(volume_id)['migration_status'])
+
+    def test_start_refused_leaves_src_untouched(self):
+        volume_id, att, src_path, before = self._attached()
+        self.nova.fail['start'] = (409, 'instance is busy')
+        self.migrate(volume_id)
+        volume = self.wait_done(volume_id)
+        self.assertEqual(['starting', 'error'], self.history[volume_id])
+        self.assertEqual('aio@array1#pool1', volume['os-vol-host-attr:host'])
+        self.assertEqual(before, base.read(src_path))
+        self.assertEqual([], self.pool_files())
+        self.assertEqual([], self._nova_calls(
+            'os-volume-migrations/%s/action' % att))
+        record = self.svc.manager.get_migration(base._admin(), volume_id)
+        self.assertIn('instance is busy', record.error)
+        self.assertEqual(1, len(volume['attachments']))
+
+    def test_start_unreachable_cancels_if_started(self):
+        volume_id, att, src_path, before = self._attached()
+        self.nova.fail['start'] = (500, 'boom')
+        self.migrate(volume_id)
+        self.wait_done(volume_id)
+        self.assertEqual(['starting', 'error'], self.history[volume_id])
+        self.assertIn(('POST', 'os-volume-migrations/%s/action' % att,
+                       {'cancel': None}), self.nova.calls)
+        self.assertEqual([], self.pool_files())
+
+    def test_copy_failure_cancels_and_keeps_src(self):
+        volume_id, att, src_path, before = self._attached()
+
+        def enospc(*args, **kwargs):
+            raise OSError(errno.ENOSPC, 'No space left on device')
+        self.useFixture(fixtures.MockPatchObject(
+            copy_mod.NativeCopy, '_copy', side_effect=enospc))
+        hold = self.nova.hold['cancel'] = threading.Event()
+        self.migrate(volume_id)
+        self.wait_status(volume_id, 'migrating')
+        self.nova.guests[att].write(0, b'guest write during copy')
+        hold.set()
+        self.wait_done(volume_id)
+        self.assertEqual(['starting', 'migrating', 'error'],
+                         self.history[volume_id])
+        self.assertEqual('cancelled', self.nova.migrations[att]['status'])
+        expected = b'guest write during copy' + before[23:]
+        self.assertEqual(expected, base.read(src_path))
+        self.assertEqual([], self.pool_files())
+        record = self.svc.manager.get_migration(base._admin(), volume_id)
+        self.assertIn('No space left', record.error)
+        # The volume can be migrated again.
+        self.useFixture(fixtures.MockPatchObject(
+            copy_mod.NativeCopy, '_copy',
+            new=copy_mod.NativeCopy.__dict__['_copy'].__wrapped__
+            if hasattr(copy_mod.NativeCopy.__dict__['_copy'], '__wrapped__')
+            else _real_native_copy))
+        self.migrate(volume_id)
+        self.assertEqual('success',
+                         self.wait_done(volume_id)['migration_status'])
+        self.assertEqual(expected, base.read(self.path_of(volume_id)))
+
+    def _complete_fails(self, nova_status):
+        volume_id, att, src_path, before = self._attached()
+        self.nova.fail['complete'] = (500, 'lost')
+        self.nova.status_after_failed_complete = nova_status
+        self.migrate(volume_id)
+        return volume_id, att, src_path, before, self.wait_done(volume_id)
+
+    def test_complete_failed_but_nova_switched(self):
+        volume_id, att, src_path, before, volume = \
+            self._complete_fails('completed')
+        self.assertEqual(OK, self.history[volume_id])
+        self.assertFalse(os.path.exists(src_path))
+        self.assertEqual(before, base.read(self.path_of(volume_id)))
+
+    def test_complete_failed_nova_running_cancels(self):
+        volume_id, att, src_path, before, volume = \
+            self._complete_fails('running')
+        self.assertEqual(['starting', 'migrating', 'completing', 'error'],
+                         self.history[volume_id])
+        self.assertEqual('cancelled', self.nova.migrations[att]['status'])
+        self.assertEqual(before, base.read(src_path))
+        self.assertEqual([], self.pool_files())
+
+    def test_complete_failed_nova_error_keeps_everything(self):
+        volume_id, att, src_path, before, volume = \
+            self._complete_fails('error')
+        self.assertEqual(['starting', 'migrating', 'completing', 'error'],
+                         self.history[volume_id])
+        self.assertEqual(before, base.read(src_path))
+        self.assertEqual(1, len(self.pool_files()))
+
+    def test_stop_aborts_copy_and_cancels(self):
+        volume_id, att, src_path, before = self._attached()
+        started = threading.Event()
+
+        def slow_copy(engine, src, dst, size, report, limiter, chunk):
+            started.set()
+            while True:
+                report(0)
+                threading.Event().wait(0.01)
+        self.useFixture(fixtures.MockPatchObject(
+            copy_mod.NativeCopy, '_copy', new=slow_copy))
+        self.migrate(volume_id)
+        self.assertTrue(started.wait(10))
+        self.svc.manager.stop(stop_exports=False)
+        self.assertEqual(['starting', 'migrating', 'error'],
+                         self.history[volume_id])
+        self.assertEqual('cancelled', self.nova.migrations[att]['status'])
+        self.assertEqual([], self.pool_files())
+
+    def test_recovery_after_crash_during_copy(self):
+        volume_id, att, src_path, before = self._attached()
+        hold = self.nova.hold['complete'] = threading.Event()
+        self.migrate(volume_id)
+        self.wait_status(volume_id, 'completing')
+        # Pretend the service died in "migrating": rewind the records.
+        db = self.svc.db
+        record = db.migration_get_latest(base._admin(), volume_id)
+        new_manager_flow = self.svc.manager.get_flow(volume_id)
+        db.migration_update(base._admin(), record.id,
+                            {'status': 'migrating'})
+        hold.set()
+        new_manager_flow.join(10)
+        # The flow finished; a second run of recovery must be harmless
+        # on a finished record, and a "migrating" one is cancelled.
+        self.assertEqual('success', self.wait_done(volume_id)[
+            'migration_status'])
+
+    def test_recovery_resolves_completing(self):
+        volume_id, att, src_path, before = self._attached()
+        self.nova.fail['complete'] = (500, 'lost')
+        self.nova.status_after_failed_complete = 'completed'
+        # Nova unreachable when asked: the flow leaves "completing".
+        real_get = self.svc.manager.nova.get_volume_migration
+        from cinder_driver_side import exception
+
+        def unreachable(att_id):
+            raise exception.NovaConnectionFailed(reason='down')
+        self.svc.manager.nova.get_volume_migration = unreachable
+        self.migrate(volume_id)
+        self.wait_status(volume_id, 'completing')
+        for _ in range(200):
+            if self.svc.manager.get_flow(volume_id) is None:
+                break
+            threading.Event().wait(0.05)
+        self.assertEqual('completing', self.volume(volume_id)[
+            'migration_status'])
+        # Restart: the new service reads Nova's record and finishes.
+        self.svc.manager.nova.get_volume_migration = real_get
+        self.svc.stop(stop_exports=False)
+        self.svc.start()
+        self.nova.cinder_endpoint = self.svc.endpoint
+        volume = self.wait_done(volume_id)
+        self.assertEqual('success', volume['migration_status'])
+        self.assertFalse(os.path.exists(src_path))
+        self.assertEqual(before, base.read(self.path_of(volume_id)))
+
+
+_real_native_copy = copy_mod.NativeCopy._copy
+
+
+class DetachedFlowTest(base.CinderTestCase):
+
+    def test_native_within_array(self):
+        volume_id = self.create_volume()
+        src_path = self.path_of(volume_id)
+        before = base.read(src_path)
+        self.assertEqual(202, self.migrate(volume_id)[0])
+        volume = self.wait_done(volume_id)
+        self.assertEqual(OK, self.history[volume_id])
+        self.assertEqual([], self.nova.calls)
+        self.assertIsNone(volume['os-vol-mig-status-attr:name_id'])
+        self.assertEqual(['volume-%s' % volume_id], self.pool_files())
+        self.assertEqual(before, base.read(self.path_of(volume_id)))
+        self.assertFalse(os.path.exists(src_path))
+        record = self.svc.manager.get_migration(base._admin(), volume_id)
+        self.assertEqual('native', record.copy_engine)
+
+    def test_generic_between_arrays_and_force_host_copy(self):
+        volume_id = self.create_volume()
+        before = base.read(self.path_of(volume_id))
+        self.migrate(volume_id, host='aio@array2#pool1')
+        self.assertEqual('success',
+                         self.wait_done(volume_id)['migration_status'])
+        record = self.svc.manager.get_migration(base._admin(), volume_id)
+        self.assertEqual('generic', record.copy_engine)
+        self.assertEqual(before, base.read(self.path_of(volume_id)))
+        self.migrate(volume_id, host='aio@array2#pool1')  # same host
+        self.migrate(volume_id, host='aio@array1#pool1',
+                     force_host_copy=True)
+        self.wait_done(volume_id)
+        record = self.svc.manager.get_migration(base._admin(), volume_id)
+        self.assertEqual('generic', record.copy_engine)
+
+    def test_lock_volume_sets_maintenance(self):
+        volume_id = self.create_volume()
+        seen = []
+        real = copy_mod.NativeCopy._copy
+
+        def spy(engine, *args):
+            seen.append(self.svc.db.volume_get(base._admin(),
+                                               volume_id).status)
+            return real(engine, *args)
+        self.useFixture(fixtures.MockPatchObject(
+            copy_mod.NativeCopy, '_copy', new=spy))
+        self.migrate(volume_id, lock_volume=True)
+        volume = self.wait_done(volume_id)
+        self.assertEqual(['maintenance'], seen)
+        self.assertEqual('available', volume['status'])
+
+    def test_unlocked_migration_yields_to_attach(self):
+        volume_id = self.create_volume()
+        started = threading.Event()
+
+        def slow_copy(engine, src, dst, size, report, limiter, chunk):
+            started.set()
+            while True:
+                report(0)
+                threading.Event().wait(0.01)
+        self.useFixture(fixtures.MockPatchObject(
+            copy_mod.NativeCopy, '_copy', new=slow_copy))
+        src_path = self.path_of(volume_id)
+        before = base.read(src_path)
+        self.migrate(volume_id)
+        self.assertTrue(started.wait(10))
+        self.nova.attach(volume_id, INSTANCE)
+        volume = self.volume(volume_id)
+        self.assertEqual('error', volume['migration_status'])
+        self.assertEqual('in-use', volume['status'])
+        self.assertEqual(before, base.read(src_path))
+        self.assertEqual([], self.pool_files())
+
+    def test_retype_on_demand(self):
+        self.api('POST', '/types', {'volume_type': {
+            'name': 'gold', 'extra_specs': {'volume_backend_name': 'array2'}}})
+        volume_id = self.create_volume()
+        before = base.read(self.path_of(volume_id))
+        status, body = self.api('POST', '/volumes/%s/action' % volume_id,
+                                {'os-retype': {'new_type': 'gold'}})
+        self.assertEqual(400, status)
+        self.assertIn('Retype requires migration', body['badRequest'][
+            'message'])
+        status, _ = self.api('POST', '/volumes/%s/action' % volume_id,
+                             {'os-retype': {'new_type': 'gold',
+                                            'migration_policy': 'on-demand'}})
+        self.assertEqual(202, status)
+        volume = self.wait_done(volume_id)
+        self.assertEqual('gold', volume['volume_type'])
+        self.assertEqual('aio@array2#pool1', volume['os-vol-host-attr:host'])
+        self.assertEqual(before, base.read(self.path_of(volume_id)))
+
+
+class RefusalTest(base.CinderTestCase):
+
+    def _message(self, result):
+        status, body = result
+        self.assertEqual(400, status, body)
+        return body['badRequest']['message']
+
+    def test_multiattach_attached_refused(self):
+        volume_id = self.create_volume(multiattach=True)
+        self.nova.attach(volume_id, INSTANCE)
+        self.assertIn('multiattach', self._message(self.migrate(volume_id)))
+        self.assertIsNone(self.volume(volume_id)['migration_status'])
+
+    def test_already_migrating_refused(self):
+        volume_id = self.create_volume()
+        self.nova.attach(volume_id, INSTANCE)
+        hold = self.nova.hold['start'] = threading.Event()
+        self.addCleanup(hold.set)
+        self.assertEqual(202, self.migrate(volume_id)[0])
+        self.assertIn('already part of an active migration',
+                      self._message(self.migrate(volume_id)))
+        hold.set()
+        self.wait_done(volume_id)
+
+    def test_concurrent_migrations_one_wins(self):
+        volume_id = self.create_volume()
+        self.nova.attach(volume_id, INSTANCE)
+        hold = self.nova.hold['start'] = threading.Event()
+        self.addCleanup(hold.set)
+        results = []
+        threads = [threading.Thread(target=lambda: results.append(
+            self.migrate(volume_id)[0])) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.assertEqual([202, 400, 400, 400], sorted(results))
+        hold.set()
+        self.wait_done(volume_id)
+
+    def test_bad_hosts(self):
+        volume_id = self.create_volume()
+        self.assertIn('different than the current host', self._message(
+            self.migrate(volume_id, host='aio@array1#pool1')))
+        self.assertIn('no pool named', self._message(
+            self.migrate(volume_id, host='aio@array9#pool1')))
+        self.assertIn('host@backend#pool', self._message(
+            self.migrate(volume_id, host='nonsense')))
+
+    def test_detach_and_delete_refused_while_migrating(self):
+        volume_id = self.create_volume()
+        att = self.nova.attach(volume_id, INSTANCE)
+        hold = self.nova.hold['start'] = threading.Event()
+        self.addCleanup(hold.set)
+        self.migrate(volume_id)
+        self.assertIn('migrating', self._message(
+            self.api('DELETE', '/attachments/%s' % att)))
+        self.assertIn('migrating', self._message(
+            self.api('DELETE', '/volumes/%s' % volume_id)))
+        hold.set()
+        self.wait_done(volume_id)
+
+
+class LegacyFlowTest(base.CinderTestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.cconf.set_override('attached_migration_mode', 'legacy')
+
+    def test_swap_and_completion_callback(self):
+        volume_id = self.create_volume()
+        att = self.nova.attach(volume_id, INSTANCE)
+        src_path = self.path_of(volume_id)
+        before = base.read(src_path)
+        self.nova.swap_delay = 0.3
+        self.migrate(volume_id)
+        volume = self.wait_done(volume_id)
+        self.assertEqual(OK, self.history[volume_id])
+        swap = self.nova.swaps[(INSTANCE, volume_id)]
+        self.assertEqual({'save_volume_id': volume_id}, swap['result'])
+        self.assertIn('404', swap['old_attachment_delete'])
+        self.assertFalse(os.path.exists(src_path))
+        self.assertEqual(before, base.read(self.path_of(volume_id)))
+        self.assertEqual(1, len(volume['attachments']))
+        self.assertNotEqual(att, volume['attachments'][0]['attachment_id'])
+        self.assertEqual(['volume-%s' % volume['os-vol-mig-status-attr:'
+                                               'name_id']],
+                         self.pool_files())
+
+    def test_swap_error_callback(self):
+        volume_id = self.create_volume()
+        self.nova.attach(volume_id, INSTANCE)
+        src_path = self.path_of(volume_id)
+        before = base.read(src_path)
+        self.nova.swap_error = True
+        self.migrate(volume_id)
+        volume = self.wait_done(volume_id)
+        self.assertEqual(['starting', 'migrating', 'error'],
+                         self.history[volume_id])
+        self.assertEqual(before, base.read(src_path))
+        self.assertEqual([], self.pool_files())
+        self.assertEqual('in-use', volume['status'])
+
+    def test_force_host_copy_attached_uses_swap(self):
+        self.cconf.set_override('attached_migration_mode',
+                                'volume_migration')
+        volume_id = self.create_volume()
+        self.nova.attach(volume_id, INSTANCE)
+        self.migrate(volume_id, force_host_copy=True)
+        self.assertEqual('success',
+                         self.wait_done(volume_id)['migration_status'])
+        self.assertIn((INSTANCE, volume_id), self.nova.swaps)
