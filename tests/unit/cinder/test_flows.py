@@ -3,6 +3,7 @@
 import errno
 import os
 import threading
+from unittest import mock
 
 import fixtures
 
@@ -93,14 +94,14 @@ class AttachedFlowTest(base.CinderTestCase):
 
         def enospc(*args, **kwargs):
             raise OSError(errno.ENOSPC, 'No space left on device')
-        self.useFixture(fixtures.MockPatchObject(
-            copy_mod.NativeCopy, '_copy', side_effect=enospc))
         hold = self.nova.hold['cancel'] = threading.Event()
-        self.migrate(volume_id)
-        self.wait_status(volume_id, 'migrating')
-        self.nova.guests[att].write(0, b'guest write during copy')
-        hold.set()
-        self.wait_done(volume_id)
+        with mock.patch.object(copy_mod.NativeCopy, '_copy',
+                               side_effect=enospc):
+            self.migrate(volume_id)
+            self.wait_status(volume_id, 'migrating')
+            self.nova.guests[att].write(0, b'guest write during copy')
+            hold.set()
+            self.wait_done(volume_id)
         self.assertEqual(['starting', 'migrating', 'error'],
                          self.history[volume_id])
         self.assertEqual('cancelled', self.nova.migrations[att]['status'])
@@ -110,11 +111,6 @@ class AttachedFlowTest(base.CinderTestCase):
         record = self.svc.manager.get_migration(base._admin(), volume_id)
         self.assertIn('No space left', record.error)
         # The volume can be migrated again.
-        self.useFixture(fixtures.MockPatchObject(
-            copy_mod.NativeCopy, '_copy',
-            new=copy_mod.NativeCopy.__dict__['_copy'].__wrapped__
-            if hasattr(copy_mod.NativeCopy.__dict__['_copy'], '__wrapped__')
-            else _real_native_copy))
         self.migrate(volume_id)
         self.assertEqual('success',
                          self.wait_done(volume_id)['migration_status'])
@@ -172,21 +168,32 @@ class AttachedFlowTest(base.CinderTestCase):
 
     def test_recovery_after_crash_during_copy(self):
         volume_id, att, src_path, before = self._attached()
-        hold = self.nova.hold['complete'] = threading.Event()
+        release = threading.Event()
+        self.addCleanup(release.set)
+
+        def stuck_copy(engine, *args):
+            release.wait(30)
+            raise OSError(errno.EIO, 'the old service is gone')
+        self.useFixture(fixtures.MockPatchObject(
+            copy_mod.NativeCopy, '_copy', new=stuck_copy))
         self.migrate(volume_id)
-        self.wait_status(volume_id, 'completing')
-        # Pretend the service died in "migrating": rewind the records.
-        db = self.svc.db
-        record = db.migration_get_latest(base._admin(), volume_id)
-        new_manager_flow = self.svc.manager.get_flow(volume_id)
-        db.migration_update(base._admin(), record.id,
-                            {'status': 'migrating'})
-        hold.set()
-        new_manager_flow.join(10)
-        # The flow finished; a second run of recovery must be harmless
-        # on a finished record, and a "migrating" one is cancelled.
-        self.assertEqual('success', self.wait_done(volume_id)[
-            'migration_status'])
+        self.wait_status(volume_id, 'migrating')
+        # A new service on the same database, as after a crash.
+        from cinder_driver_side.volume import manager
+        survivor = manager.VolumeManager(self.cconf, self.svc.db)
+        survivor.init_host()
+        for _ in range(400):
+            if survivor.get_flow(volume_id) is None:
+                break
+            threading.Event().wait(0.05)
+        volume = self.volume(volume_id)
+        self.assertEqual('error', volume['migration_status'])
+        self.assertEqual('cancelled', self.nova.migrations[att]['status'])
+        self.assertEqual(before, base.read(src_path))
+        self.assertEqual([], self.pool_files())
+        release.set()
+        self.wait_done(volume_id)
+        self.assertEqual(before, base.read(src_path))
 
     def test_recovery_resolves_completing(self):
         volume_id, att, src_path, before = self._attached()
@@ -217,8 +224,6 @@ class AttachedFlowTest(base.CinderTestCase):
         self.assertFalse(os.path.exists(src_path))
         self.assertEqual(before, base.read(self.path_of(volume_id)))
 
-
-_real_native_copy = copy_mod.NativeCopy._copy
 
 
 class DetachedFlowTest(base.CinderTestCase):
