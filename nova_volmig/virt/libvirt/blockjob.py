@@ -163,8 +163,8 @@ class ReadyWaiter:
                     reason=self._ended_reason(failed_hint),
                     **self._error_kwargs())
             if ready_event or state.mirror_ready:
-                self._report(100 if info is None else info.percent,
-                             force=True)
+                # Ready: the copy is in sync, whatever cur/end say now.
+                self._report(100, force=True)
                 return info
             if info is not None:
                 self._report(info.percent)
