@@ -6,6 +6,8 @@ sides and plugs into the same modules):
 * ``probe`` - what this host offers: namespaces, loop devices, reflink.
 * ``guest-build`` - build the tiny guest image (as
   ``python -m volmig_bench.guest build``).
+* ``guest-check`` - boot the guest on libvirt, write, stop it, verify the
+  disk by checksum; prints boot time, achieved rate and latency.
 * ``nbd-nodelay`` - measure qemu-storage-daemon's accepted NBD sockets and
   parallel 64 KiB writes over a shaped link, with and without
   ``TCP_NODELAY``.
@@ -39,6 +41,7 @@ from volmig_bench import report  # noqa: E402
 from volmig_bench import xfs_pool  # noqa: E402
 from volmig_bench.guest import __main__ as guest_cli  # noqa: E402
 from volmig_bench.guest import builder  # noqa: E402
+from volmig_bench.guest import protocol  # noqa: E402
 
 
 def _state_dir(args) -> str:
@@ -63,6 +66,24 @@ def cmd_guest_build(args) -> dict:
     image = builder.build(args.dest, guest_cli.writer_params(args),
                           cache_dir=args.cache_dir)
     return {'path': image.path, 'cmdline': image.cmdline}
+
+
+def cmd_guest_check(args) -> dict:
+    from volmig_bench.guest import check
+
+    host.require('apt-get', 'dpkg-deb', 'gcc', 'cpio')
+    os.makedirs(_state_dir(args), exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=_state_dir(args)) as tmp:
+        os.chmod(tmp, 0o755)
+        result = check.check_guest(
+            tmp, guest_cli.writer_params(args),
+            size=protocol.parse_size(args.size), seconds=args.seconds,
+            memory_mb=args.memory_mb, cache_dir=args.cache_dir)
+    if not result.checksum_ok:
+        raise exception.ChecksumMismatch(
+            what='the guest disk', expected=result.expected_sha256,
+            actual=result.actual_sha256)
+    return result.as_dict()
 
 
 def _bench_writes(uri: str, count: int, depth: int) -> float:
@@ -133,6 +154,13 @@ def main(argv: list[str] | None = None) -> int:
     gb.add_argument('--dest', required=True)
     gb.add_argument('--cache-dir', default=None)
     guest_cli.add_writer_arguments(gb)
+    gc = sub.add_parser('guest-check', help='boot the guest, write, '
+                                            'verify; boot time and rate')
+    gc.add_argument('--seconds', type=float, default=5.0)
+    gc.add_argument('--size', default='64m', help='data disk size')
+    gc.add_argument('--memory-mb', type=int, default=128)
+    gc.add_argument('--cache-dir', default=None)
+    guest_cli.add_writer_arguments(gc)
     nd = sub.add_parser('nbd-nodelay', help='TCP_NODELAY of NBD exports '
                                             'and what it costs')
     nd.add_argument('--link-rate-mbit', type=float, default=1000)
@@ -143,6 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser('cleanup', help='remove what killed runs left')
     args = parser.parse_args(argv)
     handler = {'probe': cmd_probe, 'guest-build': cmd_guest_build,
+               'guest-check': cmd_guest_check,
                'nbd-nodelay': cmd_nbd_nodelay, 'report': cmd_report,
                'cleanup': cmd_cleanup}[args.command]
     try:

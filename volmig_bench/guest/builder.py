@@ -44,7 +44,7 @@ BUSYBOX_PACKAGE = 'busybox-static'
 #: each module's own .modinfo.
 GUEST_MODULES = ('virtio_pci', 'virtio_blk', 'virtio_console', 'button',
                  'evdev')
-BASE_CMDLINE = 'console=ttyS0 quiet loglevel=3 mitigations=off'
+BASE_CMDLINE = 'console=ttyS0 quiet loglevel=3 mitigations=off edd=off'
 _HERE = os.path.dirname(os.path.abspath(__file__))
 WRITER_SOURCE = os.path.join(_HERE, 'writer.c')
 INIT_SCRIPT = os.path.join(_HERE, 'init.sh')

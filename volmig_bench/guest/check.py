@@ -1,0 +1,80 @@
+"""Boot the guest, let it write, stop it, prove every write by checksum.
+
+What the bench relies on, measured on this host: boot time under TCG, the
+steady write rate the writer keeps, its latency, and that the volume ends
+up exactly as :mod:`volmig_bench.guest.expected` recomputes it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+
+from volmig_bench import exception
+from volmig_bench import fill
+from volmig_bench import stats
+from volmig_bench.guest import builder
+from volmig_bench.guest import domain
+from volmig_bench.guest import expected
+from volmig_bench.guest import protocol
+
+
+@dataclasses.dataclass
+class CheckResult:
+    boot_s: float
+    seconds: float
+    writes: int
+    target_rate: int
+    achieved_rate: float
+    latency: dict
+    lags: int
+    expected_sha256: str
+    actual_sha256: str
+
+    @property
+    def checksum_ok(self) -> bool:
+        return self.expected_sha256 == self.actual_sha256
+
+    def as_dict(self) -> dict:
+        return dict(dataclasses.asdict(self), checksum_ok=self.checksum_ok)
+
+
+def check_guest(work_dir: str, params: protocol.WriterParams,
+                size: int = 64 << 20, seconds: float = 5.0,
+                memory_mb: int = 128, cache_dir: str | None = None,
+                fraction: float = 0.6) -> CheckResult:
+    """Build, boot, write for ``seconds``, stop, verify; all in work_dir."""
+    os.makedirs(work_dir, exist_ok=True)
+    image = builder.build(os.path.join(work_dir, 'image'), params,
+                          cache_dir=cache_dir)
+    base = os.path.join(work_dir, 'base.raw')
+    disk = os.path.join(work_dir, 'disk.raw')
+    filled = fill.fill_volume(base, size, fraction, seed=params.seed)
+    expected.sparse_copy(base, disk)
+    with domain.running_guest(image, disk, work_dir,
+                              memory_mb=memory_mb) as run:
+        try:
+            boot_s = run.wait_started()
+            time.sleep(seconds)
+            log = run.stop()
+        except exception.BenchError as exc:
+            raise exception.BenchError('%s; guest console:\n%s'
+                                       % (exc, run.console()[-2000:]))
+    if not log.done.ok:
+        raise exception.WriterLogError(path=run.reader.path,
+                                       reason='writer failed: %s'
+                                       % log.errors)
+    timeline = stats.LatencyTimeline(log, stats.ClockMap.from_log(log))
+    actual = expected.sha256_file(disk)
+    want = expected.expected_image(base, os.path.join(work_dir,
+                                                      'expected.raw'),
+                                   params, log.acknowledged)
+    rate = stats.achieved_rate(log, params, filled.size)
+    return CheckResult(boot_s=round(boot_s, 3), seconds=seconds,
+                       writes=log.acknowledged, target_rate=params.rate,
+                       achieved_rate=round(rate),
+                       latency=stats.summarize(timeline.latency_us)
+                       .as_dict(),
+                       lags=len(log.lags), expected_sha256=want,
+                       actual_sha256=actual)
