@@ -57,9 +57,9 @@ class CinderTestCase(base.TestCase):
             headers['OpenStack-API-Version'] = 'volume %s' % version
         if roles:
             headers['X-Roles'] = roles
-        req = webob.Request.blank('/v3/p1' + path if path.startswith('/')
-                                  and not path.startswith('/v3')
-                                  else path, method=method, headers=headers)
+        if path != '/' and not path.startswith('/v3'):
+            path = '/v3/p1' + path
+        req = webob.Request.blank(path, method=method, headers=headers)
         if body is not None:
             req.body = json.dumps(body).encode()
             req.content_type = 'application/json'
