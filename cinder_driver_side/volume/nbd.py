@@ -154,7 +154,9 @@ class NBDExporter:
                         'writable=on' % name,
             '--pidfile', pidfile,
         ]
-        command = [sys.executable, os.path.abspath(nbd_launch.__file__),
+        # -I: the script's directory (array.py, copy.py) must not shadow
+        # the standard library.
+        command = [sys.executable, '-I', os.path.abspath(nbd_launch.__file__),
                    self.listen_address,
                    '%d:%d' % (self.first_port, self.last_port), logfile,
                    '--'] + daemon
