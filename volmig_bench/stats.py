@@ -42,9 +42,9 @@ def summarize(latencies_us) -> LatencySummary:
     if values.size == 0:
         return LatencySummary(0, None, None, None)
     p50, p99 = np.percentile(values, [50, 99])
-    return LatencySummary(int(values.size), round(p50 / 1000, 3),
-                          round(p99 / 1000, 3),
-                          round(values.max() / 1000, 3))
+    return LatencySummary(int(values.size), round(float(p50) / 1000, 3),
+                          round(float(p99) / 1000, 3),
+                          round(float(values.max()) / 1000, 3))
 
 
 @dataclasses.dataclass(frozen=True)
