@@ -54,10 +54,12 @@ STEP_COMPLETE_FAILED = 'complete:failed'
 STEP_COMPLETE_REBASE = 'complete:offline_rebase'
 STEP_SWITCHED = 'complete:switched'
 STEP_COMPLETE_COMMIT = 'complete:commit'
+STEP_COMPLETE_COMMITTED = 'complete:committed'
 STEP_COMPLETE_OFFLINE_COMMIT = 'complete:offline_commit'
 STEP_COMPLETED = 'completed'
 STEP_CANCEL_REQUESTED = 'cancel:requested'
 STEP_CANCEL_COMMIT = 'cancel:commit'
+STEP_CANCEL_COMMITTED = 'cancel:committed'
 STEP_CANCEL_OFFLINE_COMMIT = 'cancel:offline_commit'
 STEP_CANCELLED = 'cancelled'
 STEP_RECONCILED = 'reconciled'
@@ -272,6 +274,7 @@ class LibvirtVolumeMigrator:
                 ACTIVE_COMMIT, lambda dev: dev.commit(active=True))
             self._expect(guest, layout, State.ON_DST)
             self._persist_live_disk(guest, layout)
+            migration.save_driver_data(step=STEP_COMPLETE_COMMITTED)
         elif state is not State.ON_DST:
             self._refuse(migration, guest, 'finish complete',
                          'the disk is on %s' % state.value)
@@ -300,6 +303,7 @@ class LibvirtVolumeMigrator:
                 ACTIVE_COMMIT, lambda dev: dev.commit(active=True))
             self._expect(guest, layout, State.ON_SRC)
             self._persist_live_disk(guest, layout)
+            migration.save_driver_data(step=STEP_CANCEL_COMMITTED)
         elif state is not State.ON_SRC:
             self._refuse(migration, guest, 'cancel',
                          'the disk is already on %s' % state.value)

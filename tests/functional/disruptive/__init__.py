@@ -1,0 +1,1 @@
+"""Functional tests that kill processes or restart libvirtd; run serially."""
