@@ -14,10 +14,10 @@ def _time(value):
 
 
 def link(base: str, project_id: str, collection: str, item_id: str) -> list:
-    return [{'href': '%s/v3/%s/%s/%s' % (base, project_id, collection,
-                                          item_id), 'rel': 'self'},
-            {'href': '%s/%s/%s/%s' % (base, project_id, collection,
-                                       item_id), 'rel': 'bookmark'}]
+    self_href = '%s/v3/%s/%s/%s' % (base, project_id, collection, item_id)
+    bookmark = '%s/%s/%s/%s' % (base, project_id, collection, item_id)
+    return [{'href': self_href, 'rel': 'self'},
+            {'href': bookmark, 'rel': 'bookmark'}]
 
 
 def volume_summary(base: str, volume: models.Volume) -> dict:

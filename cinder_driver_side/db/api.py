@@ -219,9 +219,10 @@ class Connection:
     @_retry
     def extra_spec_delete(self, context, type_id: str, key: str) -> None:
         with self._writer(context) as session:
-            count = session.execute(sa.delete(models.VolumeTypeExtraSpec).where(
-                models.VolumeTypeExtraSpec.volume_type_id == type_id,
-                models.VolumeTypeExtraSpec.key == key)).rowcount
+            spec = models.VolumeTypeExtraSpec
+            count = session.execute(sa.delete(spec).where(
+                spec.volume_type_id == type_id,
+                spec.key == key)).rowcount
         if not count:
             raise exception.NotFound('extra spec %s of volume type %s not '
                                      'found' % (key, type_id))

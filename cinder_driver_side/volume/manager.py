@@ -267,11 +267,12 @@ class VolumeManager:
             self.db.volume_update(ctx, volume.id, {'status': 'reserved'},
                                   expected={'status': 'available'})
         if connector:
-            attachment = self.connect_attachment(ctx, volume, attachment, connector)
+            attachment = self.connect_attachment(ctx, volume, attachment,
+                                                 connector)
         return attachment
 
     def connect_attachment(self, ctx, volume, attachment, connector: dict
-                 ) -> models.VolumeAttachment:
+                           ) -> models.VolumeAttachment:
         arr, pool = self.locate(volume)
         info = arr.initialize_connection(pool, volume.backend_name,
                                          connector)

@@ -224,8 +224,8 @@ class NBDExporter:
             time.sleep(0.02)
 
     def _stop(self, export: Export) -> None:
-        if export.pid in self._children or _pid_runs_daemon(export.pid,
-                                                           export.name):
+        ours = export.pid in self._children
+        if ours or _pid_runs_daemon(export.pid, export.name):
             self._terminate(export.pid)
             LOG.info('Stopped NBD export %s (pid %d)', export.name,
                      export.pid)

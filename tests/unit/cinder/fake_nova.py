@@ -169,8 +169,8 @@ class FakeNova:
             if att not in self.guests:
                 return _fault(404, 'itemNotFound', 'attachment %s' % att)
             record = self.migrations.get(att)
-            if record and record['status'] not in ('completed',
-                                                    'cancelled', 'error'):
+            if record and record['status'] not in (
+                    'completed', 'cancelled', 'error'):
                 return _fault(409, 'conflict', 'migration already %s'
                               % record['status'])
             self.guests[att].overlay = {}

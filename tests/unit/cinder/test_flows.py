@@ -225,7 +225,6 @@ class AttachedFlowTest(base.CinderTestCase):
         self.assertEqual(before, base.read(self.path_of(volume_id)))
 
 
-
 class DetachedFlowTest(base.CinderTestCase):
 
     def test_native_within_array(self):
