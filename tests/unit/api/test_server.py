@@ -61,6 +61,7 @@ class WSGIServerTest(fakes.APITestCase):
         wsgi_server = server.WSGIServer(slow_app, '127.0.0.1', 0,
                                         max_threads=8)
         wsgi_server.start()
+        port = wsgi_server.port
         with concurrent.futures.ThreadPoolExecutor(4) as pool:
             futures = [pool.submit(requests.get, wsgi_server.endpoint,
                                    timeout=30) for _ in range(4)]
@@ -75,9 +76,7 @@ class WSGIServerTest(fakes.APITestCase):
             self.assertEqual([b'done'] * 4,
                              [f.result().content for f in futures])
         self.assertRaises(requests.ConnectionError, requests.get,
-                          'http://127.0.0.1:%d/' % wsgi_server.requested_port
-                          if wsgi_server.requested_port else
-                          'http://127.0.0.1:1/', timeout=5)
+                          'http://127.0.0.1:%d/' % port, timeout=5)
 
     def test_stop_is_idempotent(self):
         wsgi_server = self._start()
