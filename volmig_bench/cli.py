@@ -34,14 +34,14 @@ except Exception:  # noqa: S110 - already initialised by the caller
     pass
 
 from volmig_bench import exception  # noqa: E402
+from volmig_bench.guest import __main__ as guest_cli  # noqa: E402
+from volmig_bench.guest import builder  # noqa: E402
+from volmig_bench.guest import protocol  # noqa: E402
 from volmig_bench import host  # noqa: E402
 from volmig_bench import link  # noqa: E402
 from volmig_bench import nbd  # noqa: E402
 from volmig_bench import report  # noqa: E402
 from volmig_bench import xfs_pool  # noqa: E402
-from volmig_bench.guest import __main__ as guest_cli  # noqa: E402
-from volmig_bench.guest import builder  # noqa: E402
-from volmig_bench.guest import protocol  # noqa: E402
 
 
 def _state_dir(args) -> str:

@@ -75,8 +75,8 @@ class LinkSpec:
         return max(int(self.rate_bytes / 1000), 64 * 1024)
 
     def describe(self) -> str:
-        text = '%g Mbit/s, %g ms queue' % (self.rate_bit / 1e6,
-                                            self.latency_ms)
+        text = '%g Mbit/s, %g ms queue' % (
+            self.rate_bit / 1e6, self.latency_ms)
         if self.delay_ms:
             text += ', %g ms delay' % self.delay_ms
         return text
@@ -323,11 +323,7 @@ def shaped_link(spec: LinkSpec | None = None) -> Iterator[ShapedLink]:
     with cleanup.signals_raise():
         try:
             with cleanup.deferred_signals():
-                try:
-                    link._create()
-                except BaseException:
-                    link.destroy()
-                    raise
+                link._create()
             LOG.info('Storage link %s: %s <-> %s, %s', link.namespace,
                      link.host_address, link.array_address,
                      link.spec.describe())

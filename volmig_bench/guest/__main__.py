@@ -14,9 +14,9 @@ except Exception:  # noqa: S110 - already initialised by the caller
     pass
 
 from volmig_bench import exception  # noqa: E402
-from volmig_bench import host  # noqa: E402
 from volmig_bench.guest import builder  # noqa: E402
 from volmig_bench.guest import protocol  # noqa: E402
+from volmig_bench import host  # noqa: E402
 
 
 def add_writer_arguments(parser: argparse.ArgumentParser) -> None:

@@ -35,7 +35,7 @@ from oslo_concurrency import processutils
 from volmig_bench import exception
 from volmig_bench.guest import protocol
 
-BUILDER_VERSION = 1
+BUILDER_VERSION = 2
 KERNEL_META_PACKAGE = 'linux-image-amd64'
 BUSYBOX_PACKAGE = 'busybox-static'
 #: What the guest needs from the kernel's modules: the virtio PCI bus, its
@@ -208,7 +208,7 @@ def _newc_cpio_gz(root: str, out: str) -> None:
                           process_input=listing.encode(), cwd=root,
                           binary=True)
     with open(out, 'wb') as raw:
-        with gzip.GzipFile(fileobj=raw, mode='wb', mtime=0,
+        with gzip.GzipFile(filename='', fileobj=raw, mode='wb', mtime=0,
                            compresslevel=6) as gz:
             gz.write(archive)
 

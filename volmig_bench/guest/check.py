@@ -13,11 +13,11 @@ import time
 
 from volmig_bench import exception
 from volmig_bench import fill
-from volmig_bench import stats
 from volmig_bench.guest import builder
 from volmig_bench.guest import domain
 from volmig_bench.guest import expected
 from volmig_bench.guest import protocol
+from volmig_bench import stats
 
 
 @dataclasses.dataclass

@@ -13,9 +13,9 @@ import contextlib
 import dataclasses
 import os
 import time
+from typing import Iterator
 import uuid
 import xml.etree.ElementTree as ET
-from typing import Iterator
 
 from volmig_bench import exception
 from volmig_bench.guest import builder

@@ -2,8 +2,8 @@
 
 from tests import base
 from volmig_bench import exception
-from volmig_bench import stats
 from volmig_bench.guest import protocol
+from volmig_bench import stats
 
 
 def _log(windows, window_us=100000, t0_us=5000000, started_at=None):
