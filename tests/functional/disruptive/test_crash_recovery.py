@@ -99,9 +99,8 @@ class _CrashRecovery:
     # start
 
     def test_killed_after_overlay_created(self):
-        self.assertEqual(lv_migration.STEP_START_SNAPSHOT,
-                         self._crash('start',
-                                     pause_at=lv_migration.STEP_START_SNAPSHOT))
+        step = lv_migration.STEP_START_SNAPSHOT
+        self.assertEqual(step, self._crash('start', pause_at=step))
         self.assertEqual(1, len(os.listdir(self.overlay_dir)))
         self.writer.write_some(2)
         self._reconcile(State.ON_SRC)

@@ -1,0 +1,1 @@
+"""Unit tests of the libvirt driver (libvirt faked)."""

@@ -1,0 +1,179 @@
+"""ReadyWaiter and WriteThrottle against a small fake of a disk."""
+
+import libvirt
+
+from nova_volmig.virt.libvirt import blockjob
+from nova_volmig.virt.libvirt import config
+from nova_volmig.virt.libvirt import exception as lv_exc
+from nova_volmig.virt.libvirt import guest as libvirt_guest
+from nova_volmig.virt.libvirt import host as libvirt_host
+from tests import base
+
+COPY = libvirt.VIR_DOMAIN_BLOCK_JOB_TYPE_COPY
+MIRROR = config.DiskSource('file', 'qcow2', path='/o/ov2')
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+
+class FakeHost:
+    def __init__(self, clock):
+        self.block_job_events = libvirt_host.BlockJobEvents()
+        self.clock = clock
+        # the waiter sleeps on the events condition: advance time instead
+        self.block_job_events.wait = self._advance
+
+    def _advance(self, timeout):
+        self.clock.now += timeout
+
+
+class FakeGuest:
+    uuid = 'dom-1'
+
+    def __init__(self, host):
+        self.host = host
+        self.tune = {'total_bytes_sec': 0, 'write_bytes_sec': 0}
+        self.tune_calls = []
+
+    def get_block_io_tune(self, disk):
+        return dict(self.tune)
+
+    def set_block_io_tune(self, disk, params):
+        self.tune_calls.append(dict(params))
+        self.tune.update(params)
+
+
+class FakeDevice:
+    """Plays a script of (job info, live-XML readiness) per poll."""
+
+    disk = 'vdb'
+
+    def __init__(self, guest, script):
+        self.guest = guest
+        self.script = list(script)
+        self.aborted = False
+
+    def _step(self):
+        return self.script[0] if len(self.script) == 1 else \
+            self.script.pop(0)
+
+    def get_job_info(self):
+        info = self._step()[0]
+        return None if info is None else libvirt_guest.BlockJobInfo(
+            COPY, 0, *info)
+
+    def get_state(self):
+        info, ready = self.script[0]
+        return config.DiskState('vdb', None, None,
+                                mirror=MIRROR if info else None,
+                                mirror_ready=ready)
+
+    def abort_job(self, pivot=False, async_=False):
+        self.aborted = True
+
+
+class ReadyWaiterTest(base.TestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.clock = FakeClock()
+        self.host = FakeHost(self.clock)
+        self.guest = FakeGuest(self.host)
+
+    def waiter(self, script, timeout=10, throttle=None):
+        self.device = FakeDevice(self.guest, script)
+        self.progress = []
+        return blockjob.ReadyWaiter(self.device, 'test copy', COPY,
+                                    timeout=timeout,
+                                    progress_cb=self.progress.append,
+                                    throttle=throttle, window=1.0,
+                                    progress_interval=0, clock=self.clock)
+
+    def test_ready_from_live_xml_without_events(self):
+        waiter = self.waiter([((10, 100), False), ((100, 100), False),
+                              ((100, 100), True)])
+        waiter.wait()
+        self.assertEqual(100, self.progress[-1])
+        self.assertIn(10, self.progress)
+
+    def test_cur_equals_end_is_not_ready(self):
+        waiter = self.waiter([((100, 100), False)], timeout=3)
+        self.assertRaises(lv_exc.BlockJobTimeout, waiter.wait)
+
+    def test_ready_from_event(self):
+        waiter = self.waiter([((50, 100), False)])
+        self.host.block_job_events.record(
+            'dom-1', 'vdb', COPY, libvirt.VIR_DOMAIN_BLOCK_JOB_READY)
+        waiter.wait()
+        self.assertEqual([100], self.progress)
+
+    def test_event_recorded_before_the_waiter_is_ignored(self):
+        self.host.block_job_events.record(
+            'dom-1', 'vdb', COPY, libvirt.VIR_DOMAIN_BLOCK_JOB_READY)
+        waiter = self.waiter([((50, 100), False)], timeout=2)
+        self.assertRaises(lv_exc.BlockJobTimeout, waiter.wait)
+
+    def test_job_vanished(self):
+        waiter = self.waiter([((5, 100), False), (None, False)])
+        self.host.block_job_events.record(
+            'dom-1', 'vdb', COPY, libvirt.VIR_DOMAIN_BLOCK_JOB_FAILED)
+        err = self.assertRaises(lv_exc.BlockJobFailed, waiter.wait)
+        self.assertIn('it failed', str(err))
+        self.assertIn('dom-1', str(err))
+
+    def test_timeout_aborts_and_names_everything(self):
+        waiter = self.waiter([((5, 100), False)], timeout=4)
+        err = self.assertRaises(lv_exc.BlockJobTimeout, waiter.wait)
+        self.assertTrue(self.device.aborted)
+        for word in ('test copy', 'vdb', 'dom-1', '4 s', '5 of 100'):
+            self.assertIn(word, str(err))
+
+    def test_throttles_when_remaining_does_not_shrink(self):
+        saved = []
+        throttle = blockjob.WriteThrottle(self.guest, 'vdb', 1000,
+                                          save_original=saved.append)
+        self.guest.tune['write_bytes_sec'] = 10 ** 9
+        # cur grows 1000/s but end grows as fast: remaining stays 500.
+        script = [((1000 * i, 1000 * i + 500), False) for i in range(12)]
+        script.append(((20000, 20000), True))
+        self.waiter(script, timeout=60, throttle=throttle).wait()
+        self.assertEqual([{'total_bytes_sec': 0,
+                           'write_bytes_sec': 10 ** 9}], saved)
+        limits = [c['write_bytes_sec'] for c in self.guest.tune_calls]
+        self.assertTrue(limits)
+        self.assertEqual(sorted(limits, reverse=True), limits)
+        self.assertGreaterEqual(min(limits), 1000)
+        throttle.restore()
+        self.assertEqual(10 ** 9, self.guest.tune['write_bytes_sec'])
+
+    def test_no_throttle_when_shrinking(self):
+        throttle = blockjob.WriteThrottle(self.guest, 'vdb', 1000)
+        script = [((10 * i, 100), False) for i in range(10)]
+        script.append(((100, 100), True))
+        self.waiter(script, throttle=throttle).wait()
+        self.assertEqual([], self.guest.tune_calls)
+        self.assertFalse(throttle.active)
+
+
+class WriteThrottleTest(base.TestCase):
+
+    def test_total_limit_guest(self):
+        guest = FakeGuest(None)
+        guest.tune['total_bytes_sec'] = 50000
+        throttle = blockjob.WriteThrottle(guest, 'vdb', 1000)
+        self.assertEqual(40000, throttle.tighten(80000))
+        self.assertEqual({'total_bytes_sec': 40000}, guest.tune_calls[-1])
+        self.assertEqual(20000, throttle.tighten(0))
+        throttle.tighten(0)
+        throttle.tighten(0)
+        self.assertEqual(2500, throttle.tighten(0))
+        self.assertEqual(1250, throttle.tighten(0))
+        self.assertEqual(1000, throttle.tighten(0))
+        throttle.restore()
+        self.assertEqual({'total_bytes_sec': 50000, 'write_bytes_sec': 0},
+                         guest.tune_calls[-1])

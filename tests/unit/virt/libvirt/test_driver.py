@@ -1,0 +1,74 @@
+import os
+
+from nova_volmig.virt import driver as virt_driver
+from nova_volmig.virt.libvirt import config
+from nova_volmig.virt.libvirt import driver as libvirt_driver
+from nova_volmig.virt.libvirt import exception as lv_exc
+from nova_volmig.virt.libvirt import migration as lv_migration
+from tests import base
+from tests.functional.fixtures import migration as mig_fixtures
+
+State = virt_driver.ReconcileState
+FILE = {'driver_volume_type': 'file',
+        'data': {'device_path': '/v/src.raw', 'format': 'raw'}}
+DST = {'driver_volume_type': 'nbd',
+       'data': {'host': '127.0.0.1', 'port': 10900, 'export': 'volume-d'}}
+
+
+class DriverTest(base.TestCase):
+
+    def test_capabilities(self):
+        self.assertEqual({'supports_live_volume_migration': True,
+                          'supports_swap_volume': True},
+                         libvirt_driver.LibvirtDriver.capabilities)
+
+    def test_detect_virt_type(self):
+        kvm = self.state_file('kvm')
+        pvm = self.state_file('kvm_pvm')
+        self.assertEqual('qemu', libvirt_driver.detect_virt_type(kvm, pvm))
+        open(kvm, 'w').close()
+        self.assertEqual('kvm', libvirt_driver.detect_virt_type(kvm, pvm))
+        os.mkdir(pvm)
+        self.assertEqual('qemu', libvirt_driver.detect_virt_type(kvm, pvm))
+
+    def test_virt_type_option(self):
+        self.flags(group='libvirt', virt_type='kvm')
+        self.assertEqual('kvm', libvirt_driver.virt_type())
+
+
+class LayoutTest(base.TestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.migration = mig_fixtures.FakeMigrationHandle(
+            'inst-1', FILE, dst_connection_info=DST,
+            src_attachment_id='att-1')
+        self.layout = lv_migration._Layout(self.migration)
+
+    def test_overlay_names(self):
+        ov1, ov2 = lv_migration.overlay_paths('inst-1', 'att-1')
+        overlay_dir = self.conf.conf.libvirt.volume_migration_overlay_dir
+        self.assertEqual(os.path.join(overlay_dir,
+                                      'inst-1_att-1_start.qcow2'), ov1)
+        self.assertEqual(os.path.join(overlay_dir,
+                                      'inst-1_att-1_complete.qcow2'), ov2)
+
+    def test_classify(self):
+        layout = self.layout
+        cases = [
+            (layout.src, State.ON_SRC),
+            (layout.dst, State.ON_DST),
+            (layout.start_overlay, State.OVERLAY_ON_SRC),
+            (layout.complete_overlay, State.SWITCHED_TO_DST),
+            # OVERLAY1 rebased onto dst by an offline complete
+            (layout.start_overlay.with_backing(layout.dst),
+             State.SWITCHED_TO_DST),
+        ]
+        for source, state in cases:
+            self.assertEqual(state, layout.classify(source, 'dom'))
+
+    def test_classify_unknown(self):
+        other = config.DiskSource('file', 'raw', path='/v/other.raw')
+        err = self.assertRaises(lv_exc.UnexpectedDiskChain,
+                                self.layout.classify, other, 'dom')
+        self.assertIn('/v/other.raw', str(err))
