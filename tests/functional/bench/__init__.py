@@ -1,0 +1,1 @@
+"""Functional tests of volmig_bench on real namespaces, loop devices, QEMU."""
