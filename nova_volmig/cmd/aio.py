@@ -65,6 +65,9 @@ def main(argv=None) -> int:
     CONF.set_override('state_path', state_path)
     CONF.set_override('host', args.host)
     CONF.set_override('compute_driver', args.compute_driver)
+    # Several embedded deployments may share one libvirtd: a config file
+    # may still set the upstream template.
+    CONF.set_default('instance_name_template', 'instance-%(uuid)s')
     CONF.set_override('listen', args.listen, group='api')
 
     db.configure()

@@ -23,6 +23,13 @@ base_opts = [
                                     'off to migrate their volumes'),
                         ('fake', 'in-memory driver for unit tests')],
                help='Virtualisation driver of nova-volmig-compute.'),
+    cfg.StrOpt('instance_name_template',
+               default='instance-%08x',
+               help='Template of the hypervisor name of an instance: '
+                    'formatted with the instance\'s integer id, or with '
+                    '%(id)s / %(uuid)s named fields. nova-volmig-aio uses '
+                    'instance-%(uuid)s, as several embedded deployments may '
+                    'share one libvirtd.'),
     cfg.StrOpt('default_availability_zone', default='nova',
                help='Availability zone reported for compute hosts.'),
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 
+from oslo_config import cfg
 import sqlalchemy as sa
 from sqlalchemy import orm
 
@@ -82,8 +83,11 @@ class Instance(Base):
 
     @property
     def name(self) -> str:
-        """The libvirt domain name, as upstream's instance_name_template."""
-        return 'instance-%08x' % self.id
+        """The hypervisor's name of the instance (instance_name_template)."""
+        template = cfg.CONF.instance_name_template
+        if '%(' in template:
+            return template % {'id': self.id, 'uuid': self.uuid}
+        return template % self.id
 
 
 class BlockDeviceMapping(Base):
