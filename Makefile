@@ -13,10 +13,15 @@ STAMP := $(VENV)/.installed
 STESTR := $(VPY) -m stestr
 BENCH_ARGS ?=
 
-.PHONY: test bench host venv unit functional disruptive pep8 docs genconfig genpolicy clean
+.PHONY: test bench host host-services venv unit functional pep8 genconfig genpolicy clean
 
+# libvirt + QEMU and the tools the functional tests and the bench use.
 host:
 	./tools/setup-host.sh
+
+# ... plus RabbitMQ and PostgreSQL for the distributed deployment's tests.
+host-services:
+	VOLMIG_WITH_SERVICES=1 ./tools/setup-host.sh
 
 $(STAMP): requirements.txt test-requirements.txt setup.cfg setup.py
 	test -x $(VPY) || $(PYTHON) -m venv $(VENV)
@@ -29,7 +34,7 @@ venv: host $(STAMP)
 
 # Unit and functional tests in parallel; the tests that restart libvirtd or
 # kill services run afterwards, alone.
-test: venv
+test: host-services venv
 	$(STESTR) run --exclude-regex '^tests\.functional\.disruptive\.' $(TESTS)
 	$(STESTR) run --serial '^tests\.functional\.disruptive\.'
 
