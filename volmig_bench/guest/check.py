@@ -22,7 +22,10 @@ from volmig_bench import stats
 
 @dataclasses.dataclass
 class CheckResult:
+    #: host seconds from domain creation to the writer's first line
     boot_s: float
+    #: the guest kernel's own uptime when the writer started
+    guest_uptime_s: float
     seconds: float
     writes: int
     target_rate: int
@@ -71,7 +74,9 @@ def check_guest(work_dir: str, params: protocol.WriterParams,
                                                       'expected.raw'),
                                    params, log.acknowledged)
     rate = stats.achieved_rate(log, params, filled.size)
-    return CheckResult(boot_s=round(boot_s, 3), seconds=seconds,
+    return CheckResult(boot_s=round(boot_s, 3),
+                       guest_uptime_s=float(log.header.get('uptime_ms', 0))
+                       / 1000, seconds=seconds,
                        writes=log.acknowledged, target_rate=params.rate,
                        achieved_rate=round(rate),
                        latency=stats.summarize(timeline.latency_us)
