@@ -62,7 +62,6 @@ def cmd_probe(args) -> dict:
 
 
 def cmd_guest_build(args) -> dict:
-    host.require('apt-get', 'dpkg-deb', 'gcc', 'cpio')
     image = builder.build(args.dest, guest_cli.writer_params(args),
                           cache_dir=args.cache_dir)
     return {'path': image.path, 'cmdline': image.cmdline}
@@ -71,7 +70,6 @@ def cmd_guest_build(args) -> dict:
 def cmd_guest_check(args) -> dict:
     from volmig_bench.guest import check
 
-    host.require('apt-get', 'dpkg-deb', 'gcc', 'cpio')
     os.makedirs(_state_dir(args), exist_ok=True)
     with tempfile.TemporaryDirectory(dir=_state_dir(args)) as tmp:
         os.chmod(tmp, 0o755)

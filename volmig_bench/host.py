@@ -14,6 +14,8 @@ LOG = logging.getLogger(__name__)
 
 #: command -> Debian package (the Makefile's ``make bench`` list)
 PACKAGES = {
+    'apt-cache': 'apt',
+    'apt-get': 'apt',
     'cpio': 'cpio',
     'dpkg-deb': 'dpkg',
     'gcc': 'gcc',
@@ -26,26 +28,49 @@ PACKAGES = {
 }
 
 
-def require(*commands: str, install: bool = True) -> None:
-    """Make sure ``commands`` exist; apt-get install them when allowed."""
-    missing = [c for c in commands if not shutil.which(c)]
-    if not missing:
-        return
-    packages = sorted({PACKAGES.get(c, c) for c in missing})
-    if not install or os.geteuid() != 0:
+def install(packages: list[str], why: str) -> None:
+    """apt-get install ``packages`` (root only); ``why`` names the need."""
+    if os.geteuid() != 0:
         raise exception.CommandUnavailable(
-            what=', '.join(missing),
-            reason='install the Debian packages %s' % ' '.join(packages))
-    LOG.info('Installing %s for %s', packages, missing)
+            what=why, reason='install the Debian packages %s'
+            % ' '.join(packages))
+    LOG.info('Installing %s for %s', packages, why)
     try:
         processutils.execute(
             'apt-get', 'install', '-y', '-o', 'DPkg::Lock::Timeout=900',
             '--no-install-recommends', *packages,
             env_variables={'DEBIAN_FRONTEND': 'noninteractive'})
     except (processutils.ProcessExecutionError, OSError) as exc:
-        raise exception.CommandUnavailable(what=', '.join(missing),
-                                           reason=exc)
+        raise exception.CommandUnavailable(what=why, reason=exc)
+
+
+def require(*commands: str, install_missing: bool = True) -> None:
+    """Make sure ``commands`` exist; apt-get install them when allowed."""
+    missing = [c for c in commands if not shutil.which(c)]
+    if not missing:
+        return
+    packages = sorted({PACKAGES.get(c, c) for c in missing})
+    if not install_missing:
+        raise exception.CommandUnavailable(
+            what=', '.join(missing),
+            reason='install the Debian packages %s' % ' '.join(packages))
+    install(packages, ', '.join(missing))
     still = [c for c in missing if not shutil.which(c)]
     if still:
         raise exception.CommandUnavailable(
             what=', '.join(still), reason='still missing after apt-get')
+
+
+def require_static_libc() -> None:
+    """``gcc -static`` needs libc.a, which gcc only recommends."""
+    require('gcc')
+
+    def found() -> bool:
+        out, _ = processutils.execute('gcc', '-print-file-name=libc.a')
+        return os.path.isabs(out.strip())
+
+    if not found():
+        install(['libc6-dev'], 'libc.a for gcc -static')
+        if not found():
+            raise exception.CommandUnavailable(
+                what='libc.a', reason='libc6-dev did not provide it')

@@ -16,7 +16,6 @@ except Exception:  # noqa: S110 - already initialised by the caller
 from volmig_bench import exception  # noqa: E402
 from volmig_bench.guest import builder  # noqa: E402
 from volmig_bench.guest import protocol  # noqa: E402
-from volmig_bench import host  # noqa: E402
 
 
 def add_writer_arguments(parser: argparse.ArgumentParser) -> None:
@@ -54,7 +53,6 @@ def main(argv: list[str] | None = None) -> int:
     add_writer_arguments(build)
     args = parser.parse_args(argv)
     try:
-        host.require('apt-get', 'dpkg-deb', 'gcc', 'cpio')
         image = builder.build(args.dest, writer_params(args),
                               cache_dir=args.cache_dir)
     except exception.BenchError as exc:

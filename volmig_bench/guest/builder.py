@@ -34,6 +34,7 @@ from oslo_concurrency import processutils
 
 from volmig_bench import exception
 from volmig_bench.guest import protocol
+from volmig_bench import host
 
 BUILDER_VERSION = 2
 KERNEL_META_PACKAGE = 'linux-image-amd64'
@@ -299,6 +300,8 @@ def build(dest: str, params: protocol.WriterParams | None = None,
           ) -> GuestImage:
     """Build (or reuse) the guest image in ``dest``; idempotent."""
     params = params or protocol.WriterParams()
+    host.require('apt-get', 'apt-cache', 'dpkg-deb', 'cpio')
+    host.require_static_libc()
     cache_dir = os.path.abspath(cache_dir or default_cache_dir())
     os.makedirs(cache_dir, exist_ok=True)
     artifacts_dir, artifacts = _build_artifacts(cache_dir)

@@ -2,13 +2,13 @@
 
 import gzip
 import os
-import shutil
 import subprocess
 from unittest import mock
 
 from tests import base
 from volmig_bench import exception
 from volmig_bench.guest import builder
+from volmig_bench import host
 
 
 def _fake_module(root, rel, depends):
@@ -76,8 +76,7 @@ class InitramfsTestCase(base.TestCase):
 
     def setUp(self):
         super().setUp()
-        if not shutil.which('cpio'):
-            raise AssertionError('cpio is required (apt-get install cpio)')
+        host.require('cpio')  # installs it on a fresh Debian host
 
     def _tree(self, root):
         os.makedirs(os.path.join(root, 'bin'))
@@ -121,7 +120,9 @@ class BuildTestCase(base.TestCase):
 
         cache = self.state_file('cache')
         with mock.patch.object(builder, '_build_artifacts',
-                               side_effect=self._fake_artifacts):
+                               side_effect=self._fake_artifacts), \
+                mock.patch.object(host, 'require'), \
+                mock.patch.object(host, 'require_static_libc'):
             params = protocol.WriterParams(seed=5, rate=40 * 10 ** 6)
             image = builder.build(self.state_file('img'), params,
                                   cache_dir=cache)

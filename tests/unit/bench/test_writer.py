@@ -12,6 +12,7 @@ from volmig_bench import fill
 from volmig_bench.guest import builder
 from volmig_bench.guest import expected
 from volmig_bench.guest import protocol
+from volmig_bench import host
 
 
 class WriterTestCase(base.TestCase):
@@ -19,8 +20,7 @@ class WriterTestCase(base.TestCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        if not shutil.which('gcc'):
-            raise AssertionError('gcc is required (tools/setup-host.sh)')
+        host.require('gcc')  # installs it on a fresh Debian host
         cls._dir = tempfile.mkdtemp(prefix='volmig-writer-')
         cls.writer = builder.compile_writer(
             os.path.join(cls._dir, 'volmig-writer'), static=False)
