@@ -7,7 +7,8 @@ APT_OPTS=(-y -o DPkg::Lock::Timeout=900)
 SYSTEM_PACKAGES=(
     libvirt-daemon-system libvirt-daemon-driver-qemu qemu-system-x86
     qemu-utils qemu-block-extra libvirt-dev pkg-config python3-venv
-    iproute2 xfsprogs util-linux procps psmisc
+    iproute2 xfsprogs util-linux procps psmisc cpio gcc libc6-dev make
+    python3-dev
 )
 SERVICE_PACKAGES=(rabbitmq-server postgresql)
 
