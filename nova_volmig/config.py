@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from oslo_config import cfg
 from oslo_log import log as logging
 
 from nova_volmig import conf as nova_conf

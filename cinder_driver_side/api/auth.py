@@ -14,8 +14,10 @@ def _roles(header: str | None) -> list[str]:
 
 
 class NoAuth2:
-    """``X-Auth-Token: <user>:<project>``, roles from ``X-Roles``; the
-    user ``admin`` always has the admin role. Loopback tests only."""
+    """noauth2: ``X-Auth-Token: <user>:<project>``, roles from X-Roles.
+
+    The user ``admin`` always has the admin role. Loopback tests only.
+    """
 
     def __init__(self, app):
         self.app = app

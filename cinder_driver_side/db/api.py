@@ -263,8 +263,11 @@ class Connection:
     @_retry
     def volume_update(self, context, volume_id: str, values: dict,
                       expected: dict | None = None) -> models.Volume:
-        """Compare-and-swap update; UnexpectedValues when ``expected``
-        (column -> value or tuple of values) does not hold."""
+        """Compare-and-swap update of a volume.
+
+        Raises UnexpectedValues when ``expected`` (column -> value or tuple
+        of values) does not hold.
+        """
         with self._writer(context) as session:
             return self._cas(session, models.Volume, volume_id, values,
                              expected)

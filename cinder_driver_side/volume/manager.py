@@ -89,8 +89,10 @@ class VolumeManager:
             arr.adopt_exports(wanted[name])
 
     def stop(self, timeout: float = 120.0, stop_exports: bool = True) -> None:
-        """Abort running copies (each cancels on Nova and cleans up),
-        let switches in progress finish, then stop NBD exports."""
+        """Stop: abort copies, let switches finish, stop NBD exports.
+
+        Each aborted copy cancels on Nova and cleans up.
+        """
         self.stopping.set()
         with self._flows_lock:
             flows = list(self._flows.values())
@@ -339,8 +341,10 @@ class VolumeManager:
                        lock_volume: bool = False,
                        new_type: models.VolumeType | None = None
                        ) -> models.Migration:
-        """Validate, claim the volume (compare-and-swap) and start the
-        flow in a thread; returns the migration record."""
+        """Validate, claim the volume and start the flow in a thread.
+
+        The claim is a compare-and-swap; returns the migration record.
+        """
         if self.stopping.is_set():
             raise exception.InvalidVolume(
                 reason='the volume service is stopping')

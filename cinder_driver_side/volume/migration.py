@@ -427,8 +427,10 @@ class MigrationFlow:
         return 'nova_error'
 
     def _cancel_on_nova(self) -> None:
-        """Cancel Nova's migration if it is active; wait until terminal
-        so that the volume can be migrated again at once."""
+        """Cancel Nova's migration if it is active; wait until terminal.
+
+        Waiting lets the volume be migrated again at once.
+        """
         att = self.record.src_attachment_id
         try:
             self.nova.cancel_volume_migration(att)

@@ -110,8 +110,11 @@ class NBDExporter:
             return self._exports.get(name)
 
     def adopt(self, wanted: dict[str, str]) -> None:
-        """After a restart: keep daemons still serving ``wanted``
-        (name -> path), stop the others found in the state dir."""
+        """After a restart: keep the daemons still serving ``wanted``.
+
+        ``wanted`` maps export name -> path; other daemons found in the
+        state dir are stopped.
+        """
         for entry in sorted(os.listdir(self.state_dir)):
             if not entry.endswith('.json'):
                 continue
