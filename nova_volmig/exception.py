@@ -167,6 +167,9 @@ class VolumeSwapRefused(Conflict):
 
 # 413 / 5xx
 class VolumeMigrationFailed(NovaVolmigException):
+    # Only admins and services reach the volume-migration API: they need
+    # the reason, not a generic 500.
+    safe = True
     msg_fmt = _('Volume migration of attachment %(attachment_id)s failed: '
                 '%(reason)s')
 
@@ -183,7 +186,13 @@ class CinderAPIError(NovaVolmigException):
 
 
 class VirtDriverError(NovaVolmigException):
-    """Base of hypervisor driver failures."""
+    """Base of hypervisor driver failures.
+
+    Their messages name the domain, disk, job or path and hold no secret:
+    the API shows them, as operators and Cinder need them.
+    """
+
+    safe = True
     msg_fmt = _('Hypervisor driver error: %(reason)s')
 
 

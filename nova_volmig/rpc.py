@@ -10,7 +10,9 @@ from nova_volmig import context as nova_context
 
 CONF = cfg.CONF
 
-ALLOWED_EXMODS = ['nova_volmig.exception', 'nova_volmig.db.api']
+# Exceptions that cross RPC with their class (and so their HTTP code).
+ALLOWED_EXMODS = ['nova_volmig.exception', 'nova_volmig.db.api',
+                  'nova_volmig.virt.libvirt.exception']
 
 TRANSPORT: messaging.Transport | None = None
 NOTIFICATION_TRANSPORT: messaging.Transport | None = None

@@ -79,8 +79,10 @@ class VolumeMigrationStateError(exception.VirtDriverError):
                 'domain %(domain)s cannot %(action)s: %(reason)s')
 
 
-class DeviceDetachTimeout(exception.VirtDriverError):
+class DeviceDetachTimeout(exception.Conflict):
+    """The running guest kept the disk: the volume stays attached (409)."""
+
     msg_fmt = _('Domain %(domain)s did not release disk %(disk)s within '
                 '%(timeout)s s (live unplug needs a guest OS that answers '
-                'ACPI); it is detached from the persistent definition '
-                'and goes away at the next power off.')
+                'ACPI); the volume stays attached: stop the instance and '
+                'detach it again.')

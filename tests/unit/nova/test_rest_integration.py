@@ -121,3 +121,29 @@ class TestServerOperationsWhileMigrating(RestTestCase):
         self.assertEqual([dst], [a['attachment_id'] for a in attachments])
         self.assertEqual([self.volume_id], [a['volumeId']
                                             for a in attachments])
+
+
+class TestDriverFaultsOverRest(RestTestCase):
+    """Driver errors cross RPC with their class: right code, clear text."""
+
+    def test_overlay_dir_failure_is_500_with_message(self):
+        from nova_volmig.virt.libvirt import exception as lv_exc
+        self.driver.fail['volume_migration_start'] = \
+            lv_exc.OverlayDirUnavailable(path='/nowhere',
+                                         reason='it does not exist')
+        resp = self.start()
+        self.assertEqual(500, resp.status_int, resp.body)
+        self.assertIn('/nowhere', resp.json['computeFault']['message'])
+        self.assertIsNone(self.instance_now().task_state)
+        self.assertEqual('error', self.migration_now().status)
+
+    def test_no_space_for_overlay_is_409(self):
+        from nova_volmig.virt.libvirt import exception as lv_exc
+        self.driver.fail['volume_migration_start'] = \
+            lv_exc.OverlayNoSpace(path='/overlays/x.qcow2',
+                                  reason='No space left on device')
+        resp = self.start()
+        self.assertEqual(409, resp.status_int, resp.body)
+        self.assertIn('No space left', resp.json['conflict']['message'])
+        # Nothing was redirected: a new start is allowed at once.
+        self.assertEqual(201, self.start().status_int)
