@@ -128,4 +128,6 @@ def migration(record: models.Migration) -> dict:
         'progress': record.progress, 'bytes_copied': record.bytes_copied,
         'error': record.error, 'created_at': _time(record.created_at),
         'updated_at': _time(record.updated_at),
-        'finished_at': _time(record.finished_at)}
+        'finished_at': _time(record.finished_at),
+        'copy_method': record.copy_method,
+        'phase_times': json.loads(record.phase_times or '{}')}

@@ -147,3 +147,8 @@ class Migration(Base):
     error: orm.Mapped[str | None] = orm.mapped_column(sa.Text)
     finished_at: orm.Mapped[datetime.datetime | None] = orm.mapped_column(
         sa.DateTime)
+    # JSON {phase: UTC ISO time}: when each step of the flow began or
+    # ended (Nova calls, copy), for operators and the benchmark.
+    phase_times: orm.Mapped[str | None] = orm.mapped_column(sa.Text)
+    # How the copy moved the data: reflink, copy_file_range, read_write.
+    copy_method: orm.Mapped[str | None] = orm.mapped_column(sa.String(36))

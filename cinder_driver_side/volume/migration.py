@@ -147,6 +147,18 @@ class MigrationFlow:
         self.db.migration_update(self.ctx, self.migration_id,
                                  migration_values)
 
+    def _record_times(self, **times) -> None:
+        """Add phase timestamps (naive UTC datetimes) to the record.
+
+        The times are taken around the step by the caller, so the database
+        write is never inside the interval it measures.
+        """
+        with self._lock:
+            phases = json.loads(self._reload().phase_times or '{}')
+            phases.update({k: v.isoformat() for k, v in times.items()})
+            self.db.migration_update(self.ctx, self.migration_id, {
+                'phase_times': json.dumps(phases, sort_keys=True)})
+
     def _restored_status(self) -> dict:
         record = self.record
         if record.lock_volume and record.original_status:
@@ -238,9 +250,14 @@ class MigrationFlow:
         dst = dst_array.volume_path(dst_pool, new_volume.backend_name)
         engine = copy_mod.get_engine(self.record.copy_engine or 'generic')
         self._last_percent = None
-        engine.copy(src, dst, volume.size_bytes,
-                    self._progress(volume.size_bytes),
-                    self._bandwidth(src_array, dst_array))
+        started = timeutils.utcnow()
+        result = engine.copy(src, dst, volume.size_bytes,
+                             self._progress(volume.size_bytes),
+                             self._bandwidth(src_array, dst_array))
+        self._record_times(copy_started=started,
+                           copy_finished=timeutils.utcnow())
+        self.db.migration_update(self.ctx, self.migration_id,
+                                 {'copy_method': result.method})
         if self.conf.migration_verify_copy:
             src_digest = copy_mod.file_digest(src, volume.size_bytes)
             dst_digest = copy_mod.file_digest(dst, volume.size_bytes)
@@ -320,8 +337,10 @@ class MigrationFlow:
             self._delete_dst_quietly()
             self._fail('creating the destination failed: %s' % e)
             return
+        called = timeutils.utcnow()
         try:
             self.nova.start_volume_migration(record.src_attachment_id)
+            returned = timeutils.utcnow()
         except Exception as e:
             if not (isinstance(e, exception.NovaAPIError)
                     and e.status is not None and e.status < 500):
@@ -330,6 +349,8 @@ class MigrationFlow:
             self._delete_dst_quietly()
             self._fail('Nova refused to start the migration: %s' % e)
             return
+        self._record_times(nova_start_called=called,
+                           nova_start_returned=returned)
         try:
             self._set_status('migrating')
             self._copy(new_volume)
@@ -359,9 +380,12 @@ class MigrationFlow:
 
     def _complete_attached(self, new_volume: models.Volume,
                            dst_attachment_id: str) -> None:
+        called = timeutils.utcnow()
+        returned = None
         try:
             self.nova.complete_volume_migration(
                 self.record.src_attachment_id, dst_attachment_id)
+            returned = timeutils.utcnow()
             outcome = 'switched'
         except Exception as e:
             LOG.warning('Migration %s: complete failed (%s); asking Nova '
@@ -383,6 +407,9 @@ class MigrationFlow:
                            'for inspection' % (e, new_volume.id,
                                                dst_attachment_id))
                 return
+        if returned is not None:
+            self._record_times(nova_complete_called=called,
+                               nova_complete_returned=returned)
         self._finish_attached(new_volume, dst_attachment_id)
 
     def _finish_attached(self, new_volume: models.Volume,
@@ -464,12 +491,15 @@ class MigrationFlow:
         try:
             new_volume = self._create_dst()
             self._set_status('migrating')
+            called = timeutils.utcnow()
             self.nova.swap_volume(record.instance_uuid, self.volume_id,
                                   new_volume.id)
+            returned = timeutils.utcnow()
         except Exception as e:
             self._delete_dst_quietly()
             self._fail('Nova swap failed: %s' % e)
             return
+        self._record_times(swap_called=called, swap_returned=returned)
         self._poll_swap()
 
     def _poll_swap(self) -> None:
@@ -499,12 +529,14 @@ class MigrationFlow:
 
     def legacy_completion(self, error: bool) -> str:
         """Nova finished (or failed) the swap; returns save_volume_id."""
+        called_back = timeutils.utcnow()
         with self._lock:
             record = self._reload()
             if record.status not in ('migrating', 'completing'):
                 raise exception.InvalidVolume(
                     reason='Source volume not mid-migration.')
             new_volume = self._new_volume()
+            self._record_times(completion_callback=called_back)
             if error:
                 self._delete_dst_quietly()
                 self._fail('Nova reported the swap failed')

@@ -428,3 +428,47 @@ class LegacyFlowTest(base.CinderTestCase):
         self.assertEqual('success',
                          self.wait_done(volume_id)['migration_status'])
         self.assertIn((INSTANCE, volume_id), self.nova.swaps)
+
+
+class PhaseTimesTest(base.CinderTestCase):
+    """The record says when each step ran (read by volmig-bench)."""
+
+    def _record(self, volume_id):
+        status, body = self.api('GET', '/volumes/%s/migration' % volume_id)
+        self.assertEqual(200, status)
+        return body['migration']
+
+    def test_attached_phases_in_order(self):
+        volume_id = self.create_volume()
+        self.nova.attach(volume_id, INSTANCE)
+        self.migrate(volume_id)
+        self.assertEqual('success',
+                         self.wait_done(volume_id)['migration_status'])
+        record = self._record(volume_id)
+        phases = record['phase_times']
+        order = ['nova_start_called', 'nova_start_returned', 'copy_started',
+                 'copy_finished', 'nova_complete_called',
+                 'nova_complete_returned']
+        self.assertEqual(sorted(order), sorted(phases))
+        self.assertEqual(sorted(phases[k] for k in order),
+                         [phases[k] for k in order])
+        self.assertLessEqual(phases['nova_complete_returned'],
+                             record['finished_at'])
+        self.assertIn(record['copy_method'],
+                      ('reflink', 'copy_file_range', 'read_write'))
+
+    def test_legacy_phases(self):
+        self.cconf.set_override('attached_migration_mode', 'legacy')
+        volume_id = self.create_volume()
+        self.nova.attach(volume_id, INSTANCE)
+        self.nova.swap_delay = 0.2
+        self.migrate(volume_id)
+        self.assertEqual('success',
+                         self.wait_done(volume_id)['migration_status'])
+        record = self._record(volume_id)
+        phases = record['phase_times']
+        self.assertEqual(['completion_callback', 'swap_called',
+                          'swap_returned'], sorted(phases))
+        self.assertLessEqual(phases['swap_called'],
+                             phases['completion_callback'])
+        self.assertIsNone(record['copy_method'])
