@@ -6,22 +6,51 @@ import signal
 import threading
 from typing import Callable
 
+from oslo_config import cfg
 from oslo_log import log as logging
 
 LOG = logging.getLogger(__name__)
 
 
+def reload_config(conf: cfg.ConfigOpts = cfg.CONF) -> dict:
+    """Re-read the config files; mutable options take their new values.
+
+    As upstream services do on SIGHUP. Returns oslo.config's
+    ``{(group, option): (old, new)}`` of what changed.
+    """
+    changed = conf.mutate_config_files()
+    LOG.info('Configuration reloaded (SIGHUP); changed: %s',
+             ', '.join('%s.%s' % (group or 'DEFAULT', name)
+                       for group, name in sorted(
+                           changed, key=lambda k: (k[0] or '', k[1])))
+             or 'nothing')
+    return changed
+
+
 def run_until_signalled(stop: Callable[[], None]) -> int:
-    """Block until SIGTERM/SIGINT, then call ``stop`` once; exit code 0."""
+    """Block until SIGTERM/SIGINT, then call ``stop`` once; exit code 0.
+
+    SIGHUP reloads the configuration files (mutable options only).
+    """
     done = threading.Event()
+    reload = threading.Event()
 
     def _handler(signum, frame):
         LOG.info('Received %s, stopping', signal.Signals(signum).name)
         done.set()
 
+    def _reload_handler(signum, frame):
+        reload.set()
+
     signal.signal(signal.SIGTERM, _handler)
     signal.signal(signal.SIGINT, _handler)
-    while not done.wait(1.0):
-        pass
+    signal.signal(signal.SIGHUP, _reload_handler)
+    while not done.wait(0.2):
+        if reload.is_set():
+            reload.clear()
+            try:
+                reload_config()
+            except Exception:
+                LOG.exception('Reloading the configuration failed')
     stop()
     return 0

@@ -35,7 +35,10 @@ libvirt_opts = [
                         ('write_blocking', 'one shallow write-blocking copy '
                                            'of the overlay straight onto '
                                            'dst, pivot, return')],
-               help='How complete moves the guest from src to dst.'),
+               mutable=True,
+               help='How complete moves the guest from src to dst. '
+                    'Mutable: a SIGHUP applies a new value to the next '
+                    'complete.'),
     cfg.StrOpt('volume_migration_overlay_options',
                default='extended_l2=on,cluster_size=128k',
                help='qemu-img -o options of migration overlays; '
