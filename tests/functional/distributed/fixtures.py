@@ -1,0 +1,308 @@
+"""The distributed deployment in the functional tests.
+
+``DistributedTestCase`` starts one deployment per test class
+(``tools/volmig_distributed``: nova-volmig-api, compute-live,
+compute-offline and cinder-volmig as processes over the host's RabbitMQ and
+PostgreSQL), each class with its own databases and vhost, so that the two
+stestr workers never see each other's messages or rows. Tests drive it
+through ``Cloud``, the sibling of the aio fixture: the same REST helpers,
+bound to the running deployment instead of an aio process.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import threading
+import uuid
+from wsgiref import simple_server
+
+import fixtures
+import libvirt
+import requests
+import testtools
+
+from tests import base
+from tests.functional.fixtures import aio as aio_fixtures
+from tests.functional.fixtures import libvirt as lv
+from tools.volmig_distributed import deployment as dep
+from tools.volmig_distributed import listener
+from tools.volmig_distributed import services
+
+MiB = 1024 * 1024
+LIVE = dep.LIVE_HOST
+OFFLINE = dep.OFFLINE_HOST
+CINDER_HOST = dep.CINDER_HOST
+
+# Small so that a dead compute host is seen quickly and a call that needs
+# it answers 409 fast; start/complete of a 1 GiB sparse volume take well
+# under a second here.
+TEST_SETTINGS = dict(start_timeout=15, complete_timeout=15,
+                     rpc_call_timeout=15, service_down_time=6,
+                     report_interval=1)
+
+
+class Cloud(aio_fixtures.Aio):
+    """REST helpers of the aio fixture over a distributed deployment.
+
+    Servers created through it have their domains removed at the end of
+    the test, whatever state the deployment is in.
+    """
+
+    def __init__(self, deployment: dep.Deployment):
+        super().__init__(deployment.state_path)
+        self.deployment = deployment
+
+    def _setUp(self):
+        self.connect()
+
+    def connect(self) -> None:
+        info = self.deployment.info
+        self.info = {'compute': info['compute_api'],
+                     'volume': info['volume_api']}
+        self.nova = aio_fixtures.RestClient(info['compute_api'], 'compute',
+                                            '2.105')
+        self.cinder = aio_fixtures.RestClient(info['volume_api'] + '/admin',
+                                              'volume', '3.72')
+
+    # The aio's life-cycle calls make no sense here: one process each.
+    def start(self, *args, **kwargs):
+        raise NotImplementedError('use the deployment\'s services')
+
+    stop = kill = restart = start
+
+    def log_tail(self, lines: int = 60) -> str:
+        return '\n'.join(self.deployment.log_tail(name, lines)
+                         for name in self.deployment.services)
+
+    def create_server_on(self, host: str, name: str = 'vm') -> dict:
+        """A server on ``host`` (the admin "zone:host" form)."""
+        server = self.create_server(name, availability_zone='nova:%s' % host)
+        if server['OS-EXT-SRV-ATTR:host'] != host:
+            raise AssertionError('server %s landed on %s, not %s' % (
+                server['id'], server['OS-EXT-SRV-ATTR:host'], host))
+        return server
+
+    def migrations(self, server_id: str) -> list[dict]:
+        return self.nova.get('/os-volume-migrations?instance_uuid=%s'
+                             % server_id, expect=200
+                             ).json()['volume_migrations']
+
+    def migration(self, attachment_id: str) -> dict:
+        return self.nova.get('/os-volume-migrations/%s' % attachment_id,
+                             expect=200).json()['volume_migration']
+
+    def wait_migration_status(self, attachment_id: str, status: str,
+                              timeout: float = 60) -> dict:
+        return lv.wait_for(
+            lambda: (lambda m: m if m['status'] == status else None)(
+                self.migration(attachment_id)),
+            timeout=timeout, what='Nova migration %s %s' % (attachment_id,
+                                                            status))
+
+    def attachment_id(self, server_id: str, volume_id: str) -> str:
+        return self.nova.get('/servers/%s/os-volume_attachments/%s' % (
+            server_id, volume_id), expect=200
+        ).json()['volumeAttachment']['attachment_id']
+
+    def create_attachment(self, volume_id: str, server_id: str) -> dict:
+        """A Cinder attachment without a connector, as Cinder's flow makes
+        for dst (the compute host fills the connection in)."""
+        return self.cinder.post('/attachments', {'attachment': {
+            'volume_uuid': volume_id, 'instance_uuid': server_id}},
+            expect=200).json()['attachment']
+
+
+def domain_exists(server_id: str) -> bool:
+    conn = libvirt.open('qemu:///system')
+    try:
+        conn.lookupByUUIDString(server_id)
+        return True
+    except libvirt.libvirtError:
+        return False
+    finally:
+        conn.close()
+
+
+class Notifications(fixtures.Fixture):
+    """A listener on the deployment's versioned_notifications topic."""
+
+    def __init__(self, deployment: dep.Deployment):
+        super().__init__()
+        self.deployment = deployment
+
+    def _setUp(self):
+        self.collector = listener.NotificationCollector(
+            self.deployment.transport_url,
+            pool='test-%s' % uuid.uuid4().hex[:8])
+        self.collector.start()
+        self.addCleanup(self.collector.stop)
+
+    def __getattr__(self, name):
+        return getattr(self.collector, name)
+
+
+class DistributedTestCase(base.TestCase):
+    """One distributed deployment per test class.
+
+    :cvar settings: fields of :class:`deployment.Settings` (timeouts,
+        ``nova_overrides``/``cinder_overrides``) for the class.
+    """
+
+    settings: dict = {}
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.deployment_dir = tempfile.mkdtemp(prefix='volmig-dist-')
+        name = 'vt_%s' % uuid.uuid4().hex[:12]
+        settings = dep.Settings(name=name, nova_port=0, cinder_port=0,
+                                debug=False,
+                                **{**TEST_SETTINGS, **cls.settings})
+        cls.deployment = dep.Deployment(cls.deployment_dir, settings)
+        try:
+            cls.deployment.start()
+        except BaseException:
+            cls._teardown_deployment(check_exit_codes=False)
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            cls._teardown_deployment(check_exit_codes=True)
+        finally:
+            super().tearDownClass()
+
+    @classmethod
+    def _teardown_deployment(cls, check_exit_codes: bool) -> None:
+        deployment = cls.deployment
+        try:
+            codes = deployment.stop()
+            bad = {n: c for n, c in codes.items() if c not in (0, None)}
+            if check_exit_codes and bad:
+                raise AssertionError('services did not exit 0 on SIGTERM: '
+                                     '%s\n%s' % (bad, '\n'.join(
+                                         deployment.log_tail(n)
+                                         for n in bad)))
+        finally:
+            try:
+                deployment.drop_data()
+            finally:
+                shutil.rmtree(cls.deployment_dir, ignore_errors=True)
+
+    def setUp(self):
+        super().setUp()
+        self.deployment = type(self).deployment
+        self.addOnException(self._attach_logs)
+        self.ensure_services_running()
+        self.cloud = self.useFixture(Cloud(self.deployment))
+
+    def ensure_services_running(self) -> None:
+        """A test that stopped a service must not break the next one."""
+        down = [n for n in self.deployment.services
+                if not self.deployment.is_running(n)]
+        for name in down:
+            self.deployment.start_service(name)
+
+    def _attach_logs(self, exc_info):
+        for name in self.deployment.services:
+            self.addDetail('log-%s' % name, testtools.content.text_content(
+                self.deployment.log_tail(name, 150)))
+
+    def listen(self) -> Notifications:
+        return self.useFixture(Notifications(self.deployment))
+
+    def wait_service_down(self, host: str) -> None:
+        """Until the API counts ``host`` as down (no heartbeat)."""
+        lv.wait_for(lambda: self.service_is_down(host),
+                    timeout=self.deployment.settings.service_down_time + 30,
+                    interval=0.5, what='%s counted as down' % host)
+
+    def service_is_down(self, host: str) -> bool:
+        # A start on an instance of that host is refused at once with
+        # the API's "no heartbeat" reason; no RPC is sent.
+        import psycopg2
+        url = self.deployment.database_url('nova').replace(
+            'postgresql+psycopg2', 'postgresql')
+        with psycopg2.connect(url) as conn, conn.cursor() as cur:
+            cur.execute("SELECT extract(epoch FROM (now() at time zone "
+                        "'utc') - last_seen_up) FROM services "
+                        "WHERE host = %s", (host,))
+            (age,) = cur.fetchone()
+        return age > self.deployment.settings.service_down_time
+
+
+class SwapRecorder:
+    """A proxy in front of Nova that holds back Cinder's swap request.
+
+    Cinder's legacy flow asks Nova for the swap (``PUT
+    /servers/{id}/os-volume_attachments/{old}``); upstream Cinder sends it
+    with python-novaclient. Here the proxy answers 202 and records the
+    request, so that a test can send the same swap with the real novaclient
+    CLI. Everything else is forwarded unchanged.
+    """
+
+    def __init__(self):
+        self.target: str | None = None
+        self.swaps: list[tuple[str, str, dict]] = []
+        self._server = simple_server.make_server(
+            services.LOOPBACK, 0, self._app,
+            handler_class=_QuietHandler)
+        self._thread = threading.Thread(target=self._server.serve_forever,
+                                        kwargs={'poll_interval': 0.2},
+                                        daemon=True)
+
+    @property
+    def endpoint(self) -> str:
+        return 'http://%s:%d/v2.1' % self._server.server_address
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def _app(self, environ, start_response):
+        method = environ['REQUEST_METHOD']
+        path = environ.get('PATH_INFO', '')
+        length = int(environ.get('CONTENT_LENGTH') or 0)
+        body = environ['wsgi.input'].read(length) if length else b''
+        if method == 'PUT' and '/os-volume_attachments/' in path:
+            import json
+            self.swaps.append((path, method, json.loads(body or b'{}')))
+            start_response('202 Accepted', [('Content-Length', '0')])
+            return [b'']
+        headers = {k[5:].replace('_', '-').title(): v
+                   for k, v in environ.items() if k.startswith('HTTP_')}
+        if environ.get('CONTENT_TYPE'):
+            headers['Content-Type'] = environ['CONTENT_TYPE']
+        query = environ.get('QUERY_STRING')
+        url = self.target.rstrip('/') + path[len('/v2.1'):] + (
+            '?' + query if query else '')
+        resp = requests.request(method, url, data=body or None,
+                                headers=headers, timeout=600)
+        start_response('%d %s' % (resp.status_code, resp.reason), [
+            (k, v) for k, v in resp.headers.items()
+            if k.lower() in ('content-type', 'openstack-api-version',
+                             'x-openstack-nova-api-version',
+                             'x-compute-request-id')])
+        return [resp.content]
+
+
+class _QuietHandler(simple_server.WSGIRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+def sha256_file(path: str) -> str:
+    return lv.sha256_file(path)
+
+
+def volume_files(deployment: dep.Deployment) -> list[str]:
+    root = os.path.join(deployment.state_path, 'cinder', 'arrays')
+    found = []
+    for dirpath, _dirs, files in os.walk(root):
+        found += [os.path.join(dirpath, f) for f in files]
+    return found
