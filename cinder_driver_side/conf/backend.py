@@ -37,6 +37,11 @@ backend_opts = [
     cfg.StrOpt('nbd_netns',
                help='Network namespace that runs the array\'s '
                     'qemu-storage-daemon (through "ip netns exec").'),
+    cfg.IntOpt('nbd_throttle_bytes_sec', min=0,
+               help='Limit each NBD export to this many bytes/s in each '
+                    'direction (a QEMU throttle group); 0 = unlimited. '
+                    'For tests and benchmarks that cannot shape a real '
+                    'link.'),
     cfg.IntOpt('copy_bandwidth', min=0,
                help='Rate limit of this backend\'s migration copies in '
                     'bytes/s (0 = unlimited); overrides [DEFAULT] '
@@ -47,6 +52,7 @@ _FALLBACKS = {
     'export_protocol': 'file',
     'nbd_listen_address': '127.0.0.1',
     'nbd_port_range': '10809:10999',
+    'nbd_throttle_bytes_sec': 0,
 }
 
 

@@ -56,7 +56,9 @@ class Array:
                 connect_address=backend_conf.get(conf, name,
                                                  'nbd_connect_address'),
                 port_range=backend_conf.get(conf, name, 'nbd_port_range'),
-                netns=backend_conf.get(conf, name, 'nbd_netns'))
+                netns=backend_conf.get(conf, name, 'nbd_netns'),
+                throttle_bytes_sec=backend_conf.get(
+                    conf, name, 'nbd_throttle_bytes_sec'))
 
     def location(self, pool: str) -> utils.Location:
         return utils.Location(self.host, self.name, pool)

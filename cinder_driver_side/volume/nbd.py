@@ -60,7 +60,7 @@ class NBDExporter:
 
     def __init__(self, state_dir: str, listen_address: str,
                  port_range: str, connect_address: str | None = None,
-                 netns: str | None = None):
+                 netns: str | None = None, throttle_bytes_sec: int = 0):
         self.state_dir = state_dir
         self.listen_address = listen_address
         self.connect_address = connect_address or listen_address
@@ -70,6 +70,7 @@ class NBDExporter:
             raise exception.InvalidInput(
                 reason='bad nbd_port_range %r' % port_range)
         self.netns = netns
+        self.throttle_bytes_sec = throttle_bytes_sec or 0
         self._lock = threading.Lock()
         self._exports: dict[str, Export] = {}
         self._children: dict[int, subprocess.Popen] = {}
@@ -152,9 +153,21 @@ class NBDExporter:
             QSD,
             '--blockdev', 'driver=file,node-name=file0,filename=%s,'
                           'cache.direct=off' % _qemu_escape(path),
+        ]
+        node = 'file0'
+        if self.throttle_bytes_sec:
+            # Each direction of this export limited like a link would.
+            daemon += [
+                '--object', 'throttle-group,id=link0,x-bps-read=%d,'
+                            'x-bps-write=%d' % (self.throttle_bytes_sec,
+                                                self.throttle_bytes_sec),
+                '--blockdev', 'driver=throttle,node-name=throttle0,'
+                              'throttle-group=link0,file=file0']
+            node = 'throttle0'
+        daemon += [
             '--nbd-server', 'addr.type=fd,addr.str={fd}',
-            '--export', 'type=nbd,id=export0,node-name=file0,name=%s,'
-                        'writable=on' % name,
+            '--export', 'type=nbd,id=export0,node-name=%s,name=%s,'
+                        'writable=on' % (node, name),
             '--pidfile', pidfile,
         ]
         # -I: the script's directory (array.py, copy.py) must not shadow

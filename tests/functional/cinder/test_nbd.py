@@ -109,6 +109,21 @@ class NBDExportTest(base.TestCase):
         client.recv(8)
         self.assertEqual([0], accepted_nodelay(proc.pid, port))
 
+    def test_throttled_export_serves_data(self):
+        # nbd_throttle_bytes_sec is the bench's link where no namespace
+        # can be made: data goes through the throttle node unchanged.
+        exporter = nbd.NBDExporter(os.path.join(self.dir, 'nbd-slow'),
+                                   '127.0.0.1', '20809:20899',
+                                   throttle_bytes_sec=64 * MiB)
+        self.addCleanup(exporter.stop_all)
+        export = exporter.ensure_export('volume-x', self.volume)
+        with open('/proc/%d/cmdline' % export.pid, 'rb') as f:
+            argv = f.read().split(b'\0')
+        self.assertIn(b'throttle-group,id=link0,x-bps-read=%d,'
+                      b'x-bps-write=%d' % (64 * MiB, 64 * MiB), argv)
+        self._qemu_io(export, 'write -P 0xcd 2M 1M')
+        self._qemu_io(export, 'read -P 0xcd 2M 1M', 'read -P 0 0 1M')
+
     def test_adopt_after_restart(self):
         export = self.exporter.ensure_export('volume-x', self.volume)
         survivor = nbd.NBDExporter(os.path.join(self.dir, 'nbd'),
