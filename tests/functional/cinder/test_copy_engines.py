@@ -87,7 +87,8 @@ class CopyEngineTest(base.TestCase):
 
     def test_reflink_on_xfs(self):
         if not shutil.which('mkfs.xfs'):
-            self.skipTest('mkfs.xfs missing: apt-get install xfsprogs')
+            self.skip_unless_ci('mkfs.xfs missing: apt-get install '
+                                'xfsprogs')
         image = os.path.join(self.dir, 'xfs.img')
         with open(image, 'wb') as f:
             f.truncate(300 * MiB)
@@ -97,7 +98,8 @@ class CopyEngineTest(base.TestCase):
         os.mkdir(mnt)
         mounted = run(['mount', '-o', 'loop', image, mnt])
         if mounted.returncode:
-            self.skipTest('no loop device here: %s' % mounted.stderr)
+            self.skip_unless_ci('no loop device here: %s'
+                                % mounted.stderr)
         self.addCleanup(run, ['umount', '-d', mnt])
         shutil.copy(self.src, os.path.join(mnt, 'src'))
         self.src = os.path.join(mnt, 'src')
