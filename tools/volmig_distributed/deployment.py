@@ -179,9 +179,10 @@ class Deployment:
                 service.hold_for_this_process()
             else:
                 service.acquire(self.lease_holder)
-        self.rabbitmq.ensure_user(MQ_USER, MQ_PASSWORD)
-        self.rabbitmq.ensure_vhost(self.vhost, MQ_USER)
-        self.postgresql.ensure_role(DB_USER, DB_PASSWORD)
+        with services.admin_lock():
+            self.rabbitmq.ensure_user(MQ_USER, MQ_PASSWORD)
+            self.rabbitmq.ensure_vhost(self.vhost, MQ_USER)
+            self.postgresql.ensure_role(DB_USER, DB_PASSWORD)
 
     def release_infrastructure(self) -> list[str]:
         """Drop this deployment's leases; the services it stopped."""
@@ -191,14 +192,17 @@ class Deployment:
                 if s.release(self.lease_holder)]
 
     def create_databases(self, recreate: bool = False) -> None:
-        for name in (self.nova_database, self.cinder_database):
-            self.postgresql.create_database(name, DB_USER, recreate=recreate)
+        with services.admin_lock():
+            for name in (self.nova_database, self.cinder_database):
+                self.postgresql.create_database(name, DB_USER,
+                                                recreate=recreate)
 
     def drop_data(self) -> None:
         """Remove the databases and the vhost of this deployment."""
-        for name in (self.nova_database, self.cinder_database):
-            self.postgresql.drop_database(name)
-        self.rabbitmq.delete_vhost(self.vhost)
+        with services.admin_lock():
+            for name in (self.nova_database, self.cinder_database):
+                self.postgresql.drop_database(name)
+            self.rabbitmq.delete_vhost(self.vhost)
 
     # Configuration
 

@@ -114,6 +114,19 @@ def execute(*argv: str, **kwargs) -> str:
     return out
 
 
+@contextlib.contextmanager
+def admin_lock() -> Iterator[None]:
+    """Serialise role, user, vhost and database changes on this host.
+
+    PostgreSQL refuses two concurrent ALTER ROLE of one role ("tuple
+    concurrently updated"), and rabbitmqctl add_user races likewise.
+    """
+    os.makedirs(STATE_DIR, mode=0o755, exist_ok=True)
+    with open(os.path.join(STATE_DIR, 'admin.lock'), 'a') as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
 class SystemService:
     """A host-wide server started on demand and shared through leases."""
 

@@ -11,6 +11,7 @@ bound to the running deployment instead of an aio process.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -20,10 +21,12 @@ from wsgiref import simple_server
 
 import fixtures
 import libvirt
+import psycopg2
 import requests
 import testtools
 
 from tests import base
+from tests.functional.e2e import test_new_flow as e2e
 from tests.functional.fixtures import aio as aio_fixtures
 from tests.functional.fixtures import libvirt as lv
 from tools.volmig_distributed import deployment as dep
@@ -210,6 +213,21 @@ class DistributedTestCase(base.TestCase):
             self.addDetail('log-%s' % name, testtools.content.text_content(
                 self.deployment.log_tail(name, 150)))
 
+    def attached_volume(self, host: str = LIVE, seed: int = 1):
+        """A server on ``host`` with a 1 GiB volume holding some data, and
+        a guest writer (HMP qemu-io) when the server runs on libvirt."""
+        server = self.cloud.create_server_on(host)
+        volume = self.cloud.create_volume()
+        e2e.fill_volume(self.cloud.volume_path(volume), seed)
+        att = self.cloud.attach(server['id'], volume['id'])
+        writer = None
+        if host == LIVE:
+            writer = aio_fixtures.HMPWriter(
+                server['OS-EXT-SRV-ATTR:instance_name'], att['device'],
+                e2e.read_file(self.cloud.volume_path(volume)), seed=seed)
+            self.addCleanup(writer.close)
+        return server, self.cloud.volume(volume['id']), writer
+
     def listen(self) -> Notifications:
         return self.useFixture(Notifications(self.deployment))
 
@@ -220,9 +238,7 @@ class DistributedTestCase(base.TestCase):
                     interval=0.5, what='%s counted as down' % host)
 
     def service_is_down(self, host: str) -> bool:
-        # A start on an instance of that host is refused at once with
-        # the API's "no heartbeat" reason; no RPC is sent.
-        import psycopg2
+        # What the API's service_is_up reads: the last heartbeat.
         url = self.deployment.database_url('nova').replace(
             'postgresql+psycopg2', 'postgresql')
         with psycopg2.connect(url) as conn, conn.cursor() as cur:
@@ -270,7 +286,6 @@ class SwapRecorder:
         length = int(environ.get('CONTENT_LENGTH') or 0)
         body = environ['wsgi.input'].read(length) if length else b''
         if method == 'PUT' and '/os-volume_attachments/' in path:
-            import json
             self.swaps.append((path, method, json.loads(body or b'{}')))
             start_response('202 Accepted', [('Content-Length', '0')])
             return [b'']

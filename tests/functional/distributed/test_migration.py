@@ -12,32 +12,12 @@ import json
 import os
 
 from tests.functional.distributed import fixtures as dist
-from tests.functional.e2e import test_new_flow as e2e
-from tests.functional.fixtures import aio as aio_fixtures
 from tests.functional.fixtures import libvirt as lv
 
 MiB = 1024 * 1024
 
 
-class MigrationTestCase(dist.DistributedTestCase):
-
-    def attached_volume(self, host: str = dist.LIVE, seed: int = 1):
-        """A server on ``host`` with a 1 GiB volume holding some data;
-        a guest writer when the server runs on libvirt."""
-        server = self.cloud.create_server_on(host)
-        volume = self.cloud.create_volume()
-        e2e.fill_volume(self.cloud.volume_path(volume), seed)
-        att = self.cloud.attach(server['id'], volume['id'])
-        writer = None
-        if host == dist.LIVE:
-            writer = aio_fixtures.HMPWriter(
-                server['OS-EXT-SRV-ATTR:instance_name'], att['device'],
-                e2e.read_file(self.cloud.volume_path(volume)), seed=seed)
-            self.addCleanup(writer.close)
-        return server, self.cloud.volume(volume['id']), writer
-
-
-class TestMigrationAcrossProcesses(MigrationTestCase):
+class TestMigrationAcrossProcesses(dist.DistributedTestCase):
 
     # Slow enough to write and watch progress during Cinder's copy.
     settings = {'cinder_overrides': {
