@@ -33,6 +33,23 @@ class Database(fixtures.Fixture):
         self.addCleanup(db.dispose)
 
 
+class PostgreSQLDatabase(Database):
+    """The same on PostgreSQL: ``connection`` names an empty database.
+
+    The caller creates and drops the database itself (see
+    ``tests/functional/distributed/test_postgresql.py``).
+    """
+
+    def __init__(self, connection: str):
+        super().__init__(path=None)
+        self.connection = connection
+
+    def _setUp(self):
+        db.configure(self.connection)
+        migration.db_sync()
+        self.addCleanup(db.dispose)
+
+
 class RPC(fixtures.Fixture):
     """The in-process fake:/ transport, and captured notifications."""
 
