@@ -109,6 +109,23 @@ class Cloud(aio_fixtures.Aio):
             server_id, volume_id), expect=200
         ).json()['volumeAttachment']['attachment_id']
 
+    # The new API as Cinder calls it (DESIGN 3), answers unchecked.
+
+    def start_migration(self, src_attachment_id: str):
+        return self.nova.post('/os-volume-migrations', {'volume_migration': {
+            'src_attachment_id': src_attachment_id}})
+
+    def complete_migration(self, src_attachment_id: str,
+                           dst_attachment_id: str):
+        return self.nova.post(
+            '/os-volume-migrations/%s/action' % src_attachment_id,
+            {'complete': {'dst_attachment_id': dst_attachment_id}})
+
+    def cancel_migration(self, src_attachment_id: str):
+        return self.nova.post(
+            '/os-volume-migrations/%s/action' % src_attachment_id,
+            {'cancel': None})
+
     def create_attachment(self, volume_id: str, server_id: str) -> dict:
         """A Cinder attachment without a connector, as Cinder's flow makes
         for dst (the compute host fills the connection in)."""
