@@ -48,6 +48,11 @@ ACTIVE_STATUSES = ('starting', 'migrating', 'completing')
 
 NOVA_TERMINAL = ('completed', 'cancelled', 'error')
 CANCEL_WAIT = 300.0
+#: Seconds between progress writes during a copy: each is a database
+#: commit (an fsync) competing with the copy's own I/O. volmig-bench
+#: measured a 1 GiB native copy 4x slower than the array's raw copy with
+#: one commit per percent.
+PROGRESS_INTERVAL = 0.5
 
 
 class _Unresolved(Exception):
@@ -227,13 +232,19 @@ class MigrationFlow:
         return min(limits) if limits else 0
 
     def _progress(self, size: int):
+        written_at = [float('-inf')]
+
         def report(done: int) -> None:
             if self._abort.is_set():
                 raise exception.CopyAborted(src=self.volume_id,
                                             dst=self.record.new_volume_id,
                                             reason=self._abort_reason)
             percent = min(100, done * 100 // size) if size else 100
-            if percent != self._last_percent:
+            now = time.monotonic()
+            if percent != self._last_percent and (
+                    percent in (0, 100)
+                    or now - written_at[0] >= PROGRESS_INTERVAL):
+                written_at[0] = now
                 self._last_percent = percent
                 self.db.volume_update(self.ctx, self.volume_id,
                                       {'migration_progress': str(percent)})

@@ -472,3 +472,30 @@ class PhaseTimesTest(base.CinderTestCase):
         self.assertLessEqual(phases['swap_called'],
                              phases['completion_callback'])
         self.assertIsNone(record['copy_method'])
+
+
+class ProgressWritesTest(base.CinderTestCase):
+    """Progress reaches the database at most every PROGRESS_INTERVAL."""
+
+    def test_progress_writes_are_spaced(self):
+        self.useFixture(fixtures.MonkeyPatch(
+            'cinder_driver_side.volume.migration.PROGRESS_INTERVAL', 3600))
+        self.useFixture(fixtures.MonkeyPatch(
+            'cinder_driver_side.volume.copy.DEFAULT_CHUNK', 64 * 1024))
+        written = []
+        db = self.svc.db
+        original = db.migration_update
+
+        def spy(ctx, migration_id, values, expected=None):
+            if 'progress' in values and values.get('status') is None:
+                written.append(values['progress'])
+            return original(ctx, migration_id, values, expected)
+
+        db.migration_update = spy
+        volume_id = self.create_volume(size=8 * base.MiB)
+        self.nova.attach(volume_id, INSTANCE)
+        self.migrate(volume_id)
+        self.assertEqual('success',
+                         self.wait_done(volume_id)['migration_status'])
+        # 128 chunks, yet only the first and the last percent written.
+        self.assertEqual(['0', '100'], written)
