@@ -1,7 +1,12 @@
 """``volmig-bench``: the benchmark's command line.
 
-Sub-commands available now (the full run lands with the Nova and Cinder
-sides and plugs into the same modules):
+``volmig-bench`` with no arguments runs the default benchmark (``run``):
+1 GiB volumes, 60 % allocated, a real guest writing 20 MB/s of 64 KiB
+writes, on an NBD array behind a shaped 1 Gbit/s link and on local file
+arrays (copy_file_range and XFS reflink), each flow migrating the volume
+in turn. See ``volmig-bench run --help`` and doc/source/benchmark.rst.
+
+Other sub-commands:
 
 * ``probe`` - what this host offers: namespaces, loop devices, reflink.
 * ``guest-build`` - build the tiny guest image (as
@@ -25,8 +30,12 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 
-from oslo_service import backend
+# futurist imports eventlet, which warns at import; we never use it.
+warnings.filterwarnings('ignore', message=r'\s*Eventlet is deprecated')
+
+from oslo_service import backend  # noqa: E402
 
 try:
     backend.init_backend(backend.BackendType.THREADING)
@@ -40,8 +49,12 @@ from volmig_bench.guest import protocol  # noqa: E402
 from volmig_bench import host  # noqa: E402
 from volmig_bench import link  # noqa: E402
 from volmig_bench import nbd  # noqa: E402
+from volmig_bench import plan as plan_mod  # noqa: E402
 from volmig_bench import report  # noqa: E402
 from volmig_bench import xfs_pool  # noqa: E402
+
+SUBCOMMANDS = ('run', 'probe', 'guest-build', 'guest-check', 'nbd-nodelay',
+               'report', 'cleanup')
 
 
 def _state_dir(args) -> str:
@@ -136,6 +149,116 @@ def cmd_report(args) -> dict:
     return {'png': png}
 
 
+def build_plan(args) -> plan_mod.BenchPlan:
+    """The plan from ``run``'s arguments (scenario defaults first)."""
+    values = {}
+    if args.scenario == 'convergence':
+        values.update(plan_mod.convergence_defaults())
+    if args.size is not None:
+        values['sizes'] = (plan_mod.parse_volume_size(args.size),)
+    if args.rate is not None:
+        values['rates'] = (protocol.parse_rate(args.rate),)
+    if args.sweep:
+        axis, points = plan_mod.parse_sweep(args.sweep)
+        values[axis] = points
+    if args.backends is not None:
+        values['backends'] = plan_mod.parse_backends(args.backends)
+    if args.flows is not None:
+        values['flows'] = plan_mod.parse_flows(args.flows)
+    if args.link_rate_mbit is not None or args.link_latency_ms is not None:
+        base = values.get('link', link.LinkSpec())
+        values['link'] = link.LinkSpec(
+            rate_bit=int((args.link_rate_mbit or base.rate_bit / 1e6)
+                         * 1e6),
+            latency_ms=args.link_latency_ms or base.latency_ms,
+            delay_ms=args.link_delay_ms)
+    if args.legacy_timeout is not None:
+        values['legacy_timeout_s'] = args.legacy_timeout
+    return plan_mod.BenchPlan(
+        mix=protocol.parse_mix(args.mix), fraction=args.fraction,
+        align=protocol.parse_size(args.align),
+        repeat=args.repeat, link_mode=args.link_mode,
+        warmup_s=args.warmup, gap_s=args.gap, tail_s=args.tail,
+        seed=args.seed, scenario=args.scenario, sweep=args.sweep,
+        **values)
+
+
+def cmd_run(args) -> dict:
+    from rich.console import Console
+
+    from volmig_bench import runner
+
+    plan = build_plan(args)
+    console = Console()
+    if not console.is_terminal:
+        # A log or a pipe: keep the table's lines whole.
+        console = Console(width=max(console.width, 220))
+    result = runner.run(plan, _state_dir(args), out_root=args.out,
+                        cache_dir=args.cache_dir, console=console)
+    console.print(report.render_table(result))
+    for line in report.render_summary(result) + [
+            'note: %s' % note for note in result['notes']] + [
+            'results: %s, %s (%.0f s)' % (
+                result['files']['json'], result['files']['png'],
+                result['elapsed_s'])]:
+        console.print(line, highlight=False, markup=False)
+    runner.verdict(result)
+    return None
+
+
+def add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument('--size', default=None,
+                        help='volume size, 16M to 16G (default 1G)')
+    parser.add_argument('--rate', default=None,
+                        help='guest write rate, decimal units (default '
+                             '20M = 20 MB/s)')
+    parser.add_argument('--mix', default='64k',
+                        help='guest write sizes and weights, e.g. 64k or '
+                             '4k:30,64k:60,1m:10')
+    parser.add_argument('--align', default='4k',
+                        help='guest write offsets are multiples of this '
+                             '(default 4k, a file system block)')
+    parser.add_argument('--fraction', type=float, default=0.6,
+                        help='allocated share of the volume (default 0.6)')
+    parser.add_argument('--backends', default=None,
+                        help='link:array pairs (default nbd:cfr,file:cfr,'
+                             'file:xfs)')
+    parser.add_argument('--flows', default=None,
+                        help='flows, in the order they alternate (default '
+                             'new,legacy,new-write_blocking)')
+    parser.add_argument('--repeat', type=int, default=1,
+                        help='rounds of the flows per volume')
+    parser.add_argument('--sweep', default=None,
+                        help='sizes=1G,4G or rates=10M,20M,40M')
+    parser.add_argument('--scenario', default='default',
+                        choices=plan_mod.SCENARIOS,
+                        help='convergence: 40 MB/s of writes over a 200 '
+                             'Mbit/s link, nbd only')
+    parser.add_argument('--link-rate-mbit', type=float, default=None,
+                        help='storage link rate (default 1000)')
+    parser.add_argument('--link-latency-ms', type=float, default=None,
+                        help='queue bound of the link (default 10)')
+    parser.add_argument('--link-delay-ms', type=float, default=0.0,
+                        help='extra propagation delay (netem; default 0)')
+    parser.add_argument('--link-mode', default='auto',
+                        choices=('auto', 'netns', 'throttle-group'))
+    parser.add_argument('--legacy-timeout', type=int, default=None,
+                        help='seconds a legacy mirror may take to get '
+                             'ready (default: 3x the link time of the '
+                             'volume, at least 120)')
+    parser.add_argument('--warmup', type=float, default=3.0)
+    parser.add_argument('--gap', type=float, default=2.0,
+                        help='seconds between migrations')
+    parser.add_argument('--tail', type=float, default=2.0,
+                        help='seconds of writes after the last migration')
+    parser.add_argument('--seed', type=int, default=1)
+    parser.add_argument('--out', default='bench-results',
+                        help='results directory (default bench-results)')
+    parser.add_argument('--cache-dir', default=None,
+                        help='guest build cache (default '
+                             '~/.cache/nova-volmig/guest)')
+
+
 def cmd_cleanup(args) -> dict:
     return {'namespaces': link.cleanup_stale(),
             'pools': xfs_pool.cleanup_stale(os.path.join(
@@ -145,30 +268,45 @@ def cmd_cleanup(args) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog='volmig-bench')
     parser.add_argument('--state-path', default=os.environ.get(
-        'VOLMIG_BENCH_STATE', '/var/lib/nova-volmig'))
+        'VOLMIG_BENCH_STATE', '/var/lib/nova-volmig'),
+        help='where the bench keeps its deployment, volumes and pools '
+             '(default $VOLMIG_BENCH_STATE or /var/lib/nova-volmig)')
+    # Also accepted after the sub-command.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument('--state-path', default=argparse.SUPPRESS)
     sub = parser.add_subparsers(dest='command', required=True)
-    sub.add_parser('probe', help='what this host offers the bench')
-    gb = sub.add_parser('guest-build', help='build the tiny guest image')
+
+    def add(name: str, **kw) -> argparse.ArgumentParser:
+        return sub.add_parser(name, parents=[common], **kw)
+
+    add_run_arguments(add(
+        'run', help='the benchmark (the default sub-command)'))
+    add('probe', help='what this host offers the bench')
+    gb = add('guest-build', help='build the tiny guest image')
     gb.add_argument('--dest', required=True)
     gb.add_argument('--cache-dir', default=None)
     guest_cli.add_writer_arguments(gb)
-    gc = sub.add_parser('guest-check', help='boot the guest, write, '
-                                            'verify; boot time and rate')
+    gc = add('guest-check', help='boot the guest, write, verify; boot '
+                                 'time and rate')
     gc.add_argument('--seconds', type=float, default=5.0)
     gc.add_argument('--size', default='64m', help='data disk size')
     gc.add_argument('--memory-mb', type=int, default=128)
     gc.add_argument('--cache-dir', default=None)
     guest_cli.add_writer_arguments(gc)
-    nd = sub.add_parser('nbd-nodelay', help='TCP_NODELAY of NBD exports '
-                                            'and what it costs')
+    nd = add('nbd-nodelay', help='TCP_NODELAY of NBD exports and what '
+                                 'it costs')
     nd.add_argument('--link-rate-mbit', type=float, default=1000)
     nd.add_argument('--link-latency-ms', type=float, default=10)
     nd.add_argument('--count', type=int, default=300)
-    rp = sub.add_parser('report', help='table and plot of a result file')
+    rp = add('report', help='table and plot of a result file')
     rp.add_argument('json')
-    sub.add_parser('cleanup', help='remove what killed runs left')
+    add('cleanup', help='remove what killed runs left')
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not any(a in SUBCOMMANDS or a in ('-h', '--help') for a in argv):
+        argv = _with_default_command(argv)
     args = parser.parse_args(argv)
-    handler = {'probe': cmd_probe, 'guest-build': cmd_guest_build,
+    handler = {'run': cmd_run, 'probe': cmd_probe,
+               'guest-build': cmd_guest_build,
                'guest-check': cmd_guest_check,
                'nbd-nodelay': cmd_nbd_nodelay, 'report': cmd_report,
                'cleanup': cmd_cleanup}[args.command]
@@ -181,8 +319,14 @@ def main(argv: list[str] | None = None) -> int:
         print('volmig-bench: interrupted; everything was torn down',
               file=sys.stderr)
         return 130
-    print(json.dumps(out, indent=2))
+    if out is not None:
+        print(json.dumps(out, indent=2))
     return 0
+
+
+def _with_default_command(argv: list[str]) -> list[str]:
+    """``volmig-bench [run options]`` means ``volmig-bench run ...``."""
+    return ['run'] + argv
 
 
 if __name__ == '__main__':

@@ -55,3 +55,15 @@ class PoolError(BenchError):
 class ChecksumMismatch(BenchError):
     msg_fmt = ('Data integrity check failed for %(what)s: expected '
                'sha256 %(expected)s, found %(actual)s.')
+
+
+class DeploymentError(BenchError):
+    msg_fmt = 'Deployment: %(reason)s'
+
+
+class APIError(DeploymentError):
+    msg_fmt = '%(method)s %(path)s answered %(status)s: %(body)s'
+
+
+class MigrationFailed(BenchError):
+    msg_fmt = 'Migration %(what)s failed: %(reason)s'

@@ -46,6 +46,36 @@ Each ROW is one migration (flow x link x array x size x iteration):
 ``error``                  message, or null
 =========================  =============================================
 
+Optional fields the full run adds (absent or null otherwise):
+
+=========================  =============================================
+``status``                 ``success`` | ``error`` (Cinder's verdict)
+``rate``                   the guest's target write rate, bytes/s
+``cinder_done_s``          migrate call until Cinder's record said
+                           success (src deleted, dst under src's id)
+``nova_finish_s``          new flows: complete returned until Nova's
+                           asynchronous finish (two-step commit) ended;
+                           ``total_s`` includes it
+``complete_mode``          Nova's ``volume_migration_complete_mode``
+``copy_method``            how Cinder copied: ``reflink``,
+                           ``copy_file_range``, ``read_write``
+``bytes_source``           ``link counters`` (nbd) or ``qemu process io``
+                           (file: the hypervisor's own disk reads and
+                           writes, nothing crosses a network)
+``guest_bytes_during``     bytes the guest issued during the migration
+                           (they cross the link too)
+``raw_copy_method``        how the array's raw copy went (``reflink``,
+                           ``copy_file_range``), measured just before
+                           the migration
+``bytes_to_array``,        nbd: the two directions of
+``bytes_from_array``       ``bytes_through_compute`` (pushes, pulls)
+=========================  =============================================
+
+A result may also carry ``runs`` (one entry per guest run: fill, raw
+copy, boot, writes, checksums), ``summary`` (means per configuration and
+the legacy / new ratios), ``checks`` (the run's verdicts) and
+``elapsed_s``.
+
 Use :func:`validate` before writing; a row with ``checksum_ok`` false makes
 :func:`assert_integrity` raise.
 """
@@ -102,6 +132,18 @@ ROW_SCHEMA = {
         'copy_ratio': _NUM,
         'checksum_ok': {'type': 'boolean'},
         'error': {'type': ['string', 'null']},
+        'status': {'enum': ['success', 'error', None]},
+        'rate': {'type': ['integer', 'null'], 'minimum': 0},
+        'cinder_done_s': _NUM,
+        'nova_finish_s': _NUM,
+        'complete_mode': {'type': ['string', 'null']},
+        'copy_method': {'type': ['string', 'null']},
+        'bytes_source': {'enum': ['link counters', 'qemu process io',
+                                  None]},
+        'guest_bytes_during': {'type': ['integer', 'null'], 'minimum': 0},
+        'bytes_to_array': {'type': ['integer', 'null'], 'minimum': 0},
+        'bytes_from_array': {'type': ['integer', 'null'], 'minimum': 0},
+        'raw_copy_method': {'type': ['string', 'null']},
     },
 }
 RESULT_SCHEMA = {
@@ -115,6 +157,12 @@ RESULT_SCHEMA = {
         'notes': {'type': 'array', 'items': {'type': 'string'}},
         'rows': {'type': 'array', 'items': ROW_SCHEMA},
         'timeseries': {'type': 'object'},
+        'runs': {'type': 'array', 'items': {'type': 'object'}},
+        'summary': {'type': 'array', 'items': {'type': 'object'}},
+        'checks': {'type': 'array', 'items': {
+            'type': 'object', 'required': ['name', 'ok'],
+            'properties': {'name': {'type': 'string'},
+                           'ok': {'type': 'boolean'}}}},
     },
 }
 
@@ -142,7 +190,11 @@ def new_row(flow: str, link: str, link_kind: str, array: str, size: int,
         'guest_latency': {'before': dict(empty), 'during': dict(empty)},
         'legacy_converged': None, 'converge_s': None, 'raw_copy_s': None,
         'copy_phase_s': None, 'copy_ratio': None, 'checksum_ok': False,
-        'error': None,
+        'error': None, 'status': None, 'rate': None, 'cinder_done_s': None,
+        'nova_finish_s': None, 'complete_mode': None, 'copy_method': None,
+        'bytes_source': None, 'guest_bytes_during': None,
+        'bytes_to_array': None, 'bytes_from_array': None,
+        'raw_copy_method': None,
     }
     row.update(values)
     if row['copy_ratio'] is None and row['copy_phase_s'] is not None \
@@ -201,10 +253,26 @@ def _lat(summary: dict) -> str:
     return '%.1f / %.1f' % (summary['p50_ms'], summary['p99_ms'])
 
 
-COLUMNS = ('size', 'link', 'array', 'flow', 'total s', 'wait in complete s',
-           'blocked start / pivots ms', 'MB via compute',
-           'p50/p99 ms before', 'p50/p99 ms during', 'converged',
-           'raw copy s', 'copy ratio', 'checksum')
+COLUMNS = ('size', 'link', 'array', 'flow', 'total s',
+           'wait in complete s', 'async finish s', 'copy / raw copy s',
+           'writes blocked ms: start / pivots', 'MB via compute',
+           'p50/p99 ms before', 'p50/p99 ms during', 'legacy converged',
+           'checksum')
+CAPTION = ('total: migrate call until the migration fully ended; '
+           'wait in complete: Cinder\'s wait until src was releasable; '
+           'copy: Cinder\'s copy phase vs the array\'s raw copy of the '
+           'same bytes; MB via compute: storage-link counters (nbd) or, '
+           'marked *, the hypervisor\'s own disk I/O (file: local, no '
+           'network)')
+
+
+def _copy_cells(row: dict) -> str:
+    if row['copy_phase_s'] is None:
+        return '-'
+    text = '%s / %s' % (_s(row['copy_phase_s']), _s(row['raw_copy_s']))
+    if row['copy_ratio'] is not None:
+        text += ' (%.1fx)' % row['copy_ratio']
+    return text
 
 
 def row_cells(row: dict) -> list[str]:
@@ -215,14 +283,19 @@ def row_cells(row: dict) -> list[str]:
                      if row['legacy_converged'] else 'NO')
     link = row['link'] if row['link_kind'] != 'throttle-group' \
         else row['link'] + ' (throttle)'
+    through = _mb(row['bytes_through_compute'])
+    if row.get('bytes_source') == 'qemu process io':
+        through += '*'
+    if row.get('status') == 'error' and row['flow'] != 'legacy':
+        converged = 'FAILED'
     return [format_size(row['size']), link, row['array'], row['flow'],
             _s(row['total_s']), _s(row['cinder_complete_wait_s']),
+            _s(row.get('nova_finish_s')), _copy_cells(row),
             '%s / %s' % (_ms(block['start']),
                          ', '.join(_ms(p) for p in block['pivots']) or '-'),
-            _mb(row['bytes_through_compute']),
+            through,
             _lat(row['guest_latency']['before']),
             _lat(row['guest_latency']['during']), converged,
-            _s(row['raw_copy_s']), _s(row['copy_ratio'], 1),
             ('ok' if row['checksum_ok'] else
              'MISMATCH' if row['error'] is None else 'error')]
 
@@ -231,7 +304,7 @@ def render_table(result: dict, title: str = 'volmig-bench'):
     """A rich Table of the result's rows."""
     from rich.table import Table
 
-    table = Table(title=title, show_lines=False)
+    table = Table(title=title, caption=CAPTION, show_lines=False)
     for name in COLUMNS:
         table.add_column(name, justify='left' if name in (
             'size', 'link', 'array', 'flow') else 'right')
@@ -244,6 +317,36 @@ def render_table(result: dict, title: str = 'volmig-bench'):
             style = 'dim' if row['legacy_converged'] else 'yellow'
         table.add_row(*cells, style=style)
     return table
+
+
+def render_summary(result: dict) -> list[str]:
+    """One line per configuration: new flows against legacy, and checks."""
+    lines = []
+    for entry in result.get('summary', []):
+        if entry['flow'] == 'legacy':
+            continue
+        where = '%s %s %s, %s MB/s writes' % (
+            format_size(entry['size']), entry['link'], entry['array'],
+            '%g' % ((entry.get('rate') or 0) / 1e6))
+        parts = ['%s %s s' % (entry['flow'], _s(entry['total_s']))]
+        if entry.get('time_ratio'):
+            parts.append('%.1fx faster than legacy' % entry['time_ratio'])
+        elif entry.get('legacy_did_not_finish'):
+            parts.append('legacy did not finish')
+        if entry.get('bytes_ratio'):
+            parts.append('%.1fx fewer bytes via compute'
+                         % entry['bytes_ratio'])
+        if entry.get('complete_wait_s') is not None:
+            parts.append('Cinder waits %.2f s in complete'
+                         % entry['complete_wait_s'])
+        lines.append('%s: %s' % (where, ', '.join(parts)))
+    for check in result.get('checks', []):
+        lines.append('[%s] %s%s' % (
+            'ok' if check['ok'] else ('FAIL' if check.get('fatal')
+                                      else 'short'),
+            check['name'],
+            ' (%s)' % check['detail'] if check.get('detail') else ''))
+    return lines
 
 
 class LiveReport:
@@ -321,25 +424,87 @@ def _log_if_wide(ax, values) -> None:
         ax.set_yscale('log')
 
 
+FLOW_COLORS = {'new': 'tab:blue', 'new-write_blocking': 'tab:cyan',
+               'legacy': 'tab:gray'}
+
+
+def _sweep_axis(rows: list[dict]) -> str | None:
+    if len({r['size'] for r in rows}) > 1:
+        return 'size'
+    if len({r.get('rate') for r in rows}) > 1:
+        return 'rate'
+    return None
+
+
+def _plot_sweep(ax, rows: list[dict], axis: str) -> None:
+    import numpy as np
+
+    lines: dict[tuple, dict] = {}
+    for r in rows:
+        if r['total_s'] is None or r.get('status') == 'error':
+            continue
+        key = (r['link'], r['array'], r['flow'])
+        if axis == 'size':
+            x = r['size'] / 2 ** 30
+        else:
+            x = (r.get('rate') or 0) / 1e6
+        lines.setdefault(key, {}).setdefault(x, []).append(r['total_s'])
+    for (link, array, flow), points in sorted(lines.items()):
+        xs = sorted(points)
+        ax.plot(xs, [float(np.mean(points[x])) for x in xs], marker='o',
+                color=FLOW_COLORS.get(flow),
+                linestyle='-' if link == 'nbd' else '--',
+                label='%s %s %s' % (link, array, flow))
+    ax.set_xlabel('volume size, GiB' if axis == 'size'
+                  else 'guest write rate, MB/s')
+    ax.set_ylabel('total seconds')
+    ax.set_title('How each flow grows with %s' % axis)
+    ax.legend(fontsize=7, ncol=2)
+
+
+def _plot_series(ax, name: str, series: dict) -> None:
+    ax.plot(series['t_s'], series['p99_ms'], color='tab:red', linewidth=1,
+            label='p99')
+    ax.plot(series['t_s'], series['p50_ms'], color='tab:green',
+            linewidth=1, label='p50')
+    starts = {}
+    for ev in series.get('events', []):
+        flow, _, what = ev['name'].rpartition(' ')
+        if what == 'start':
+            starts[flow] = ev['t_s']
+        elif what == 'end' and flow in starts:
+            ax.axvspan(starts.pop(flow), ev['t_s'], alpha=0.25,
+                       color=FLOW_COLORS.get(flow, 'tab:orange'),
+                       label=flow)
+    ax.set_yscale('log')
+    ax.set_ylabel('write latency, ms')
+    ax.set_title('Guest writes, %s (shaded: migrations)' % name,
+                 fontsize=9)
+    handles, labels = ax.get_legend_handles_labels()
+    unique = dict(zip(labels, handles))
+    ax.legend(unique.values(), unique.keys(), fontsize=7, ncol=5)
+
+
 def write_plot(result: dict, path: str) -> str:
-    """A PNG: time and bytes per configuration, and latency over time."""
+    """A PNG: time and bytes per migration, the sweep, latency over time."""
     import matplotlib
 
     matplotlib.use('Agg')
     from matplotlib import pyplot as plt
 
     rows = result['rows']
-    series = result.get('timeseries') or {}
-    panels = 3 if series else 2
-    fig, axes = plt.subplots(panels, 1, figsize=(11, 3.6 * panels),
-                             constrained_layout=True)
+    series = list((result.get('timeseries') or {}).items())[:6]
+    sweep = _sweep_axis(rows)
+    panels = 2 + (1 if sweep else 0) + len(series)
+    fig, axes = plt.subplots(panels, 1, figsize=(12, 3.6 * panels),
+                             constrained_layout=True, squeeze=False)
+    axes = list(axes[:, 0])
     labels = ['%s\n%s %s\n%s' % (format_size(r['size']), r['link'],
                                  r['array'], r['flow']) for r in rows]
-    colors = ['tab:gray' if r['flow'] == 'legacy' else 'tab:blue'
-              for r in rows]
+    colors = [FLOW_COLORS.get(r['flow'], 'tab:blue') for r in rows]
     x = range(len(rows))
 
-    ax = axes[0]
+    ax = axes.pop(0)
     total = [r['total_s'] or 0 for r in rows]
     ax.bar(x, total, color=colors, label='total')
     wait = [r['cinder_complete_wait_s'] or 0 for r in rows]
@@ -358,36 +523,30 @@ def write_plot(result: dict, path: str) -> str:
                         fontsize=8, color='tab:red', rotation=90)
     _log_if_wide(ax, total)
     ax.set_ylabel('seconds')
-    ax.set_title('Volume migration time (blue: new flow, grey: legacy '
-                 'swap)')
+    ax.set_title('Volume migration time (blue: new flow, cyan: new, '
+                 'write-blocking complete, grey: legacy swap)')
     ax.set_xticks(list(x), labels, fontsize=7)
     ax.legend(fontsize=8)
 
-    ax = axes[1]
+    ax = axes.pop(0)
     through = [(r['bytes_through_compute'] or 0) / 1e6 for r in rows]
     ax.bar(x, through, color=colors)
     _log_if_wide(ax, through)
     ax.set_ylabel('MB')
-    ax.set_title('Bytes that crossed the compute host (storage link '
-                 'counters)')
+    ax.set_title('Bytes that crossed the compute host (nbd: storage-link '
+                 'counters; file: the hypervisor\'s own disk I/O)')
     ax.set_xticks(list(x), labels, fontsize=7)
 
+    if sweep:
+        _plot_sweep(axes.pop(0), rows, sweep)
+    for name, s in series:
+        ax = axes.pop(0)
+        _plot_series(ax, name, s)
     if series:
-        ax = axes[2]
-        for row_id, s in series.items():
-            ax.plot(s['t_s'], s['p99_ms'], label='%s p99' % row_id,
-                    linewidth=1)
-            for ev in s.get('events', []):
-                ax.axvline(ev['t_s'], color='gray', linewidth=0.5,
-                           linestyle=':')
-        ax.set_yscale('log')
-        ax.set_xlabel('seconds')
-        ax.set_ylabel('guest write latency, ms')
-        ax.set_title('Guest write latency p99 per second')
-        ax.legend(fontsize=7, ncol=2)
+        ax.set_xlabel('seconds since the guest started writing')
 
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    fig.savefig(path, dpi=100)
+    fig.savefig(path, dpi=90)
     plt.close(fig)
     return path
 

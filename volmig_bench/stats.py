@@ -137,7 +137,7 @@ def achieved_rate(log: protocol.WriterLog, params: protocol.WriterParams,
     n = log.reported_writes
     if n == 0 or not log.windows:
         return 0.0
-    total = sum(w.size for w in expected.schedule(params.seed, params.mix,
-                                                  disk_size, n))
+    total = sum(w.size for w in expected.schedule(
+        params.seed, params.mix, disk_size, n, align=params.align))
     span_s = (log.windows[-1].index + 1) * log.window_us / 1e6
     return total / span_s

@@ -33,6 +33,8 @@ def add_writer_arguments(parser: argparse.ArgumentParser) -> None:
                              'button)')
     parser.add_argument('--count', type=int, default=0)
     parser.add_argument('--window-ms', type=int, default=100)
+    parser.add_argument('--align', default='4k',
+                        help='offsets are multiples of this (default 4k)')
 
 
 def writer_params(args: argparse.Namespace) -> protocol.WriterParams:
@@ -40,7 +42,7 @@ def writer_params(args: argparse.Namespace) -> protocol.WriterParams:
         seed=args.seed, rate=protocol.parse_rate(args.rate),
         mix=protocol.parse_mix(args.mix), device=args.device,
         duration=args.duration, count=args.count,
-        window_ms=args.window_ms)
+        window_ms=args.window_ms, align=protocol.parse_size(args.align))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -49,7 +49,7 @@ class Write:
 
 
 def schedule(seed: int, mix: protocol.Mix, disk_size: int, count: int,
-             start: int = 0) -> Iterator[Write]:
+             start: int = 0, align: int = SECTOR) -> Iterator[Write]:
     """Writes ``start .. count-1`` of the writer, in order."""
     disk_size -= disk_size % SECTOR
     sizes = np.array([s for s, _ in mix], dtype=np.uint64)
@@ -64,9 +64,9 @@ def schedule(seed: int, mix: protocol.Mix, disk_size: int, count: int,
             d = _draws(seed, 2 * first, 2 * n)
             pick = np.searchsorted(cum, d[0::2] % cum[-1], side='right')
             size = sizes[pick]
-            nslots = (np.uint64(disk_size) - size) // np.uint64(SECTOR) + \
+            nslots = (np.uint64(disk_size) - size) // np.uint64(align) + \
                 np.uint64(1)
-            offset = (d[1::2] % nslots) * np.uint64(SECTOR)
+            offset = (d[1::2] % nslots) * np.uint64(align)
             for i in range(n):
                 yield Write(first + i, int(offset[i]), int(size[i]))
 
@@ -89,13 +89,13 @@ def write_data(seed: int, write: Write) -> bytes:
 
 
 def apply_writes(path: str, seed: int, mix: protocol.Mix, count: int,
-                 start: int = 0) -> int:
+                 start: int = 0, align: int = SECTOR) -> int:
     """Apply writes ``start..count-1`` to the image at ``path``; bytes."""
     disk_size = os.path.getsize(path)
     total = 0
     fd = os.open(path, os.O_WRONLY)
     try:
-        for write in schedule(seed, mix, disk_size, count, start):
+        for write in schedule(seed, mix, disk_size, count, start, align):
             os.pwrite(fd, write_data(seed, write), write.offset)
             total += write.size
     finally:
@@ -144,5 +144,5 @@ def expected_image(base: str, out: str, params: protocol.WriterParams,
     ``base`` is the volume as it was before the guest wrote to it.
     """
     sparse_copy(base, out)
-    apply_writes(out, params.seed, params.mix, count)
+    apply_writes(out, params.seed, params.mix, count, align=params.align)
     return sha256_file(out)

@@ -96,6 +96,8 @@ class WriterParams:
     max_lag_ms: int = 1000
     #: seconds the writer waits for its disk to appear
     wait_dev: float = 300.0
+    #: offsets are multiples of this (4 KiB: a file system's blocks)
+    align: int = SECTOR
 
     def __post_init__(self):
         if self.seed < 0 or self.seed >= 2 ** 64:
@@ -105,6 +107,10 @@ class WriterParams:
             raise exception.InvalidParameter(
                 name='rate/window', value=(self.rate, self.window_ms),
                 reason='must be positive')
+        if self.align <= 0 or self.align % SECTOR:
+            raise exception.InvalidParameter(
+                name='align', value=self.align,
+                reason='a positive multiple of 4k')
         if not re.fullmatch(r'auto|/dev/[\w/.-]+|serial:[\w-]+',
                             self.device):
             raise exception.InvalidParameter(
@@ -123,7 +129,8 @@ class WriterParams:
                 '--duration', repr(float(self.duration)),
                 '--window-ms', str(self.window_ms),
                 '--max-lag-ms', str(self.max_lag_ms),
-                '--wait-dev', repr(float(self.wait_dev))]
+                '--wait-dev', repr(float(self.wait_dev)),
+                '--align', str(self.align)]
 
     def kernel_args(self) -> str:
         """The ``volmig.*`` words of the kernel command line."""
@@ -144,7 +151,8 @@ class WriterParams:
                    count=int(values.get('count', 0)),
                    window_ms=int(values.get('window-ms', 100)),
                    max_lag_ms=int(values.get('max-lag-ms', 1000)),
-                   wait_dev=float(values.get('wait-dev', 300)))
+                   wait_dev=float(values.get('wait-dev', 300)),
+                   align=int(values.get('align', SECTOR)))
 
 
 @dataclasses.dataclass

@@ -9,8 +9,9 @@
  * PRNG: splitmix64.  Draw j (j = 0, 1, ...) of the schedule stream is
  * mix(seed + (j + 1) * GAMMA).  Write number `seq` uses draw 2*seq for its
  * size (index into the cumulative mix weights, modulo their sum) and draw
- * 2*seq+1 for its offset: (draw % nslots) * 4096 with
- * nslots = (disk_size - size) / 4096 + 1.
+ * 2*seq+1 for its offset: (draw % nslots) * align with
+ * nslots = (disk_size - size) / align + 1 (align: --align, default 4096,
+ * a multiple of 4096).
  * Content: a 4096-byte pattern of 512 words, word i = mix(key + (i + 1) *
  * GAMMA) with key = seed ^ seq * K1 ^ offset * K2; every 4096-byte sector
  * of the write is that pattern with words 0..3 replaced by MAGIC, seed,
@@ -18,7 +19,8 @@
  *
  * PROTOCOL (stdout, one line each, plain ASCII):
  *   H volmig-writer 1 dev=<path> size=<bytes> seed=<n> rate=<bytes/s>
- *     mix=<size:weight,...> window_us=<n> uptime_ms=<guest uptime>
+ *     mix=<size:weight,...> window_us=<n> align=<bytes>
+ *     uptime_ms=<guest uptime>
  *   S t0_us=<CLOCK_MONOTONIC of write 0's schedule>
  *   L <window> <n> <lat_us> ... latencies of the n writes *issued* in
  *     window number <window> (issue time - t0) / window_us, in order
@@ -247,7 +249,8 @@ static void usage(void)
             "usage: volmig-writer --dev PATH|auto|serial:PREFIX --seed N\n"
             "  [--rate BYTES/S (0: as fast as possible)] [--mix SPEC]\n"
             "  [--count N] [--duration S] [--window-ms N] [--max-lag-ms N]\n"
-            "  [--wait-dev S] [--no-direct] [--no-power-button]\n");
+            "  [--wait-dev S] [--align BYTES] [--no-direct]\n"
+            "  [--no-power-button]\n");
 }
 
 struct window {
@@ -300,6 +303,7 @@ int main(int argc, char **argv)
         {"window-ms", required_argument, 0, 'w'},
         {"max-lag-ms", required_argument, 0, 'l'},
         {"wait-dev", required_argument, 0, 'W'},
+        {"align", required_argument, 0, 'a'},
         {"no-direct", no_argument, 0, 'N'},
         {"no-power-button", no_argument, 0, 'P'},
         {0, 0, 0, 0},
@@ -307,7 +311,7 @@ int main(int argc, char **argv)
     const char *dev = "auto", *mixspec = "64k";
     char devpath[300];
     uint64_t seed = 1, rate = 0, count = 0, window_us = 100000;
-    uint64_t max_lag_ns = 1000000000ULL;
+    uint64_t max_lag_ns = 1000000000ULL, align = SECTOR;
     double duration = 0, wait_dev = 30;
     int direct = 1, buttons = 1, c, fd, nfds = 0, status = 0;
     struct pollfd fds[MAX_INPUTS];
@@ -334,6 +338,7 @@ int main(int argc, char **argv)
         case 'l': max_lag_ns = strtoull(optarg, NULL, 10) * 1000000ULL;
                   break;
         case 'W': wait_dev = atof(optarg); break;
+        case 'a': align = parse_size(optarg, &end); break;
         case 'N': direct = 0; break;
         case 'P': buttons = 0; break;
         default: usage(); return 2;
@@ -341,6 +346,11 @@ int main(int argc, char **argv)
     }
     if (parse_mix(mixspec, &m) || window_us == 0) {
         fprintf(stderr, "volmig-writer: bad --mix %s\n", mixspec);
+        return 2;
+    }
+    if (align == 0 || align % SECTOR) {
+        fprintf(stderr, "volmig-writer: --align must be a multiple of "
+                "%d\n", SECTOR);
         return 2;
     }
     for (i = 0; i < m.n; i++)
@@ -410,8 +420,8 @@ int main(int argc, char **argv)
     for (i = 0; i < m.n; i++)
         printf("%s%" PRIu64 ":%" PRIu64, i ? "," : "", m.size[i],
                m.cum[i] - (i ? m.cum[i - 1] : 0));
-    printf(" window_us=%" PRIu64 " uptime_ms=%.0f\n", window_us,
-           uptime * 1000);
+    printf(" window_us=%" PRIu64 " align=%" PRIu64 " uptime_ms=%.0f\n",
+           window_us, align, uptime * 1000);
     t0 = base_t = now_ns();
     printf("S t0_us=%" PRIu64 "\n", t0 / 1000);
     fflush(stdout);
@@ -429,8 +439,8 @@ int main(int argc, char **argv)
         for (i = 0; r >= m.cum[i]; i++)
             ;
         size = m.size[i];
-        nslots = (disk_size - size) / SECTOR + 1;
-        off = (draw(seed, 2 * seq + 1) % nslots) * SECTOR;
+        nslots = (disk_size - size) / align + 1;
+        off = (draw(seed, 2 * seq + 1) % nslots) * align;
         fill(buf, size, seed, seq, off);
 
         if (rate) {

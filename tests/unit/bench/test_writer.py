@@ -8,6 +8,7 @@ import subprocess
 import tempfile
 
 from tests import base
+from volmig_bench import exception
 from volmig_bench import fill
 from volmig_bench.guest import builder
 from volmig_bench.guest import expected
@@ -73,6 +74,25 @@ class WriterTestCase(base.TestCase):
         self._check_agree(protocol.WriterParams(
             seed=0xDEADBEEFCAFE,
             mix=protocol.parse_mix('4k:30,64k:60,1m:10')), 16 << 20, 400)
+
+    def test_aligned_offsets(self):
+        self._check_agree(protocol.WriterParams(
+            seed=21, mix=protocol.parse_mix('4k:1,64k:3'),
+            align=64 * 1024), 16 << 20, 300)
+        log = protocol.parse_file(self.state_file('writer.log'))
+        self.assertEqual(str(64 * 1024), log.header['align'])
+        self.assertTrue(all(w.offset % (64 * 1024) == 0 for w in
+                            expected.schedule(21, ((4096, 1), (65536, 3)),
+                                              16 << 20, 300,
+                                              align=64 * 1024)))
+
+    def test_bad_alignment_refused(self):
+        self.assertRaises(exception.InvalidParameter, protocol.WriterParams,
+                          align=1000)
+        argv = [self.writer, '--dev', '/nonexistent', '--align', '1000']
+        res = subprocess.run(argv, capture_output=True, text=True)
+        self.assertEqual(2, res.returncode)
+        self.assertIn('--align', res.stderr)
 
     def test_large_seed_and_small_disk(self):
         # Offsets near the end and a seed with the top bit set.

@@ -1,0 +1,354 @@
+"""The deployment the bench runs on: nova-volmig-aio and its REST APIs.
+
+:class:`AioDeployment` runs ``nova-volmig-aio`` as a subprocess (its own
+session, so a Ctrl-C at the terminal reaches only the bench, which then
+tears down in order) with a Nova and a Cinder config file, and can change
+a mutable Nova option in place (rewrite + SIGHUP). :class:`Cloud` is the
+thin REST client the bench drives it with, as Cinder and operators do:
+volume types, volumes, servers, attachments, migrations.
+"""
+
+from __future__ import annotations
+
+import configparser
+import contextlib
+import datetime
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from typing import Callable, Iterator
+
+import requests
+
+from volmig_bench import exception
+
+ADMIN_HEADERS = {'X-Auth-Token': 'admin:admin', 'X-Roles': 'admin'}
+COMPUTE_VERSION = '2.105'
+VOLUME_VERSION = '3.72'
+START_TIMEOUT = 90.0
+
+
+def wait_for(predicate: Callable[[], object], timeout: float, what: str,
+             interval: float = 0.2):
+    """Poll ``predicate`` until it returns something truthy; return it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise exception.DeploymentError(
+                reason='%s: not done within %.0f s' % (what, timeout))
+        time.sleep(interval)
+
+
+def parse_time(text: str | None) -> float | None:
+    """A server timestamp (naive UTC ISO 8601) as a POSIX time."""
+    if not text:
+        return None
+    value = datetime.datetime.fromisoformat(text.rstrip('Z'))
+    return value.replace(tzinfo=datetime.timezone.utc).timestamp()
+
+
+class RestClient:
+    """JSON over a keep-alive session, with a microversion header."""
+
+    def __init__(self, endpoint: str, service: str, version: str,
+                 timeout: float = 120.0):
+        self.endpoint = endpoint.rstrip('/')
+        self.session = requests.Session()
+        self.session.headers.update(ADMIN_HEADERS)
+        self.session.headers['OpenStack-API-Version'] = '%s %s' % (
+            service, version)
+        self.timeout = timeout
+
+    def request(self, method: str, path: str, body=None,
+                expect: tuple[int, ...] = (200, 201, 202, 204)):
+        try:
+            resp = self.session.request(method, self.endpoint + path,
+                                        json=body, timeout=self.timeout)
+        except requests.RequestException as exc:
+            raise exception.DeploymentError(
+                reason='%s %s: %s' % (method, path, exc))
+        if resp.status_code not in expect:
+            raise exception.APIError(method=method, path=path,
+                                     status=resp.status_code,
+                                     body=resp.text[:500])
+        return resp.json() if resp.content else None
+
+    def get(self, path: str, **kw):
+        return self.request('GET', path, **kw)
+
+    def post(self, path: str, body=None, **kw):
+        return self.request('POST', path, body, **kw)
+
+    def delete(self, path: str, **kw):
+        return self.request('DELETE', path, **kw)
+
+    def close(self) -> None:
+        self.session.close()
+
+
+def _write_conf(path: str, values: dict[str, dict]) -> str:
+    parser = configparser.ConfigParser(interpolation=None)
+    for group, options in values.items():
+        parser[group] = {k: str(v) for k, v in options.items()}
+    tmp = path + '.tmp'
+    with open(tmp, 'w') as f:
+        parser.write(f)
+    os.replace(tmp, path)
+    return path
+
+
+def aio_command() -> list[str]:
+    script = os.path.join(os.path.dirname(sys.executable), 'nova-volmig-aio')
+    if os.access(script, os.X_OK):
+        return [script]
+    return [sys.executable, '-m', 'nova_volmig.cmd.aio']
+
+
+class AioDeployment:
+    """One ``nova-volmig-aio`` process with ephemeral ports.
+
+    :param nova_conf: ``{group: {option: value}}`` of ``nova.conf``.
+    :param cinder_conf: the same for ``cinder.conf`` (backends, pools).
+    """
+
+    def __init__(self, state_path: str, nova_conf: dict,
+                 cinder_conf: dict, compute_driver: str = 'libvirt'):
+        self.state_path = os.path.abspath(state_path)
+        self.nova_conf = {g: dict(o) for g, o in nova_conf.items()}
+        self.cinder_conf = cinder_conf
+        self.compute_driver = compute_driver
+        self.process: subprocess.Popen | None = None
+        self.log_path = os.path.join(self.state_path, 'aio.log')
+        self.info: dict = {}
+        self.cloud: Cloud | None = None
+
+    @property
+    def nova_conf_path(self) -> str:
+        return os.path.join(self.state_path, 'nova.conf')
+
+    def start(self, timeout: float = START_TIMEOUT) -> 'Cloud':
+        os.makedirs(self.state_path, exist_ok=True)
+        info_file = os.path.join(self.state_path, 'aio.json')
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(info_file)
+        cmd = aio_command() + [
+            '--state-path', self.state_path, '--nova-port', '0',
+            '--cinder-port', '0', '--compute-driver', self.compute_driver,
+            '--config-file', _write_conf(self.nova_conf_path,
+                                         self.nova_conf),
+            '--cinder-config-file', _write_conf(
+                os.path.join(self.state_path, 'cinder.conf'),
+                self.cinder_conf)]
+        with open(self.log_path, 'ab') as log:
+            self.process = subprocess.Popen(
+                cmd, stdout=log, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL, start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while not os.path.exists(info_file):
+            if self.process.poll() is not None:
+                raise exception.DeploymentError(
+                    reason='nova-volmig-aio exited with %s:\n%s'
+                    % (self.process.returncode, self.log_tail()))
+            if time.monotonic() > deadline:
+                self.stop()
+                raise exception.DeploymentError(
+                    reason='nova-volmig-aio not ready in %.0f s:\n%s'
+                    % (timeout, self.log_tail()))
+            time.sleep(0.1)
+        with open(info_file) as f:
+            self.info = json.load(f)
+        self.cloud = Cloud(self.info['compute'], self.info['volume'])
+        return self.cloud
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            with open(self.log_path, errors='replace') as f:
+                return ''.join(f.readlines()[-lines:])
+        except OSError:
+            return ''
+
+    def _log_size(self) -> int:
+        try:
+            return os.path.getsize(self.log_path)
+        except OSError:
+            return 0
+
+    def set_nova_options(self, group: str, timeout: float = 15.0,
+                         **options) -> None:
+        """Change mutable Nova options of the running service (SIGHUP).
+
+        Returns once the service logged that it reloaded its files.
+        """
+        if all(str(self.nova_conf.get(group, {}).get(k)) == str(v)
+               for k, v in options.items()):
+            return
+        self.nova_conf.setdefault(group, {}).update(options)
+        _write_conf(self.nova_conf_path, self.nova_conf)
+        offset = self._log_size()
+        self.process.send_signal(signal.SIGHUP)
+
+        def reloaded():
+            with open(self.log_path, errors='replace') as f:
+                f.seek(offset)
+                return 'Configuration reloaded (SIGHUP)' in f.read()
+
+        wait_for(reloaded, timeout, 'nova-volmig-aio reloading %s'
+                 % self.nova_conf_path, interval=0.05)
+
+    def stop(self, timeout: float = 60.0) -> int | None:
+        """SIGTERM, then SIGKILL after ``timeout``; the exit code."""
+        if self.process is None:
+            return None
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if self.cloud is not None:
+            self.cloud.close()
+        return self.process.returncode
+
+    def __enter__(self) -> 'Cloud':
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+class Cloud:
+    """What the bench asks of the deployment, through its REST APIs."""
+
+    def __init__(self, compute_endpoint: str, volume_endpoint: str,
+                 project: str = 'admin'):
+        self.nova = RestClient(compute_endpoint, 'compute', COMPUTE_VERSION)
+        self.cinder = RestClient(volume_endpoint + '/' + project, 'volume',
+                                 VOLUME_VERSION)
+
+    def close(self) -> None:
+        self.nova.close()
+        self.cinder.close()
+
+    # volume types and volumes
+
+    def create_volume_type(self, name: str, backend_name: str) -> dict:
+        return self.cinder.post('/types', {'volume_type': {
+            'name': name,
+            'extra_specs': {'volume_backend_name': backend_name}}}
+        )['volume_type']
+
+    def create_volume(self, size_bytes: int, volume_type: str,
+                      name: str | None = None,
+                      timeout: float = 60.0) -> dict:
+        volume = self.cinder.post('/volumes', {'volume': {
+            'size_bytes': size_bytes, 'volume_type': volume_type,
+            'name': name}})['volume']
+        return self.wait_volume(volume['id'], ('available',), timeout)
+
+    def volume(self, volume_id: str) -> dict:
+        return self.cinder.get('/volumes/%s' % volume_id)['volume']
+
+    def wait_volume(self, volume_id: str, statuses: tuple[str, ...],
+                    timeout: float = 60.0) -> dict:
+        def check():
+            volume = self.volume(volume_id)
+            if volume['status'] == 'error':
+                raise exception.DeploymentError(
+                    reason='volume %s went to error' % volume_id)
+            return volume if volume['status'] in statuses else None
+
+        return wait_for(check, timeout, 'volume %s %s' % (volume_id,
+                                                          '/'.join(statuses)))
+
+    def delete_volume(self, volume_id: str) -> None:
+        self.cinder.delete('/volumes/%s' % volume_id, expect=(202, 404))
+
+    @staticmethod
+    def volume_location(volume: dict) -> tuple[str, str, str]:
+        """(backend, pool, file name) of a volume's data."""
+        host = volume['os-vol-host-attr:host']
+        backend, _, pool = host.split('@', 1)[1].partition('#')
+        name_id = volume.get('os-vol-mig-status-attr:name_id') or \
+            volume['id']
+        return backend, pool, 'volume-%s' % name_id
+
+    def migrate_volume(self, volume_id: str, host: str,
+                       force_host_copy: bool = False) -> None:
+        self.cinder.post('/volumes/%s/action' % volume_id, {
+            'os-migrate_volume': {'host': host,
+                                  'force_host_copy': force_host_copy}})
+
+    def volume_migration(self, volume_id: str) -> dict:
+        """Cinder's latest migration record of the volume (admin)."""
+        return self.cinder.get('/volumes/%s/migration'
+                               % volume_id)['migration']
+
+    # servers and attachments
+
+    def create_server(self, name: str, image: str, flavor: str,
+                      timeout: float = 120.0) -> dict:
+        server = self.nova.post('/servers', {'server': {
+            'name': name, 'imageRef': image, 'flavorRef': flavor}}
+        )['server']
+        return self.wait_server(server['id'], 'ACTIVE', timeout)
+
+    def server(self, server_id: str) -> dict:
+        return self.nova.get('/servers/%s' % server_id)['server']
+
+    def wait_server(self, server_id: str, status: str,
+                    timeout: float = 120.0) -> dict:
+        def check():
+            server = self.server(server_id)
+            if server['status'] == 'ERROR':
+                raise exception.DeploymentError(
+                    reason='server %s went to ERROR: %s' % (
+                        server_id, server.get('fault')))
+            return server if (server['status'] == status and
+                              server['OS-EXT-STS:task_state'] is None) \
+                else None
+
+        return wait_for(check, timeout, 'server %s %s' % (server_id, status))
+
+    def delete_server(self, server_id: str, timeout: float = 120.0) -> None:
+        self.nova.delete('/servers/%s' % server_id, expect=(204, 404))
+
+        def gone():
+            try:
+                self.nova.get('/servers/%s' % server_id)
+            except exception.APIError as exc:
+                return exc.kwargs.get('status') == 404
+            return False
+
+        wait_for(gone, timeout, 'deleting server %s' % server_id)
+
+    def attach(self, server_id: str, volume_id: str,
+               timeout: float = 60.0) -> dict:
+        attachment = self.nova.post(
+            '/servers/%s/os-volume_attachments' % server_id,
+            {'volumeAttachment': {'volumeId': volume_id}}
+        )['volumeAttachment']
+        self.wait_volume(volume_id, ('in-use',), timeout)
+        return attachment
+
+    def nova_migration(self, src_attachment_id: str) -> dict:
+        return self.nova.get('/os-volume-migrations/%s'
+                             % src_attachment_id)['volume_migration']
+
+
+@contextlib.contextmanager
+def deployed(state_path: str, nova_conf: dict, cinder_conf: dict
+             ) -> Iterator[AioDeployment]:
+    """A running deployment, stopped on leaving the block."""
+    aio = AioDeployment(state_path, nova_conf, cinder_conf)
+    try:
+        aio.start()
+        yield aio
+    finally:
+        aio.stop()
