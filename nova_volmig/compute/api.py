@@ -451,6 +451,28 @@ class API:
         instance = db.instance_get(context, migration.instance_uuid)
         return migration, instance
 
+    @staticmethod
+    def _leave_running(context, migration, instance, action: str,
+                       values: dict, task_state: str, instance_action: str
+                       ) -> models.VolumeMigration:
+        """CAS the record out of ``running`` and the task state with it.
+
+        Of a concurrent complete and cancel exactly one passes.
+        """
+        try:
+            migration = db.migration_update(context, migration.id, values,
+                                            {'status': 'running'})
+        except db.UnexpectedValues:
+            current = db.migration_get(context, migration.id)
+            raise exception.VolumeMigrationInvalidState(
+                action=action, attachment_id=migration.src_attachment_id,
+                status=current.status, expected='running')
+        db.instance_update(context, instance.uuid,
+                           {'task_state': task_state},
+                           {'task_state': task_states.VOLUME_MIGRATING})
+        db.action_start(context, instance.uuid, instance_action)
+        return migration
+
     def volume_migration_complete(self, context, src_attachment_id: str,
                                   dst_attachment_id: str) -> None:
         migration, instance = self._running_migration(
@@ -476,19 +498,9 @@ class API:
         if dst.get('connection_info'):
             values['dst_connection_info'] = cinder_json(
                 dst['connection_info'])
-        try:
-            migration = db.migration_update(context, migration.id, values,
-                                            {'status': 'running'})
-        except db.UnexpectedValues:
-            current = db.migration_get(context, migration.id)
-            raise exception.VolumeMigrationInvalidState(
-                action='complete', attachment_id=src_attachment_id,
-                status=current.status, expected='running')
-        db.instance_update(context, instance.uuid,
-                           {'task_state':
-                            task_states.VOLUME_MIGRATION_COMPLETING},
-                           {'task_state': task_states.VOLUME_MIGRATING})
-        db.action_start(context, instance.uuid, ACTION_COMPLETE)
+        migration = self._leave_running(
+            context, migration, instance, 'complete', values,
+            task_states.VOLUME_MIGRATION_COMPLETING, ACTION_COMPLETE)
         try:
             self.compute_rpcapi.volume_migration_complete(
                 context, instance.uuid, instance.host, migration.id)
@@ -507,20 +519,9 @@ class API:
         migration, instance = self._running_migration(
             context, src_attachment_id, 'cancel')
         self._check_host_up(context, instance)
-        try:
-            migration = db.migration_update(
-                context, migration.id, {'status': 'cancelling'},
-                {'status': 'running'})
-        except db.UnexpectedValues:
-            current = db.migration_get(context, migration.id)
-            raise exception.VolumeMigrationInvalidState(
-                action='cancel', attachment_id=src_attachment_id,
-                status=current.status, expected='running')
-        db.instance_update(context, instance.uuid,
-                           {'task_state':
-                            task_states.VOLUME_MIGRATION_CANCELLING},
-                           {'task_state': task_states.VOLUME_MIGRATING})
-        db.action_start(context, instance.uuid, ACTION_CANCEL)
+        migration = self._leave_running(
+            context, migration, instance, 'cancel', {'status': 'cancelling'},
+            task_states.VOLUME_MIGRATION_CANCELLING, ACTION_CANCEL)
         self.compute_rpcapi.volume_migration_cancel(
             context, instance.uuid, instance.host, migration.id)
 

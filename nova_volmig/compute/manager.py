@@ -603,38 +603,49 @@ class ComputeManager:
 
     def _complete_finish(self, context, instance_uuid: str,
                          migration_id: int) -> None:
-        event = 'compute_volume_migration_complete_finish'
+        # On failure the guest runs on dst (with a local layer left over):
+        # consistent, and src is no longer used.
+        self._finish(context, instance_uuid, migration_id, 'complete',
+                     self.driver.volume_migration_complete_finish,
+                     'completing', 'completed',
+                     task_states.VOLUME_MIGRATION_COMPLETING)
+
+    def _finish(self, context, instance_uuid: str, migration_id: int,
+                action: str, driver_step: Callable, status_from: str,
+                status_to: str, task_state: str) -> None:
+        """The asynchronous part of complete or cancel, in the background.
+
+        Records its own instance-action event under the request that
+        asked for it, and ends the migration ``status_to`` (or ``error``).
+        """
+        event = 'compute_volume_migration_%s_finish' % action
         with self._lock(instance_uuid):
             instance = self._instance(context, instance_uuid)
             migration = db.migration_get(context, migration_id)
-            handle = self._handle(context, migration)
             db.action_event_start(context, instance_uuid, event,
                                   host=self.host)
             try:
-                self.driver.volume_migration_complete_finish(
-                    context, instance, handle)
+                driver_step(context, instance,
+                            self._handle(context, migration))
             except Exception as e:
                 db.action_event_finish(context, instance_uuid, event,
                                        'Error', traceback.format_exc(),
                                        _error_text(e))
-                # The guest runs on dst (with a local layer left over):
-                # consistent, and src is no longer used.
                 self._migration_failed(context, instance, migration_id,
-                                       'complete', e)
+                                       action, e)
                 db.action_finish(context, instance_uuid,
                                  message=_error_text(e))
                 return
             migration = db.migration_update(
                 context, migration_id,
-                {'status': 'completed', 'progress': None},
-                {'status': 'completing'})
-            self._clear_task_state(context, instance_uuid,
-                                   task_states.VOLUME_MIGRATION_COMPLETING)
+                {'status': status_to, 'progress': None},
+                {'status': status_from})
+            self._clear_task_state(context, instance_uuid, task_state)
             db.action_event_finish(context, instance_uuid, event, 'Success')
             db.action_finish(context, instance_uuid)
             notifications.notify_volume_migration(
                 context, self._instance(context, instance_uuid), migration,
-                'complete', 'end')
+                action, 'end')
 
     @instance_event('compute_volume_migration_cancel')
     def volume_migration_cancel(self, context, instance_uuid: str,
@@ -656,35 +667,11 @@ class ComputeManager:
 
     def _cancel_finish(self, context, instance_uuid: str,
                        migration_id: int) -> None:
-        event = 'compute_volume_migration_cancel_finish'
-        with self._lock(instance_uuid):
-            instance = self._instance(context, instance_uuid)
-            migration = db.migration_get(context, migration_id)
-            db.action_event_start(context, instance_uuid, event,
-                                  host=self.host)
-            try:
-                self.driver.volume_migration_cancel_finish(
-                    context, instance, self._handle(context, migration))
-            except Exception as e:
-                db.action_event_finish(context, instance_uuid, event,
-                                       'Error', traceback.format_exc(),
-                                       _error_text(e))
-                self._migration_failed(context, instance, migration_id,
-                                       'cancel', e)
-                db.action_finish(context, instance_uuid,
-                                 message=_error_text(e))
-                return
-            migration = db.migration_update(
-                context, migration_id,
-                {'status': 'cancelled', 'progress': None},
-                {'status': 'cancelling'})
-            self._clear_task_state(context, instance_uuid,
-                                   task_states.VOLUME_MIGRATION_CANCELLING)
-            db.action_event_finish(context, instance_uuid, event, 'Success')
-            db.action_finish(context, instance_uuid)
-            notifications.notify_volume_migration(
-                context, self._instance(context, instance_uuid), migration,
-                'cancel', 'end')
+        # On failure the guest keeps writing to the overlay over src.
+        self._finish(context, instance_uuid, migration_id, 'cancel',
+                     self.driver.volume_migration_cancel_finish,
+                     'cancelling', 'cancelled',
+                     task_states.VOLUME_MIGRATION_CANCELLING)
 
     # Start-up reconciliation (DESIGN 6, invariant 5)
 

@@ -319,6 +319,34 @@ class TestVolumeMigrationConflicts(ComputeTestCase):
             self.assertEqual(409, e.code)
         self.assertState('running', task_states.VOLUME_MIGRATING)
 
+    def test_concurrent_complete_and_cancel_one_wins(self):
+        self.api.volume_migration_start(self.service_ctxt, self.src)
+        dst = self.dst_attachment()
+        calls = [lambda: self.api.volume_migration_complete(
+                     self.service_ctxt, self.src, dst),
+                 lambda: self.api.volume_migration_cancel(
+                     self.service_ctxt, self.src)] * 10
+
+        def run(call):
+            try:
+                call()
+                return 'ok'
+            except exception.VolumeMigrationInvalidState:
+                return 409
+
+        with concurrent.futures.ThreadPoolExecutor(20) as pool:
+            results = list(pool.map(run, calls))
+        self.assertEqual(1, results.count('ok'), results)
+        final = nf.wait_for(
+            lambda: self.migration_now().status in ('completed',
+                                                    'cancelled')
+            and self.migration_now(), what='a terminal status')
+        nf.wait_for(lambda: self.instance_now().task_state is None)
+        bdm = db.bdm_get_by_volume(self.ctxt, self.instance.uuid,
+                                   self.volume_id)
+        self.assertEqual(dst if final.status == 'completed' else self.src,
+                         bdm.attachment_id)
+
     def test_fifty_concurrent_starts_one_winner(self):
         def start(_):
             try:
