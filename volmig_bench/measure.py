@@ -104,6 +104,9 @@ def build_row(obs: Observation, case: plan_mod.Case,
               for k, v in (record.get('phase_times') or {}).items()}
     legacy = obs.flow == 'legacy'
     values = {
+        'phases_s': {k: round(v - obs.called_at, 4)
+                     for k, v in sorted(phases.items(),
+                                        key=lambda kv: kv[1])},
         'total_s': _span(obs.called_at, obs.ended_at),
         'cinder_done_s': _span(obs.called_at,
                                clock.server_time(record.get('finished_at'))),

@@ -64,6 +64,8 @@ Optional fields the full run adds (absent or null otherwise):
                            writes, nothing crosses a network)
 ``guest_bytes_during``     bytes the guest issued during the migration
                            (they cross the link too)
+``phases_s``               Cinder's phase timestamps (Nova calls, copy)
+                           as seconds since the migrate call
 ``raw_copy_method``        how the array's raw copy went (``reflink``,
                            ``copy_file_range``), measured just before
                            the migration
@@ -144,6 +146,8 @@ ROW_SCHEMA = {
         'bytes_to_array': {'type': ['integer', 'null'], 'minimum': 0},
         'bytes_from_array': {'type': ['integer', 'null'], 'minimum': 0},
         'raw_copy_method': {'type': ['string', 'null']},
+        'phases_s': {'type': 'object',
+                     'additionalProperties': {'type': 'number'}},
     },
 }
 RESULT_SCHEMA = {
@@ -194,7 +198,7 @@ def new_row(flow: str, link: str, link_kind: str, array: str, size: int,
         'nova_finish_s': None, 'complete_mode': None, 'copy_method': None,
         'bytes_source': None, 'guest_bytes_during': None,
         'bytes_to_array': None, 'bytes_from_array': None,
-        'raw_copy_method': None,
+        'raw_copy_method': None, 'phases_s': {},
     }
     row.update(values)
     if row['copy_ratio'] is None and row['copy_phase_s'] is not None \

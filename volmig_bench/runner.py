@@ -277,6 +277,9 @@ class CaseRun:
                                               FLAVOR)
         ctx.domains.add(self.server['id'])
         ctx.recorder.watch(self.server['id'])
+        self.info['server'] = {
+            'id': self.server['id'],
+            'domain': self.server['OS-EXT-SRV-ATTR:instance_name']}
         ctx.cloud.attach(self.server['id'], self.volume['id'])
         log_path = os.path.join(ctx.aio_state, 'instances',
                                 self.server['id'], 'virtio-console.log')
@@ -692,14 +695,20 @@ def _checks(result: dict) -> list[dict]:
          'detail': '; '.join('%s: %s' % (r['id'], r['error'])
                              for r in new if r['status'] != 'success')},
     ]
-    waits = [r['cinder_complete_wait_s'] for r in new
-             if r['cinder_complete_wait_s'] is not None]
-    if waits:
-        checks.append({
-            'name': 'Cinder waits under %g s in complete' %
-                    COMPLETE_WAIT_LIMIT_S,
-            'ok': max(waits) < COMPLETE_WAIT_LIMIT_S, 'fatal': False,
-            'detail': 'max %.3f s' % max(waits)})
+    for flow in ('new', 'new-write_blocking'):
+        waits = [r['cinder_complete_wait_s'] for r in new
+                 if r['flow'] == flow
+                 and r['cinder_complete_wait_s'] is not None]
+        if not waits:
+            continue
+        name = 'Cinder waits under %g s in complete (%s)' % (
+            COMPLETE_WAIT_LIMIT_S, flow)
+        if flow == 'new-write_blocking':
+            name += ('; by design it waits for the guest\'s new data to '
+                     'cross the link')
+        checks.append({'name': name, 'fatal': False,
+                       'ok': max(waits) < COMPLETE_WAIT_LIMIT_S,
+                       'detail': 'max %.3f s' % max(waits)})
     for summary in result.get('summary', []):
         if summary['link'] != 'nbd' or summary['flow'] != 'new':
             continue
