@@ -4,26 +4,12 @@ import sys
 
 from nova_volmig import cmd  # noqa: F401  (threading backend first)
 from nova_volmig.cmd import common
-from nova_volmig import config
-from nova_volmig.db import api as db
-from nova_volmig import rpc
 from nova_volmig import service
 
 
 def main(argv=None) -> int:
-    config.set_defaults()
-    config.parse_args(argv or sys.argv)
-    db.configure()
-    rpc.init()
-    api = service.APIService()
-    api.start()
-    print('nova-volmig-api: %s' % api.endpoint, flush=True)
-
-    def stop():
-        api.stop()
-        rpc.cleanup()
-
-    return common.run_until_signalled(stop)
+    return common.serve(argv or sys.argv, service.APIService,
+                        lambda api: 'nova-volmig-api: %s' % api.endpoint)
 
 
 if __name__ == '__main__':

@@ -9,7 +9,34 @@ from typing import Callable
 from oslo_config import cfg
 from oslo_log import log as logging
 
+from nova_volmig import config
+from nova_volmig.db import api as db
+from nova_volmig import rpc
+
 LOG = logging.getLogger(__name__)
+
+
+def serve(argv: list[str], make_service: Callable,
+          banner: Callable[[object], str]) -> int:
+    """Run one service of the Nova side until SIGTERM/SIGINT.
+
+    Parses the config, connects the database and the transport, starts
+    ``make_service()``, prints ``banner(service)`` once it serves, and on
+    a signal stops it gracefully; exit code 0.
+    """
+    config.set_defaults()
+    config.parse_args(argv)
+    db.configure()
+    rpc.init()
+    svc = make_service()
+    svc.start()
+    print(banner(svc), flush=True)
+
+    def stop():
+        svc.stop()
+        rpc.cleanup()
+
+    return run_until_signalled(stop)
 
 
 def reload_config(conf: cfg.ConfigOpts = cfg.CONF) -> dict:
