@@ -13,7 +13,7 @@ STAMP := $(VENV)/.installed
 STESTR := $(VPY) -m stestr
 BENCH_ARGS ?=
 
-.PHONY: test bench host host-services venv unit functional pep8 genconfig genpolicy clean
+.PHONY: test bench host host-services venv unit functional pep8 genconfig genpolicy clean distributed-start distributed-stop
 
 # libvirt + QEMU and the tools the functional tests and the bench use.
 host:
@@ -53,6 +53,16 @@ pep8: venv
 genconfig: venv
 	$(VENV)/bin/oslo-config-generator --namespace nova_volmig --namespace oslo.messaging --namespace oslo.log --namespace oslo.policy --namespace keystonemiddleware.auth_token --output-file etc/nova-volmig.conf.sample
 	$(VENV)/bin/oslo-config-generator --namespace cinder_volmig --namespace oslo.log --namespace oslo.policy --output-file etc/cinder-volmig.conf.sample
+
+# The distributed deployment: RabbitMQ, PostgreSQL and every service as its
+# own process (doc/source/admin/distributed.rst).
+DIST_STATE ?= /var/tmp/nova-volmig-distributed
+
+distributed-start: host-services venv
+	$(VPY) tools/distributed.py start --state-path $(DIST_STATE)
+
+distributed-stop:
+	$(VPY) tools/distributed.py stop --state-path $(DIST_STATE)
 
 genpolicy: venv
 	$(VENV)/bin/oslopolicy-sample-generator --namespace nova_volmig --output-file etc/nova-volmig-policy.yaml.sample

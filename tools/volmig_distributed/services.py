@@ -218,8 +218,11 @@ class SystemService:
             return dict(state['holders'])
 
     def hold_for_this_process(self) -> None:
-        """A lease that ends with this process (tests): released at exit,
-        or dropped by the next user if the process is killed."""
+        """A lease that ends with this process (tests).
+
+        Released at exit, or dropped by the next user if the process was
+        killed.
+        """
         holder = 'pid-%d' % os.getpid()
         if holder in _PROCESS_LEASES.setdefault(self.name, set()):
             return
@@ -330,8 +333,8 @@ class RabbitMQ(SystemService):
             self.ctl('delete_vhost', vhost)
 
     def url(self, user: str, password: str, vhost: str) -> str:
-        return 'rabbit://%s:%s@%s:%d/%s' % (user, password, LOOPBACK,
-                                             self.port, vhost)
+        return 'rabbit://%s:%s@%s:%d/%s' % (
+            user, password, LOOPBACK, self.port, vhost)
 
 
 class PostgreSQL(SystemService):

@@ -38,9 +38,9 @@ LIVE = dep.LIVE_HOST
 OFFLINE = dep.OFFLINE_HOST
 CINDER_HOST = dep.CINDER_HOST
 
-# Small so that a dead compute host is seen quickly and a call that needs
-# it answers 409 fast; start/complete of a 1 GiB sparse volume take well
-# under a second here.
+# Small, so that a dead compute host is seen quickly and a call that needs
+# it answers 409 fast; start and complete of the tests' sparse 1 GiB
+# volumes take well under a second here.
 TEST_SETTINGS = dict(start_timeout=15, complete_timeout=15,
                      rpc_call_timeout=15, service_down_time=6,
                      report_interval=1)
@@ -127,8 +127,10 @@ class Cloud(aio_fixtures.Aio):
             {'cancel': None})
 
     def create_attachment(self, volume_id: str, server_id: str) -> dict:
-        """A Cinder attachment without a connector, as Cinder's flow makes
-        for dst (the compute host fills the connection in)."""
+        """A Cinder attachment without a connector, as for a dst.
+
+        The compute host fills its connection in at complete.
+        """
         return self.cinder.post('/attachments', {'attachment': {
             'volume_uuid': volume_id, 'instance_uuid': server_id}},
             expect=200).json()['attachment']
@@ -231,8 +233,10 @@ class DistributedTestCase(base.TestCase):
                 self.deployment.log_tail(name, 150)))
 
     def attached_volume(self, host: str = LIVE, seed: int = 1):
-        """A server on ``host`` with a 1 GiB volume holding some data, and
-        a guest writer (HMP qemu-io) when the server runs on libvirt."""
+        """A server on ``host`` with a 1 GiB volume holding some data.
+
+        With a guest writer (HMP qemu-io) when the server runs on libvirt.
+        """
         server = self.cloud.create_server_on(host)
         volume = self.cloud.create_volume()
         e2e.fill_volume(self.cloud.volume_path(volume), seed)
@@ -326,10 +330,6 @@ class SwapRecorder:
 class _QuietHandler(simple_server.WSGIRequestHandler):
     def log_message(self, *args):
         pass
-
-
-def sha256_file(path: str) -> str:
-    return lv.sha256_file(path)
 
 
 def volume_files(deployment: dep.Deployment) -> list[str]:

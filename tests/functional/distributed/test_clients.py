@@ -156,8 +156,7 @@ class TestNovaClients(dist.DistributedTestCase):
 
 
 class TestStorageClients(dist.DistributedTestCase):
-    """python-cinderclient (Python API and CLI) and openstacksdk block
-    storage, driving the new flow."""
+    """python-cinderclient and openstacksdk block storage, new flow."""
 
     settings = {'cinder_overrides': {
         'DEFAULT': {'migration_copy_bandwidth': 4 * MiB}}}

@@ -8,9 +8,11 @@ run again with the database on PostgreSQL.
 
 from __future__ import annotations
 
+import os
 import uuid
 
 from alembic import autogenerate
+from alembic import config as alembic_config
 from alembic import migration as alembic_migration
 from alembic import script as alembic_script
 import fixtures
@@ -88,11 +90,10 @@ def differences_from_models(engine: sa.engine.Engine, metadata) -> list:
 
 
 def head_revision(ini_path: str) -> str:
-    from alembic import config as alembic_config
     config = alembic_config.Config(ini_path)
-    config.set_main_option('script_location',
-                           ini_path.rsplit('/', 1)[0])
-    return alembic_script.ScriptDirectory.from_config(config).get_current_head()
+    config.set_main_option('script_location', os.path.dirname(ini_path))
+    return alembic_script.ScriptDirectory.from_config(
+        config).get_current_head()
 
 
 class TestMigrationsOnBothDialects(base.TestCase):
