@@ -1,6 +1,12 @@
 """Entry points. The threading backend precedes any other oslo import."""
 
-from oslo_service import backend
+import warnings
+
+# futurist imports eventlet (an oslo.service dependency) and eventlet
+# warns that it is deprecated; nothing here uses it.
+warnings.filterwarnings('ignore', message=r'\s*Eventlet is deprecated')
+
+from oslo_service import backend  # noqa: E402
 
 try:
     backend.init_backend(backend.BackendType.THREADING)
