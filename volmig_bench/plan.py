@@ -156,8 +156,9 @@ class BenchPlan:
     gap_s: float = 2.0
     tail_s: float = 2.0
     #: Nova's block_job_ready_timeout: a legacy mirror that is not ready
-    #: by then is aborted and reported as not converged
-    legacy_timeout_s: int = 120
+    #: by then is aborted and reported as not converged (None: three
+    #: times the link's time for the largest volume, at least 120 s)
+    legacy_timeout_s: int | None = None
     #: Nova's block_job_progress_window (convergence throttling)
     progress_window_s: float = 5.0
     seed: int = 1
@@ -179,7 +180,8 @@ class BenchPlan:
                 raise exception.InvalidParameter(
                     name=name, value=getattr(self, name),
                     reason='0 to 600 seconds')
-        if not 10 <= self.legacy_timeout_s <= 3600:
+        if self.legacy_timeout_s is not None and \
+                not 10 <= self.legacy_timeout_s <= 3600:
             raise exception.InvalidParameter(
                 name='legacy timeout', value=self.legacy_timeout_s,
                 reason='10 to 3600 seconds')
