@@ -63,8 +63,11 @@ def _parser() -> argparse.ArgumentParser:
     stop.add_argument('--purge', action='store_true',
                       help='also drop the databases and the vhost')
     command('status', 'show services, PIDs and endpoints')
-    command('listen', 'print the versioned notifications as JSON lines '
-                      'until interrupted')
+    listen = command('listen', 'print the versioned notifications as JSON '
+                               'lines until interrupted')
+    listen.add_argument('--pool',
+                        help='listener pool (its own queue); default: the '
+                             'topic\'s default queue, as a real consumer')
     return parser
 
 
@@ -144,12 +147,13 @@ def cmd_listen(args) -> int:
     deployment = dep.Deployment(args.state_path)
     deployment.load()
     collector = listener.NotificationCollector(
-        deployment.transport_url, pool='volmig-cli-listener',
+        deployment.transport_url, pool=args.pool,
         on_message=lambda m: print(json.dumps(m), flush=True))
     done = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: done.set())
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     collector.start()
+    print('listening on %s' % listener.TOPIC, file=sys.stderr, flush=True)
     while not done.wait(1):
         pass
     collector.stop()

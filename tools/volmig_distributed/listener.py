@@ -1,9 +1,10 @@
 """Read the versioned notifications a deployment puts on the broker.
 
 ``NotificationCollector`` is an oslo.messaging notification listener on
-the ``versioned_notifications`` topic with its own pool (queue), so that it
-sees every notification without taking any from another consumer. It
-keeps what it receives and can wait for an event type.
+the ``versioned_notifications`` topic. With a pool it has its own queue and
+sees every notification without taking any from another consumer; without
+one it consumes the topic's default queue. It keeps what it receives and
+can wait for an event type.
 """
 
 from __future__ import annotations
@@ -49,12 +50,13 @@ class NotificationCollector:
     """Listen to ``versioned_notifications`` on ``transport_url``.
 
     :param pool: the listener pool: its own queue, so other listeners
-        (a real deployment's consumers) still get every message.
+        (a real deployment's consumers) still get every message; None
+        consumes the topic's default queue.
     :param on_message: optional callback for each message, besides
         keeping it.
     """
 
-    def __init__(self, transport_url: str, pool: str = 'volmig-listener',
+    def __init__(self, transport_url: str, pool: str | None = None,
                  on_message: Callable[[dict], None] | None = None):
         # A private ConfigOpts: the caller's cfg.CONF is left alone.
         self._conf = cfg.ConfigOpts()

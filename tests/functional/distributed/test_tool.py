@@ -18,6 +18,7 @@ import requests
 
 from cinder_driver_side.conf import backend as cinder_backend
 from tests import base
+from tests.functional.fixtures import aio as aio_fixtures
 from tests.functional.fixtures import libvirt as lv
 from tools.volmig_distributed import deployment as dep
 from tools.volmig_distributed import services
@@ -100,7 +101,57 @@ class TestRenderedConfiguration(base.TestCase):
 
 
 class TestCommandLine(base.TestCase):
-    """start, status, stop --purge of a whole deployment."""
+    """start, status, listen, stop --purge of a whole deployment."""
+
+    def migrate_while_listening(self, state: str, info: dict) -> None:
+        """A shut-off instance's volume migrated; ``listen`` prints it."""
+        out_path = self.state_file('listen.out')
+        err_path = self.state_file('listen.err')
+        with open(out_path, 'wb') as out, open(err_path, 'wb') as err:
+            listen = subprocess.Popen(
+                [sys.executable, TOOL, 'listen', '--state-path', state],
+                stdout=out, stderr=err, cwd=dep.REPO_ROOT)
+        self.addCleanup(listen.kill)
+
+        def read(path):
+            with open(path, errors='replace') as f:
+                return f.read()
+
+        lv.wait_for(lambda: 'listening on' in read(err_path), timeout=60,
+                    what='the listener: %s' % read(err_path)[-2000:])
+        cloud = aio_fixtures.Aio(state)
+        cloud.nova = aio_fixtures.RestClient(info['compute_api'], 'compute',
+                                             '2.105')
+        cloud.cinder = aio_fixtures.RestClient(info['volume_api'] + '/admin',
+                                               'volume', '3.72')
+        server = cloud.nova.post('/servers', {'server': {
+            'name': 'cli', 'availability_zone': 'nova:%s' % dep.OFFLINE_HOST,
+        }}, expect=202).json()['server']
+        cloud.wait_server(server['id'], 'ACTIVE')
+        volume = cloud.create_volume()
+        cloud.attach(server['id'], volume['id'])
+        cloud.nova.post('/servers/%s/action' % server['id'],
+                        {'os-stop': None}, expect=202)
+        cloud.wait_server(server['id'], 'SHUTOFF')
+        cloud.migrate(volume['id'], '%s@array1#pool2' % dep.CINDER_HOST)
+        done = cloud.wait_migration(volume['id'])
+        self.assertEqual('success', done['migration_status'])
+
+        def printed():
+            return [json.loads(line) for line in read(out_path).splitlines()
+                    if line.startswith('{')]
+
+        lv.wait_for(lambda: len(printed()) >= 4, timeout=30,
+                    what='four notifications printed: %s' % printed())
+        self.assertEqual(
+            [('instance.volume_migration.start', 'start'),
+             ('instance.volume_migration.end', 'start'),
+             ('instance.volume_migration.start', 'complete'),
+             ('instance.volume_migration.end', 'complete')],
+            [(m['event_type'], m['payload']['nova_object.data']['action'])
+             for m in printed()])
+        listen.terminate()
+        self.assertEqual(0, listen.wait(30), read(err_path)[-2000:])
 
     def test_start_status_stop(self):
         state = self.state_file('deployment')
@@ -124,19 +175,9 @@ class TestCommandLine(base.TestCase):
         report = json.loads(status.stdout)
         self.assertTrue(all(s['running'] and s['ready']
                             for s in report['services'].values()), report)
-        headers = {'X-Auth-Token': 'admin:admin',
-                   'OpenStack-API-Version': 'compute 2.105'}
-        server = requests.post(
-            info['compute_api'] + '/servers', headers=headers,
-            json={'server': {'name': 'cli', 'availability_zone':
-                             'nova:%s' % dep.OFFLINE_HOST}},
-            timeout=30).json()['server']
-        lv.wait_for(lambda: requests.get(
-            info['compute_api'] + '/servers/' + server['id'],
-            headers=headers, timeout=30).json()['server']['status'] ==
-            'ACTIVE', what='server ACTIVE on %s' % dep.OFFLINE_HOST)
         self.assertEqual(200, requests.get(info['volume_api'] + '/',
                                            timeout=10).status_code)
+        self.migrate_while_listening(state, info)
 
         stopped = run([python, TOOL, 'stop', '--state-path', state,
                        '--purge'])
