@@ -260,7 +260,11 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def cmd_cleanup(args) -> dict:
-    return {'namespaces': link.cleanup_stale(),
+    from volmig_bench import runner
+
+    # Deployments and domains first: they hold files in the pools.
+    runs = runner.cleanup_stale_runs(_state_dir(args))
+    return {'runs': runs, 'namespaces': link.cleanup_stale(),
             'pools': xfs_pool.cleanup_stale(os.path.join(
                 _state_dir(args), 'bench'))}
 

@@ -674,6 +674,58 @@ def _stop_leftover_exports(aio_state: str) -> None:
                 os.kill(pid, signal.SIGTERM)
 
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _stop_aio_of(aio_state: str) -> None:
+    """SIGTERM the nova-volmig-aio that serves ``aio_state``, if any."""
+    with contextlib.suppress(OSError, ValueError, KeyError):
+        with open(os.path.join(aio_state, 'aio.json')) as f:
+            pid = json.load(f)['pid']
+        with open('/proc/%d/cmdline' % pid, 'rb') as f:
+            argv = f.read().split(b'\0')
+        if aio_state.encode() not in argv:
+            return  # the pid was reused by something else
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 60
+        while _pid_alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if _pid_alive(pid):
+            os.kill(pid, signal.SIGKILL)
+
+
+def cleanup_stale_runs(state_path: str) -> list[str]:
+    """Tear down what runs killed with SIGKILL left under the state path.
+
+    Their deployment (by the pid it recorded), its domains, its NBD
+    daemons and the run directory; namespaces and XFS pools have their
+    own cleanup (:func:`link.cleanup_stale`, :func:`xfs_pool.cleanup_stale`),
+    which should run after this.
+    """
+    removed = []
+    for run_dir in sorted(glob.glob(os.path.join(
+            os.path.abspath(state_path), 'bench', 'run-*-*'))):
+        pid = run_dir.rsplit('-', 1)[1]
+        if not pid.isdigit() or _pid_alive(int(pid)):
+            continue
+        aio_state = os.path.join(run_dir, 'aio')
+        _stop_aio_of(aio_state)
+        uuids = [os.path.basename(p) for p in glob.glob(
+            os.path.join(aio_state, 'instances', '*'))]
+        _destroy_leftover_domains(uuids)
+        _stop_leftover_exports(aio_state)
+        shutil.rmtree(run_dir, ignore_errors=True)
+        removed.append(run_dir)
+    return removed
+
+
 def _checks(result: dict) -> list[dict]:
     """The run's verdicts (integrity, convergence, the issue's bars)."""
     rows = result['rows']

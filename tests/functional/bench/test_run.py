@@ -177,6 +177,32 @@ class BenchRunTestCase(base.TestCase):
         self.assertEqual([], result['rows'])
         self.assertNothingLeft(result, proc.pid)
 
+    def test_cleanup_after_sigkill(self):
+        proc = self._start(*SMALL, '--backends', 'nbd:cfr,file:xfs')
+        deadline = time.monotonic() + 300
+        while 'warm-up' not in self._output():
+            self.assertIsNone(proc.poll(), self._output()[-4000:])
+            self.assertLess(time.monotonic(), deadline, self._output())
+            time.sleep(0.2)
+        proc.kill()
+        proc.wait()
+        runs = glob.glob(os.path.join(self.state_path, 'bench', 'run-*'))
+        self.assertEqual(1, len(runs))
+        with open(os.path.join(runs[0], 'aio', 'aio.json')) as f:
+            aio_pid = json.load(f)['pid']
+        servers = os.listdir(os.path.join(runs[0], 'aio', 'instances'))
+        out = subprocess.run(_bench_argv() + ['cleanup', '--state-path',
+                                              self.state_path],
+                             capture_output=True, text=True, timeout=300)
+        self.assertEqual(0, out.returncode, out.stderr)
+        cleaned = json.loads(out.stdout)
+        self.assertEqual(runs, cleaned['runs'])
+        self.assertEqual(1, len(cleaned['namespaces']))
+        self.assertEqual(1, len(cleaned['pools']))
+        self.assertFalse(os.path.exists('/proc/%d' % aio_pid))
+        self.assertNothingLeft({'runs': [{'server': {'id': s}}
+                                         for s in servers]}, proc.pid)
+
 
 def _text(value):
     from testtools import content
