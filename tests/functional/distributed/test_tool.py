@@ -182,8 +182,8 @@ class TestCommandLine(base.TestCase):
         stopped = run([python, TOOL, 'stop', '--state-path', state,
                        '--purge'])
         self.assertIn('stopped the services', stopped.stdout)
-        for name, pid in pids.items():
-            self.assertFalse(services.pid_alive(pid), name)
+        for service, pid in pids.items():
+            self.assertFalse(services.pid_alive(pid), service)
         self.assertEqual(3, run([python, TOOL, 'status', '--state-path',
                                  state], check=False).returncode)
         postgresql = services.PostgreSQL()
