@@ -28,7 +28,7 @@ RPC_TIMEOUT = 10
 ANSWER_BOUND = RPC_TIMEOUT + 5
 
 
-class CrashTestCase(dist.DistributedTestCase):
+class TestComputeKilled(dist.DistributedTestCase):
 
     settings = {'start_timeout': RPC_TIMEOUT,
                 'complete_timeout': RPC_TIMEOUT,
@@ -36,15 +36,20 @@ class CrashTestCase(dist.DistributedTestCase):
                 'service_down_time': 5,
                 'nova_overrides': {'libvirt': {
                     'volume_migration_complete_mode': 'two_step'}}}
+    # Guest data written between start and complete: the commit into dst
+    # takes long enough to be caught running.
+    OVERLAY_MIB = 384
 
-    def setUp(self):
-        super().setUp()
-        self.server, self.volume, self.writer = self.attached_volume(seed=11)
+    def prepare(self, size_mib: int = dist.VOLUME_MIB) -> None:
+        """A running server, its volume (src) and a dst volume for it."""
+        self.server, self.volume, self.writer = self.attached_volume(
+            seed=11, size_mib=size_mib)
         self.src_path = self.cloud.volume_path(self.volume)
         self.src = self.cloud.attachment_id(self.server['id'],
                                             self.volume['id'])
         self.writer.write_some(4)
-        dst = self.cloud.create_volume()
+        dst = self.cloud.create_volume(
+            size_bytes=os.path.getsize(self.src_path))
         self.dst_path = self.cloud.volume_path(dst)
         self.dst = self.cloud.create_attachment(dst['id'],
                                                 self.server['id'])['id']
@@ -88,10 +93,10 @@ class CrashTestCase(dist.DistributedTestCase):
             name=self.server['OS-EXT-SRV-ATTR:instance_name']))
         self.assertNotIn(path, lv.open_paths(pid))
 
-
-class TestComputeKilledAfterStart(CrashTestCase):
+    # Killed after start returned: the guest writes into the start overlay.
 
     def test_complete_after_restart(self):
+        self.prepare()
         at_start = self.start()
         self.writer.write_some(3)  # into the overlay
         self.kill_compute()
@@ -124,6 +129,7 @@ class TestComputeKilledAfterStart(CrashTestCase):
         self.assertEqual([], self.overlays())
 
     def test_cancel_after_restart(self):
+        self.prepare()
         at_start = self.start()
         self.writer.write_some(3)
         self.kill_compute()
@@ -155,11 +161,7 @@ class TestComputeKilledAfterStart(CrashTestCase):
                          .status_code)
         self.cloud.wait_migration_status(self.src, 'cancelled')
 
-
-class TestComputeKilledDuringCommit(CrashTestCase):
-    """The asynchronous active commit of two_step complete, interrupted."""
-
-    OVERLAY_MIB = 384
+    # Killed during the asynchronous active commit of two_step complete.
 
     def commit_job(self):
         """The live disk's block job, if any (read-only query)."""
@@ -170,7 +172,8 @@ class TestComputeKilledDuringCommit(CrashTestCase):
         finally:
             conn.close()
 
-    def test_reconcile_finishes_the_commit(self):
+    def test_reconcile_finishes_the_interrupted_commit(self):
+        self.prepare(self.OVERLAY_MIB + dist.VOLUME_MIB)
         self.start()
         # A big overlay, so that the commit into dst takes a while.
         chunk = 16 * MiB

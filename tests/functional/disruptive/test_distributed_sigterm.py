@@ -33,7 +33,7 @@ class TestGracefulSigterm(dist.DistributedTestCase):
 
     # Slow enough to stop cinder-volmig in the middle of its copy.
     settings = {'cinder_overrides': {
-        'DEFAULT': {'migration_copy_bandwidth': 4 * MiB}}}
+        'DEFAULT': {'migration_copy_bandwidth': 1 * MiB}}}
 
     def setUp(self):
         super().setUp()

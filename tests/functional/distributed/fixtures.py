@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import shutil
 import tempfile
 import threading
@@ -26,7 +27,6 @@ import requests
 import testtools
 
 from tests import base
-from tests.functional.e2e import test_new_flow as e2e
 from tests.functional.fixtures import aio as aio_fixtures
 from tests.functional.fixtures import libvirt as lv
 from tools.volmig_distributed import deployment as dep
@@ -34,9 +34,12 @@ from tools.volmig_distributed import listener
 from tools.volmig_distributed import services
 
 MiB = 1024 * 1024
+#: size of the tests' volumes (Cinder's size_bytes): small, fast to hash
+VOLUME_MIB = 64
 LIVE = dep.LIVE_HOST
 OFFLINE = dep.OFFLINE_HOST
 CINDER_HOST = dep.CINDER_HOST
+NOVA_TERMINAL = ('completed', 'cancelled', 'error')
 
 # Small, so that a dead compute host is seen quickly and a call that needs
 # it answers 409 fast; start and complete of the tests' sparse 1 GiB
@@ -86,6 +89,24 @@ class Cloud(aio_fixtures.Aio):
             raise AssertionError('server %s landed on %s, not %s' % (
                 server['id'], server['OS-EXT-SRV-ATTR:host'], host))
         return server
+
+    def wait_migration(self, volume_id: str, timeout: float = 120) -> dict:
+        """Cinder's migration ended, and Nova's asynchronous part too.
+
+        Cinder reports success as soon as complete returned (src may be
+        released); Nova's commit into dst may still run, and no guest
+        write may overlap it (DESIGN 5).
+        """
+        volume = super().wait_migration(volume_id, timeout)
+        for attachment in volume.get('attachments') or []:
+            server_id = attachment['server_id']
+            lv.wait_for(
+                lambda: all(m['status'] in NOVA_TERMINAL
+                            for m in self.migrations(server_id))
+                and self.server(server_id)['OS-EXT-STS:task_state'] is None,
+                timeout=timeout, what='Nova side of the migration of %s '
+                                      'settled' % volume_id)
+        return self.volume(volume_id)
 
     def migrations(self, server_id: str) -> list[dict]:
         return self.nova.get('/os-volume-migrations?instance_uuid=%s'
@@ -232,20 +253,23 @@ class DistributedTestCase(base.TestCase):
             self.addDetail('log-%s' % name, testtools.content.text_content(
                 self.deployment.log_tail(name, 150)))
 
-    def attached_volume(self, host: str = LIVE, seed: int = 1):
-        """A server on ``host`` with a 1 GiB volume holding some data.
+    def attached_volume(self, host: str = LIVE, seed: int = 1,
+                        size_mib: int = VOLUME_MIB):
+        """A server on ``host`` with a small volume holding some data.
 
         With a guest writer (HMP qemu-io) when the server runs on libvirt.
         """
         server = self.cloud.create_server_on(host)
-        volume = self.cloud.create_volume()
-        e2e.fill_volume(self.cloud.volume_path(volume), seed)
+        volume = self.cloud.create_volume(size_bytes=size_mib * MiB)
+        fill_volume(self.cloud.volume_path(volume), seed)
         att = self.cloud.attach(server['id'], volume['id'])
         writer = None
         if host == LIVE:
+            with open(self.cloud.volume_path(volume), 'rb') as f:
+                initial = f.read()
             writer = aio_fixtures.HMPWriter(
                 server['OS-EXT-SRV-ATTR:instance_name'], att['device'],
-                e2e.read_file(self.cloud.volume_path(volume)), seed=seed)
+                initial, seed=seed)
             self.addCleanup(writer.close)
         return server, self.cloud.volume(volume['id']), writer
 
@@ -338,3 +362,14 @@ def volume_files(deployment: dep.Deployment) -> list[str]:
     for dirpath, _dirs, files in os.walk(root):
         found += [os.path.join(dirpath, f) for f in files]
     return found
+
+
+def fill_volume(path: str, seed: int, extents: int = 8,
+                extent: int = MiB) -> None:
+    """Random data in a few extents of a sparse volume file."""
+    size = os.path.getsize(path)
+    rnd = random.Random(seed)
+    with open(path, 'r+b') as f:
+        for _ in range(extents):
+            f.seek(rnd.randrange(0, size - extent + 1, 64 * 1024))
+            f.write(rnd.randbytes(extent))

@@ -128,7 +128,7 @@ class TestNovaClients(dist.DistributedTestCase):
         attachments = nova.volumes.get_server_volumes(server['id'])
         self.assertEqual([volume['id']], [a.volumeId for a in attachments])
         # Not under a Cinder migration: swap refused, nothing changes.
-        other = self.cloud.create_volume()
+        other = self.cloud.create_volume(size_bytes=dist.VOLUME_MIB * MiB)
         e = self.assertRaises(nova_exc.Conflict,
                               nova.volumes.update_server_volume,
                               server['id'], volume['id'], other['id'])
@@ -159,7 +159,7 @@ class TestStorageClients(dist.DistributedTestCase):
     """python-cinderclient and openstacksdk block storage, new flow."""
 
     settings = {'cinder_overrides': {
-        'DEFAULT': {'migration_copy_bandwidth': 4 * MiB}}}
+        'DEFAULT': {'migration_copy_bandwidth': 2 * MiB}}}
 
     def cinder(self, version: str = '3.72'):
         auth = token_endpoint.Token(self.deployment.cinder_endpoint +

@@ -21,7 +21,7 @@ class TestMigrationAcrossProcesses(dist.DistributedTestCase):
 
     # Slow enough to write and watch progress during Cinder's copy.
     settings = {'cinder_overrides': {
-        'DEFAULT': {'migration_copy_bandwidth': 4 * MiB}}}
+        'DEFAULT': {'migration_copy_bandwidth': 2 * MiB}}}
 
     def test_running_instance_with_notifications(self):
         notes = self.listen()

@@ -128,7 +128,7 @@ class TestCommandLine(base.TestCase):
             'name': 'cli', 'availability_zone': 'nova:%s' % dep.OFFLINE_HOST,
         }}, expect=202).json()['server']
         cloud.wait_server(server['id'], 'ACTIVE')
-        volume = cloud.create_volume()
+        volume = cloud.create_volume(size_bytes=64 * 1024 * 1024)
         cloud.attach(server['id'], volume['id'])
         cloud.nova.post('/servers/%s/action' % server['id'],
                         {'os-stop': None}, expect=202)
