@@ -137,6 +137,8 @@ class SystemService:
     process_marker = ''
     start_timeout = 90.0
     stop_timeout = 90.0
+    #: process names of daemons a start leaves behind besides the server
+    helper_names: tuple[str, ...] = ()
 
     # To be provided by subclasses
 
@@ -147,6 +149,22 @@ class SystemService:
     def _start(self) -> int:
         """Start the server, wait until it serves; its PID."""
         raise NotImplementedError
+
+    def _helper_pids(self) -> set[int]:
+        pids = set()
+        if not self.helper_names:
+            return pids
+        for entry in os.listdir('/proc'):
+            if not entry.isdigit():
+                continue
+            try:
+                with open('/proc/%s/comm' % entry) as f:
+                    name = f.read().strip()
+            except OSError:
+                continue
+            if name in self.helper_names:
+                pids.add(int(entry))
+        return pids
 
     # Leases
 
@@ -163,6 +181,7 @@ class SystemService:
                 state = {}
             state.setdefault('started_pid', None)
             state.setdefault('holders', {})
+            state.setdefault('helper_pids', [])
             # Leases of processes that died without releasing.
             state['holders'] = {h: p for h, p in state['holders'].items()
                                 if p is None or pid_alive(p)}
@@ -186,7 +205,9 @@ class SystemService:
         with self._state() as state:
             started = False
             if self.running_pid() is None:
+                before = self._helper_pids()
                 state['started_pid'] = self._start()
+                state['helper_pids'] = sorted(self._helper_pids() - before)
                 started = True
             state['holders'][holder] = holder_pid
             return started
@@ -205,6 +226,10 @@ class SystemService:
                 return False
             stop_pid(pid, self.stop_signal, self.stop_timeout, self.name)
             state['started_pid'] = None
+            # What the start brought along (RabbitMQ: epmd), by PID too.
+            helpers, state['helper_pids'] = state['helper_pids'], []
+            for helper in set(helpers) & self._helper_pids():
+                stop_pid(helper, signal.SIGTERM, 10, '%s helper' % self.name)
             return True
 
     def owned(self) -> bool:
@@ -239,6 +264,8 @@ class RabbitMQ(SystemService):
 
     name = 'rabbitmq'
     process_marker = 'beam'
+    # The Erlang port mapper a node starts when none runs.
+    helper_names = ('epmd',)
     port = 5672
 
     def __init__(self, mnesia_base: str | None = None):
