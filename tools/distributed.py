@@ -92,10 +92,15 @@ def cmd_start(args) -> int:
             return 1
         deployment = dep.Deployment(args.state_path, settings,
                                     lease_holder=_holder(args.state_path))
-    if args.fresh:
-        deployment.acquire_infrastructure()
-        deployment.create_databases(recreate=True)
-    info = deployment.start()
+    try:
+        if args.fresh:
+            deployment.acquire_infrastructure()
+            deployment.create_databases(recreate=True)
+        info = deployment.start()
+    except Exception:
+        # Nothing of ours runs: let RabbitMQ and PostgreSQL go again.
+        deployment.release_infrastructure()
+        raise
     print('nova-volmig distributed deployment ready')
     print('  compute API:   %s' % info['compute_api'])
     print('  volume API:    %s' % info['volume_api'])
