@@ -172,7 +172,8 @@ class TestComputeKilled(dist.DistributedTestCase):
         finally:
             conn.close()
 
-    def test_reconcile_finishes_the_interrupted_commit(self):
+    def _complete_with_commit_running(self) -> dict:
+        """Complete after a big overlay; returns once the commit runs."""
         self.prepare(self.OVERLAY_MIB + dist.VOLUME_MIB)
         self.start()
         # A big overlay, so that the commit into dst takes a while.
@@ -185,9 +186,21 @@ class TestComputeKilled(dist.DistributedTestCase):
         self.assertEqual(202, resp.status_code, resp.text)
         # src may be released now (invariant 4) ...
         self.assertQemuDoesNotHold(self.src_path)
-        # ... and the commit into dst runs in the background: kill there.
-        job = lv.wait_for(self.commit_job, timeout=30, interval=0.01,
-                          what='the active commit of complete')
+        # ... and the commit into dst runs in the background.
+        return lv.wait_for(self.commit_job, timeout=30, interval=0.01,
+                           what='the active commit of complete')
+
+    def _assert_completed(self) -> None:
+        self.cloud.wait_migration_status(self.src, 'completed', timeout=120)
+        self.cloud.wait_server(self.server['id'], 'ACTIVE')
+        self.assertIsNone(self.commit_job())
+        self.writer.write_some(3)
+        self.assertEqual(self.writer.sha256(), lv.sha256_file(self.dst_path))
+        self.assertQemuDoesNotHold(self.src_path)
+        self.assertEqual([], self.overlays())
+
+    def test_reconcile_finishes_the_interrupted_commit(self):
+        job = self._complete_with_commit_running()
         self.kill_compute()
         self.addDetail('commit-job-at-kill', testtools.content.text_content(
             repr(job)))
@@ -196,10 +209,21 @@ class TestComputeKilled(dist.DistributedTestCase):
         self.assertEqual('completing', self.cloud.migration(self.src)
                          ['status'])
         self.restart_compute()
-        self.cloud.wait_migration_status(self.src, 'completed', timeout=120)
-        self.cloud.wait_server(self.server['id'], 'ACTIVE')
-        self.assertIsNone(self.commit_job())
-        self.writer.write_some(3)
-        self.assertEqual(self.writer.sha256(), lv.sha256_file(self.dst_path))
-        self.assertQemuDoesNotHold(self.src_path)
-        self.assertEqual([], self.overlays())
+        self._assert_completed()
+
+    def test_sigterm_during_the_commit(self):
+        """Graceful stop with background work: it ends or is handed over.
+
+        Whether the service finished the commit before exiting or left it
+        to the next start's reconciliation, it exits 0 in time and the
+        migration completes with every byte.
+        """
+        self._complete_with_commit_running()
+        began = time.monotonic()
+        self.assertEqual(0, self.deployment.stop_service(dist.LIVE,
+                                                         timeout=60))
+        self.addDetail('exit-after', testtools.content.text_content(
+            '%.1f s; record %s' % (time.monotonic() - began,
+                                   self.cloud.migration(self.src))))
+        self.restart_compute()
+        self._assert_completed()
