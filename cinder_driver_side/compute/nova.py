@@ -25,7 +25,8 @@ COMPUTE_MICROVERSION = '2.105'
 
 # Nova's volume-migration record statuses (DESIGN 4).
 ACTIVE = ('starting', 'running', 'completing', 'cancelling')
-SWITCHED = ('completing', 'completed')
+# src released for sure ("completing" may still fall back to running).
+SWITCHED = ('completed',)
 
 
 def _fault_message(response) -> str:

@@ -434,18 +434,24 @@ class MigrationFlow:
     def _resolve_complete(self) -> str:
         """After a failed or unknown complete, read Nova's record.
 
-        ``switched`` (completing/completed: src released), or
-        ``not_switched`` (running: cancelled now; or cancelled), or
-        ``nova_error``. Raises _Unresolved when Nova cannot be asked.
+        ``switched`` (completed: src released), or ``not_switched``
+        (running: cancelled now; or cancelled), or ``nova_error``.
+        ``completing`` alone is no answer: Nova may still be switching,
+        or about to put the record back to ``running`` because the switch
+        failed, so it is waited out (``nova_complete_timeout``) before src
+        is touched. Raises _Unresolved when Nova cannot be asked or stays
+        ``completing``: nothing is deleted then.
         """
         timeout = self.conf.nova_complete_timeout
 
         @tenacity.retry(
-            retry=tenacity.retry_if_exception_type(
-                exception.NovaConnectionFailed),
+            retry=(tenacity.retry_if_exception_type(
+                exception.NovaConnectionFailed)
+                | tenacity.retry_if_result(
+                    lambda record: record.get('status') == 'completing')),
             stop=tenacity.stop_after_delay(timeout),
             wait=tenacity.wait_exponential(multiplier=0.5, max=10),
-            reraise=True)
+            retry_error_callback=lambda state: state.outcome.result())
         def read():
             return self.nova.get_volume_migration(
                 self.record.src_attachment_id)
@@ -455,6 +461,9 @@ class MigrationFlow:
         except exception.CinderException as e:
             raise _Unresolved(str(e))
         LOG.info('Migration %s: Nova says %s', self.migration_id, status)
+        if status == 'completing':
+            raise _Unresolved('Nova still says completing after %ss'
+                              % timeout)
         if status in nova_mod.SWITCHED:
             return 'switched'
         if status in ('starting', 'running'):

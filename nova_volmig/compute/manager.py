@@ -528,6 +528,9 @@ class ComputeManager:
         with self._lock(instance_uuid):
             instance = self._instance(context, instance_uuid)
             migration = db.migration_get(context, migration_id)
+            self._refuse_stale(migration, 'complete', 'completing')
+            if self._past(deadline):
+                self._expire_complete(context, instance, migration)
             notifications.notify_volume_migration(
                 context, instance, migration, 'complete', 'start')
             try:
@@ -543,6 +546,39 @@ class ComputeManager:
             self._switch_bdm_to_dst(context, migration)
             self._spawn(self._complete_finish, context, instance_uuid,
                         migration_id)
+
+    @staticmethod
+    def _refuse_stale(migration, action: str, expected: str) -> None:
+        """A message older than the record's state changes nothing.
+
+        A broker keeps a call or cast until it is consumed: after a
+        restart, reconciliation may already have moved the record on.
+        """
+        if migration.status != expected:
+            raise exception.VolumeMigrationInvalidState(
+                action=action, attachment_id=migration.src_attachment_id,
+                status=migration.status, expected=expected)
+
+    def _expire_complete(self, context, instance, migration) -> None:
+        """The API stopped waiting before we began: switch nothing.
+
+        The caller got a 409; the record goes back to ``running`` so it
+        may call complete again or cancel.
+        """
+        db.migration_update(context, migration.id, {
+            'status': 'running',
+            'error': _('complete reached compute host %s after the API '
+                       'stopped waiting; nothing was changed: call '
+                       'complete again or cancel') % self.host},
+            {'status': 'completing'})
+        self._set_instance(
+            context, instance.uuid,
+            {'task_state': task_states.VOLUME_MIGRATING},
+            {'task_state': task_states.VOLUME_MIGRATION_COMPLETING})
+        raise exception.VolumeMigrationFailed(
+            attachment_id=migration.src_attachment_id,
+            reason=_('complete arrived after its deadline; nothing was '
+                     'changed'))
 
     def _fetch_dst_connection_info(self, context, instance, migration):
         connector = self.driver.get_volume_connector(instance)
@@ -653,6 +689,7 @@ class ComputeManager:
         with self._lock(instance_uuid):
             instance = self._instance(context, instance_uuid)
             migration = db.migration_get(context, migration_id)
+            self._refuse_stale(migration, 'cancel', 'cancelling')
             notifications.notify_volume_migration(
                 context, instance, migration, 'cancel', 'start')
             try:

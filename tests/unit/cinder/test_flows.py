@@ -8,6 +8,7 @@ from unittest import mock
 import fixtures
 
 from cinder_driver_side.volume import copy as copy_mod
+from tests import nova_fixtures
 from tests.unit.cinder import base
 
 INSTANCE = '11111111-2222-3333-4444-555555555555'
@@ -136,6 +137,27 @@ class AttachedFlowTest(base.CinderTestCase):
         self.assertEqual(['starting', 'migrating', 'completing', 'error'],
                          self.history[volume_id])
         self.assertEqual('cancelled', self.nova.migrations[att]['status'])
+        self.assertEqual(before, base.read(src_path))
+        self.assertEqual([], self.pool_files())
+
+    def test_complete_failed_nova_still_completing_waits(self):
+        # "completing" is not "switched": Nova may yet fail the switch
+        # and go back to running, with the guest still reading src.
+        volume_id, att, src_path, before = self._attached()
+        self.nova.fail['complete'] = (500, 'lost')
+        self.nova.status_after_failed_complete = 'completing'
+        self.migrate(volume_id)
+        nova_fixtures.wait_for(
+            lambda: [c for c in self.nova.calls if c[0] == 'GET'
+                     and c[1].startswith('os-volume-migrations/')],
+            what='Cinder asking Nova')
+        self.assertTrue(os.path.exists(src_path))
+        self.assertEqual('completing',
+                         self.volume(volume_id)['migration_status'])
+        self.nova.migrations[att]['status'] = 'running'
+        self.wait_done(volume_id)
+        self.assertEqual(['starting', 'migrating', 'completing', 'error'],
+                         self.history[volume_id])
         self.assertEqual(before, base.read(src_path))
         self.assertEqual([], self.pool_files())
 

@@ -452,6 +452,53 @@ class TestVolumeMigrationFailures(ComputeTestCase):
         self.assertIn(('volume_migration_cancel_finish', instance.uuid),
                       self.driver.calls)
 
+    def test_stale_complete_changes_nothing(self):
+        # Reconciliation put the record back to running before the
+        # broker delivered an old complete: the guest must stay on src.
+        self.api.volume_migration_start(self.service_ctxt, self.src)
+        migration = self.migration_now()
+        self.assertRaises(exception.VolumeMigrationInvalidState,
+                          self.host.manager.volume_migration_complete,
+                          self.ctxt, self.instance.uuid, migration.id)
+        self.assertNotIn(('volume_migration_complete', self.instance.uuid),
+                         self.driver.calls)
+        self.assertState('running', task_states.VOLUME_MIGRATING)
+
+    def test_complete_past_deadline_changes_nothing(self):
+        self.api.volume_migration_start(self.service_ctxt, self.src)
+        dst = self.dst_attachment()
+        migration = db.migration_update(
+            self.ctxt, self.migration_now().id,
+            {'status': 'completing', 'dst_attachment_id': dst},
+            {'status': 'running'})
+        db.instance_update(self.ctxt, self.instance.uuid, {
+            'task_state': task_states.VOLUME_MIGRATION_COMPLETING})
+        past = timeutils.utcnow() - datetime.timedelta(seconds=1)
+        self.assertRaises(exception.VolumeMigrationFailed,
+                          self.host.manager.volume_migration_complete,
+                          self.ctxt, self.instance.uuid, migration.id,
+                          past.isoformat())
+        self.assertNotIn(('volume_migration_complete', self.instance.uuid),
+                         self.driver.calls)
+        self.assertState('running', task_states.VOLUME_MIGRATING)
+        self.assertIn('after the API stopped waiting',
+                      self.migration_now().error)
+        # Cinder may call complete again.
+        self.api.volume_migration_complete(self.service_ctxt, self.src, dst)
+        self.wait_status('completed')
+
+    def test_stale_cancel_changes_nothing(self):
+        self.api.volume_migration_start(self.service_ctxt, self.src)
+        self.api.volume_migration_complete(self.service_ctxt, self.src,
+                                           self.dst_attachment())
+        self.wait_status('completed')
+        self.assertRaises(exception.VolumeMigrationInvalidState,
+                          self.host.manager.volume_migration_cancel,
+                          self.ctxt, self.instance.uuid,
+                          self.migration_now().id)
+        self.assertNotIn(('volume_migration_cancel_finish',
+                          self.instance.uuid), self.driver.calls)
+
     def test_dead_compute_answers_conflict_at_once(self):
         self.host.service._stop.set()  # no more heartbeats
         self.flags(group='compute', service_down_time=1)
