@@ -139,11 +139,16 @@ def cmd_nbd_nodelay(args) -> dict:
     return {'link': spec.describe(), 'results': results}
 
 
-def cmd_report(args) -> dict:
+def cmd_report(args) -> dict | None:
     from rich.console import Console
 
     result = report.load_json(args.json)
+    if args.format == 'rst':
+        print(report.render_rst(result, title=result['started_at']))
+        return None
     Console().print(report.render_table(result))
+    for line in report.render_summary(result):
+        Console().print(line, markup=False, highlight=False)
     png = report.write_plot(result, os.path.splitext(args.json)[0]
                             + '.png')
     return {'png': png}
@@ -304,6 +309,8 @@ def main(argv: list[str] | None = None) -> int:
     nd.add_argument('--count', type=int, default=300)
     rp = add('report', help='table and plot of a result file')
     rp.add_argument('json')
+    rp.add_argument('--format', choices=('table', 'rst'), default='table',
+                    help='rst: a list-table for the docs')
     add('cleanup', help='remove what killed runs left')
     argv = list(sys.argv[1:] if argv is None else argv)
     if not any(a in SUBCOMMANDS or a in ('-h', '--help') for a in argv):

@@ -323,6 +323,21 @@ def render_table(result: dict, title: str = 'volmig-bench'):
     return table
 
 
+def render_rst(result: dict, title: str = 'volmig-bench') -> str:
+    """The table as a reStructuredText ``list-table`` (for the docs)."""
+    lines = ['.. list-table:: %s' % title, '   :header-rows: 1', '']
+
+    def escape(cell: str) -> str:
+        # A cell starting with "-" would be a nested bullet list.
+        cell = cell.replace('*', '\\*') or '-'
+        return '\\' + cell if cell.startswith('-') else cell
+
+    for cells in [list(COLUMNS)] + [row_cells(r) for r in result['rows']]:
+        lines.append('   * - %s' % escape(cells[0]))
+        lines.extend('     - %s' % escape(c) for c in cells[1:])
+    return '\n'.join(lines) + '\n'
+
+
 def render_summary(result: dict) -> list[str]:
     """One line per configuration: new flows against legacy, and checks."""
     lines = []

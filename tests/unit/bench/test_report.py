@@ -94,3 +94,20 @@ class ReportTestCase(base.TestCase):
         self.assertEqual('1.5 GiB', report.format_size(G + G // 2))
         self.assertEqual('64 MiB', report.format_size(64 << 20))
         self.assertEqual('-', report.format_size(None))
+
+
+class RstTestCase(base.TestCase):
+
+    def test_list_table(self):
+        text = report.render_rst(_result(), title='run')
+        lines = text.splitlines()
+        self.assertEqual('.. list-table:: run', lines[0])
+        # header + 2 rows, one "* -" line each, every column once.
+        self.assertEqual(3, sum(1 for line in lines
+                                if line.startswith('   * - ')))
+        self.assertEqual(3 * len(report.COLUMNS), sum(
+            1 for line in lines if line.lstrip().startswith(('* -', '- '))))
+        # Cells starting with "-" are escaped, never nested lists.
+        self.assertFalse([line for line in lines if line.startswith(
+            '     - -')])
+        self.assertIn('     - \\-', lines)
