@@ -9,7 +9,6 @@ a message, and the instance's ``task_state`` cleared or left truthfully.
 
 from __future__ import annotations
 
-import concurrent.futures
 import functools
 import threading
 import time
@@ -133,9 +132,10 @@ class ComputeManager:
         self.host = host or CONF.host
         self.driver = driver or virt_driver.load_compute_driver()
         self.volume_api = volume_api or cinder.API()
-        self._background = concurrent.futures.ThreadPoolExecutor(
-            max_workers=16, thread_name_prefix='compute-bg')
-        self._pending: set[concurrent.futures.Future] = set()
+        # Daemon threads, not an executor: a finish waiting on a block job
+        # must not hold the process past a SIGTERM's grace period (an
+        # executor's workers are joined at interpreter exit).
+        self._pending: set[threading.Thread] = set()
         self._pending_lock = threading.Lock()
 
     # Service life cycle
@@ -153,11 +153,7 @@ class ComputeManager:
         Work still running after that keeps its records consistent at
         every step; the next start-up's reconciliation resumes it.
         """
-        with self._pending_lock:
-            pending = list(self._pending)
-        if pending:
-            concurrent.futures.wait(pending, timeout=wait_seconds)
-        self._background.shutdown(wait=False, cancel_futures=True)
+        self.wait_for_background(wait_seconds)
         self.driver.cleanup_host(self.host)
 
     def service_values(self) -> dict:
@@ -169,20 +165,28 @@ class ComputeManager:
 
     def wait_for_background(self, timeout: float | None = None) -> None:
         """Wait for asynchronous work (tests, graceful stop)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
         with self._pending_lock:
             pending = list(self._pending)
-        concurrent.futures.wait(pending, timeout=timeout)
+        for thread in pending:
+            left = (None if deadline is None
+                    else max(0.0, deadline - time.monotonic()))
+            thread.join(left)
 
-    def _spawn(self, fn: Callable, *args) -> concurrent.futures.Future:
-        future = self._background.submit(self._run_logged, fn, *args)
-        with self._pending_lock:
-            self._pending.add(future)
-        future.add_done_callback(self._forget)
-        return future
+    def _spawn(self, fn: Callable, *args) -> threading.Thread:
+        def run():
+            try:
+                self._run_logged(fn, *args)
+            finally:
+                with self._pending_lock:
+                    self._pending.discard(threading.current_thread())
 
-    def _forget(self, future) -> None:
+        thread = threading.Thread(target=run, daemon=True,
+                                  name='compute-bg-%s' % fn.__name__)
         with self._pending_lock:
-            self._pending.discard(future)
+            self._pending.add(thread)
+        thread.start()
+        return thread
 
     @staticmethod
     def _run_logged(fn, *args):
