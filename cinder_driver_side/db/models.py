@@ -152,3 +152,7 @@ class Migration(Base):
     phase_times: orm.Mapped[str | None] = orm.mapped_column(sa.Text)
     # How the copy moved the data: reflink, copy_file_range, read_write.
     copy_method: orm.Mapped[str | None] = orm.mapped_column(sa.String(36))
+    # src's data name, saved just before the switch: a restart between the
+    # switch and the deletion of src's data finishes the deletion.
+    source_backend_name: orm.Mapped[str | None] = orm.mapped_column(
+        sa.String(255))

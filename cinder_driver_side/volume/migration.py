@@ -281,28 +281,43 @@ class MigrationFlow:
 
     def _switch(self, new_volume: models.Volume, name_id: str | None,
                 move_attachments=(), delete_attachments=()) -> None:
-        """Put dst's data under the volume's id, then drop src's data."""
+        """Put dst's data under the volume's id, then drop src's data.
+
+        ``success`` shows only once src's data is gone; a restart in
+        between finishes the deletion (``_finish_switched``).
+        """
         volume = self._volume()
-        src_array, src_pool = self.manager.locate(volume)
         old_backend_name = volume.backend_name
         values = {'host': self.record.dest_host, 'name_id': name_id,
-                  'migration_status': 'success',
                   'migration_progress': None}
         if self.record.new_type_id:
             values['volume_type_id'] = self.record.new_type_id
         values.update(self._restored_status())
+        self.db.migration_update(self.ctx, self.migration_id, {
+            'source_backend_name': old_backend_name})
         for att_id in delete_attachments:
             self.db.attachment_destroy(self.ctx, att_id)
         self.db.finish_volume_migration(self.ctx, self.volume_id,
                                         new_volume.id, values,
                                         move_attachments)
+        self._finish_switched(old_backend_name)
+
+    def _finish_switched(self, old_backend_name: str) -> None:
+        """After the switch: delete src's data, then say success."""
+        src_array, src_pool = self.manager.array_for_host(
+            self.record.source_host)
+        volume = self._volume()
+        current = self.manager.locate(volume)
+        if (src_array, src_pool) != current or \
+                old_backend_name != volume.backend_name:
+            src_array.delete_volume(src_pool, old_backend_name)
+        self.db.volume_update(self.ctx, self.volume_id,
+                              {'migration_status': 'success'})
         self.db.migration_update(self.ctx, self.migration_id, {
             'status': 'success', 'progress': '100',
             'finished_at': timeutils.utcnow()})
-        src_array.delete_volume(src_pool, old_backend_name)
         LOG.info('Migration %s of volume %s: success (data now %s on %s)',
-                 self.migration_id, self.volume_id,
-                 'volume-%s' % (name_id or self.volume_id),
+                 self.migration_id, self.volume_id, volume.backend_name,
                  self.record.dest_host)
 
     # Detached
@@ -326,9 +341,11 @@ class MigrationFlow:
         wanted = 'volume-%s' % self.volume_id
         linked = dst_array.link_volume(dst_pool, new_volume.backend_name,
                                        wanted)
-        self._switch(new_volume, None if linked else new_volume.id)
         if linked:
+            # Safe before the switch: until it, src is the volume's data
+            # and a restart drops dst under either name.
             dst_array.unlink_name(dst_pool, new_volume.backend_name)
+        self._switch(new_volume, None if linked else new_volume.id)
 
     def _delete_dst_quietly(self) -> None:
         try:
@@ -582,6 +599,10 @@ class MigrationFlow:
         LOG.warning('Recovering migration %s of volume %s (%s, %s)',
                     record.id, record.volume_id, record.kind, record.status)
         reason = 'interrupted by a restart of the volume service'
+        if record.source_backend_name and self._new_volume() is None:
+            # Switched already; only src's data was left to delete.
+            self._finish_switched(record.source_backend_name)
+            return
         if record.kind == DETACHED:
             self._delete_dst_quietly()
             self._fail(reason)

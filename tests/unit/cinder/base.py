@@ -46,7 +46,8 @@ class CinderTestCase(base.TestCase):
 
         def finish_spy(ctx, volume_id, new_volume_id, values, *args):
             finish(ctx, volume_id, new_volume_id, values, *args)
-            self.history[volume_id].append(values['migration_status'])
+            if 'migration_status' in values:
+                self.history[volume_id].append(values['migration_status'])
         db.finish_volume_migration = finish_spy
 
     def api(self, method: str, path: str, body=None, token='admin:p1',

@@ -8,6 +8,8 @@ from unittest import mock
 import fixtures
 
 from cinder_driver_side.volume import copy as copy_mod
+from cinder_driver_side.volume import manager
+from cinder_driver_side.volume import migration
 from tests import nova_fixtures
 from tests.unit.cinder import base
 
@@ -201,7 +203,6 @@ class AttachedFlowTest(base.CinderTestCase):
         self.migrate(volume_id)
         self.wait_status(volume_id, 'migrating')
         # A new service on the same database, as after a crash.
-        from cinder_driver_side.volume import manager
         survivor = manager.VolumeManager(self.cconf, self.svc.db)
         survivor.init_host()
         for _ in range(400):
@@ -263,6 +264,55 @@ class DetachedFlowTest(base.CinderTestCase):
         self.assertFalse(os.path.exists(src_path))
         record = self.svc.manager.get_migration(base._admin(), volume_id)
         self.assertEqual('native', record.copy_engine)
+
+    def test_success_shows_only_after_src_is_gone(self):
+        volume_id = self.create_volume()
+        src_path = self.path_of(volume_id)
+        src_present_at_success = []
+        update = self.svc.db.volume_update
+
+        def spy(ctx, vid, values, expected=None):
+            if values.get('migration_status') == 'success':
+                src_present_at_success.append(os.path.exists(src_path))
+            return update(ctx, vid, values, expected)
+        self.svc.db.volume_update = spy
+        self.migrate(volume_id, host='aio@array2#pool1')
+        self.assertEqual('success',
+                         self.wait_done(volume_id)['migration_status'])
+        self.assertEqual([False], src_present_at_success)
+
+    def test_restart_after_switch_finishes_deleting_src(self):
+        # A restart between the switch and the deletion of src's data:
+        # recovery deletes it and reports success, keeping dst.
+        volume_id = self.create_volume()
+        src_path = self.path_of(volume_id)
+        before = base.read(src_path)
+        crashed = threading.Event()
+        hang = threading.Event()
+        self.addCleanup(hang.set)
+
+        def crash(flow, old_backend_name):
+            # The old service dies here: its thread never goes on.
+            crashed.set()
+            hang.wait(60)
+        with fixtures.MockPatchObject(migration.MigrationFlow,
+                                      '_finish_switched', new=crash):
+            self.migrate(volume_id, host='aio@array2#pool1')
+            nova_fixtures.wait_for(crashed.is_set, what='the switch')
+        self.assertTrue(os.path.exists(src_path))
+        self.assertEqual('completing',
+                         self.volume(volume_id)['migration_status'])
+        # A new service on the same database, as after a crash.
+        survivor = manager.VolumeManager(self.cconf, self.svc.db)
+        survivor.init_host()
+        self.addCleanup(survivor.stop)
+        volume = nova_fixtures.wait_for(
+            lambda: (lambda v: v if v['migration_status'] == 'success'
+                     else None)(self.volume(volume_id)),
+            what='recovered success')
+        self.assertEqual('success', volume['migration_status'])
+        self.assertFalse(os.path.exists(src_path))
+        self.assertEqual(before, base.read(self.path_of(volume_id)))
 
     def test_generic_between_arrays_and_force_host_copy(self):
         volume_id = self.create_volume()
