@@ -104,6 +104,7 @@ class TestNewFlow(E2ETestCase):
         self.assertEqual(sorted(progress), progress)
         self.assertLess(progress[0], progress[-1])
         # Invariant 2: dst == src-at-start + every acknowledged write.
+        self.aio.wait_nova_settled(server['id'])
         writer.write_some(3)  # and the guest goes on writing to dst
         dst_path = self.aio.volume_path(done)
         self.assertNotEqual(src_path, dst_path)
@@ -173,6 +174,7 @@ class TestCopyFailure(E2ETestCase):
             what='Nova cancel finished')
         self.assertTrue(record['volume_migrations'])
         self.aio.wait_server(server['id'], 'ACTIVE')
+        self.aio.wait_nova_settled(server['id'])
         # Invariant 3: src holds src-at-start + every write, and keeps
         # taking writes; the instance is usable and migratable again.
         writer.write_some(3)
@@ -256,6 +258,7 @@ class TestOtherMigrations(E2ETestCase):
         dst_path = self.aio.volume_path(done)
         self.assertFalse(os.path.exists(src_path))
         self.assertQemuDoesNotHold(server, src_path)
+        self.aio.wait_nova_settled(server['id'])
         writer.write_some(3)
         self.assertEqual(writer.sha256(), lv.sha256_file(dst_path))
         attachments = self.aio.nova.get(
