@@ -131,10 +131,11 @@ def build_row(obs: Observation, case: plan_mod.Case,
     block = {'start': None, 'pivots': []}
     if timeline is not None:
         if not legacy and phases.get('nova_start_called') is not None:
-            block['start'] = timeline.blocked_s(
+            block['start'] = timeline.in_flight_max_s(
                 phases['nova_start_called'], phases['nova_start_returned'])
-        block['pivots'] = [timeline.blocked_s(ready, done)
-                           for ready, done in pivots(obs.events)]
+        # The switch happens just before the job's completed event.
+        block['pivots'] = [timeline.in_flight_max_s(done, done)
+                           for _, done in pivots(obs.events)]
         values['guest_latency'] = {
             'before': timeline.phase(obs.quiet_since,
                                      obs.called_at).as_dict(),
@@ -143,10 +144,15 @@ def build_row(obs: Observation, case: plan_mod.Case,
     values['write_block_s'] = block
     if legacy:
         ready = first_ready(obs.events, 'copy')
+        done = [d for _, d in pivots(obs.events)]
         called = phases.get('swap_called', obs.called_at)
-        values['legacy_converged'] = ready is not None and \
+        values['legacy_converged'] = bool(done) and \
             obs.status == 'success'
-        values['converge_s'] = _span(called, ready)
+        # Converged = the mirror caught up and the guest switched; "ready"
+        # comes first, and the pivot may wait long after it for the
+        # mirror to be fully in sync again.
+        values['converge_s'] = _span(called, done[0] if done else None)
+        values['ready_s'] = _span(called, ready)
         if ready is None and obs.status != 'success':
             values['error'] = ('did not converge: the mirror was not '
                                'ready after %d s (Nova aborted it; the '

@@ -36,8 +36,10 @@ Each ROW is one migration (flow x link x array x size x iteration):
                            counters; null for ``file``)
 ``guest_latency``          ``{"before": SUMMARY, "during": SUMMARY}``,
                            SUMMARY = ``{count, p50_ms, p99_ms, max_ms}``
-``legacy_converged``       legacy only: whether the mirror became ready
-``converge_s``             legacy only: time until it did
+``legacy_converged``       legacy only: whether the mirror caught up and
+                           the guest switched to dst (pivot done)
+``converge_s``             legacy only: time until it did (swap call to
+                           the pivot's completed event)
 ``raw_copy_s``             the array's own copy of the same bytes,
                            measured in the same run (the physical limit)
 ``copy_phase_s``           the new flow's copy phase (start to complete)
@@ -64,6 +66,8 @@ Optional fields the full run adds (absent or null otherwise):
                            writes, nothing crosses a network)
 ``guest_bytes_during``     bytes the guest issued during the migration
                            (they cross the link too)
+``ready_s``                legacy: swap call until the mirror's first
+                           ``ready`` (the pivot may wait long after it)
 ``phases_s``               Cinder's phase timestamps (Nova calls, copy)
                            as seconds since the migrate call
 ``raw_copy_method``        how the array's raw copy went (``reflink``,
@@ -146,6 +150,7 @@ ROW_SCHEMA = {
         'bytes_to_array': {'type': ['integer', 'null'], 'minimum': 0},
         'bytes_from_array': {'type': ['integer', 'null'], 'minimum': 0},
         'raw_copy_method': {'type': ['string', 'null']},
+        'ready_s': _NUM,
         'phases_s': {'type': 'object',
                      'additionalProperties': {'type': 'number'}},
     },
@@ -198,7 +203,7 @@ def new_row(flow: str, link: str, link_kind: str, array: str, size: int,
         'nova_finish_s': None, 'complete_mode': None, 'copy_method': None,
         'bytes_source': None, 'guest_bytes_during': None,
         'bytes_to_array': None, 'bytes_from_array': None,
-        'raw_copy_method': None, 'phases_s': {},
+        'raw_copy_method': None, 'phases_s': {}, 'ready_s': None,
     }
     row.update(values)
     if row['copy_ratio'] is None and row['copy_phase_s'] is not None \

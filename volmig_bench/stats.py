@@ -112,6 +112,25 @@ class LatencyTimeline:
             return None
         return round(float(lats.max()) / 1e6, 6)
 
+    def in_flight_max_s(self, host_from: float, host_to: float,
+                        slack: float = 0.05) -> float | None:
+        """Longest write that may have been in flight during [from, to].
+
+        A write issued in the window starting at ``w`` with latency ``l``
+        was in flight somewhere in ``[w, w + window + l]``; with one
+        write at a time (queue depth 1) a pause of QEMU's I/O is exactly
+        the write that spans it, however long it lasted. ``slack``
+        widens the interval for event delivery delays. None when no
+        write was issued then.
+        """
+        ends = self.window_start + self.window_s + self.latency_us / 1e6
+        mask = ((self.window_start <= host_to + slack)
+                & (ends >= host_from - slack))
+        lats = self.latency_us[mask]
+        if lats.size == 0:
+            return None
+        return round(float(lats.max()) / 1e6, 6)
+
     def series(self, bucket_s: float = 1.0, origin: float | None = None
                ) -> dict:
         """p50 / p99 / max per bucket, for plots; times from ``origin``."""

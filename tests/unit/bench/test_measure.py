@@ -108,7 +108,9 @@ class BuildRowTestCase(base.TestCase):
                     _event(108.8, 'copy', 'completed')])
         row = measure.build_row(obs, CASE, _timeline(), CLOCK, None, 120)
         self.assertTrue(row['legacy_converged'])
-        self.assertAlmostEqual(6.9, row['converge_s'])
+        # Converged = pivoted (108.8), ready came first (108.0).
+        self.assertAlmostEqual(7.7, row['converge_s'])
+        self.assertAlmostEqual(6.9, row['ready_s'])
         self.assertIsNone(row['cinder_complete_wait_s'])
         self.assertIsNone(row['write_block_s']['start'])
         self.assertEqual(1, len(row['write_block_s']['pivots']))

@@ -59,6 +59,18 @@ class TimelineTestCase(base.TestCase):
         self.assertEqual(0.25, self.timeline.blocked_s(101.0, 101.15))
         self.assertIsNone(self.timeline.blocked_s(102.5))
 
+    def test_in_flight_covers_pauses_of_any_length(self):
+        # The 250 ms write was issued in [101.0, 101.1) and ended by
+        # 101.35: an event at 101.3 caught it in flight, one at 101.5
+        # did not (only writes issued later).
+        self.assertEqual(0.25, self.timeline.in_flight_max_s(101.3, 101.3))
+        self.assertEqual(0.25, self.timeline.in_flight_max_s(100.5, 101.02))
+        self.assertIsNone(self.timeline.in_flight_max_s(101.5, 101.5))
+        # A write blocked for 2 s before an event far from its window.
+        log = _log([(0, [2000000], None), (1, [300], None)])
+        timeline = stats.LatencyTimeline(log, stats.ClockMap(95.0))
+        self.assertEqual(2.0, timeline.in_flight_max_s(102.0, 102.0))
+
     def test_series(self):
         s = self.timeline.series(bucket_s=1.0, origin=100.0)
         self.assertEqual([0.0, 1.0, 3.0], s['t_s'])
