@@ -523,8 +523,11 @@ def write_plot(result: dict, path: str) -> str:
     fig, axes = plt.subplots(panels, 1, figsize=(12, 3.6 * panels),
                              constrained_layout=True, squeeze=False)
     axes = list(axes[:, 0])
-    labels = ['%s\n%s %s\n%s' % (format_size(r['size']), r['link'],
-                                 r['array'], r['flow']) for r in rows]
+    rates = len({r.get('rate') for r in rows}) > 1
+    labels = ['%s%s\n%s %s\n%s' % (
+        format_size(r['size']),
+        ' %g MB/s' % ((r.get('rate') or 0) / 1e6) if rates else '',
+        r['link'], r['array'], r['flow']) for r in rows]
     colors = [FLOW_COLORS.get(r['flow'], 'tab:blue') for r in rows]
     x = range(len(rows))
 
