@@ -44,13 +44,6 @@ libvirt_opts = [
                help='qemu-img -o options of migration overlays; '
                     'extended_l2 avoids copy-on-write of partial clusters '
                     'from a network backing file.'),
-    cfg.IntOpt('volume_migration_copy_granularity', default=4096,
-               min=0, max=67108864,
-               help='Granularity, in bytes (a power of two from 512), of '
-                    'the copy complete makes of the overlay. Guest writes '
-                    'smaller than the default 64 KiB would otherwise drag '
-                    'the rest of each chunk from src across the storage '
-                    'link. 0 leaves QEMU\'s default.'),
     cfg.IntOpt('block_job_ready_timeout', default=600, min=1,
                help='Seconds a block job may take to become ready before '
                     'the migration step fails.'),

@@ -257,13 +257,8 @@ class BlockDevice:
 
     def copy(self, dest_xml: str, shallow: bool = False,
              reuse_ext: bool = False, transient: bool = False,
-             synchronous_writes: bool = False, bandwidth: int = 0,
-             granularity: int = 0) -> None:
-        """``virDomainBlockCopy`` of the disk onto ``dest_xml``.
-
-        ``granularity`` (bytes, a power of two; 0: QEMU's default, the
-        cluster size, 64 KiB for raw) is the unit the mirror copies.
-        """
+             synchronous_writes: bool = False, bandwidth: int = 0) -> None:
+        """``virDomainBlockCopy`` of the disk onto ``dest_xml``."""
         flags = 0
         for enabled, flag in (
                 (shallow, libvirt.VIR_DOMAIN_BLOCK_COPY_SHALLOW),
@@ -276,8 +271,6 @@ class BlockDevice:
         params = {}
         if bandwidth:
             params[libvirt.VIR_DOMAIN_BLOCK_COPY_BANDWIDTH] = bandwidth
-        if granularity:
-            params[libvirt.VIR_DOMAIN_BLOCK_COPY_GRANULARITY] = granularity
         with self.guest.host.block_graph_lock(self.guest.uuid):
             self.guest._write(
                 lambda d: d.blockCopy(self.disk, dest_xml, params, flags))

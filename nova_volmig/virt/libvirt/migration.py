@@ -237,14 +237,12 @@ class LibvirtVolumeMigrator:
             target = layout.dst
         migration.save_driver_data(complete_mode=mode,
                                    step=STEP_COMPLETE_COPY)
-        granularity = CONF.libvirt.volume_migration_copy_granularity
         try:
             self._mirror_and_pivot(
                 guest, layout, migration, 'volume migration complete copy',
                 COPY, lambda dev: dev.copy(
                     target.copy_target_xml(), shallow=True, reuse_ext=True,
-                    transient=True, synchronous_writes=True,
-                    granularity=granularity))
+                    transient=True, synchronous_writes=True))
         except Exception:
             if mode == MODE_TWO_STEP:
                 images.remove(target.path)
