@@ -1,0 +1,41 @@
+"""BlockDevice maps its keyword arguments onto libvirt flags."""
+
+import contextlib
+from unittest import mock
+
+import libvirt
+
+from nova_volmig.virt.libvirt import guest as lv_guest
+from tests import base
+
+
+class TestBlockDeviceCopy(base.TestCase):
+
+    def _device(self):
+        dom = mock.Mock(spec=libvirt.virDomain)
+        guest = mock.Mock(spec=lv_guest.Guest)
+        guest.uuid = 'u'
+        guest.host.block_graph_lock.return_value = contextlib.nullcontext()
+        guest._write.side_effect = lambda func: func(dom)
+        return lv_guest.BlockDevice(guest, 'vdb'), dom
+
+    def test_complete_copy_flags(self):
+        device, dom = self._device()
+        device.copy('<disk/>', shallow=True, reuse_ext=True, transient=True,
+                    synchronous_writes=True)
+        dom.blockCopy.assert_called_once_with(
+            'vdb', '<disk/>', {},
+            libvirt.VIR_DOMAIN_BLOCK_COPY_SHALLOW
+            | libvirt.VIR_DOMAIN_BLOCK_COPY_REUSE_EXT
+            | libvirt.VIR_DOMAIN_BLOCK_COPY_TRANSIENT_JOB
+            | libvirt.VIR_DOMAIN_BLOCK_COPY_SYNCHRONOUS_WRITES)
+
+    def test_legacy_copy_flags_and_bandwidth(self):
+        device, dom = self._device()
+        device.copy('<disk/>', reuse_ext=True, transient=True,
+                    bandwidth=1 << 20)
+        dom.blockCopy.assert_called_once_with(
+            'vdb', '<disk/>',
+            {libvirt.VIR_DOMAIN_BLOCK_COPY_BANDWIDTH: 1 << 20},
+            libvirt.VIR_DOMAIN_BLOCK_COPY_REUSE_EXT
+            | libvirt.VIR_DOMAIN_BLOCK_COPY_TRANSIENT_JOB)
