@@ -118,11 +118,13 @@ class AioDeployment:
     """
 
     def __init__(self, state_path: str, nova_conf: dict,
-                 cinder_conf: dict, compute_driver: str = 'libvirt'):
+                 cinder_conf: dict, compute_driver: str = 'libvirt',
+                 volume_protocol: str = 'file'):
         self.state_path = os.path.abspath(state_path)
         self.nova_conf = {g: dict(o) for g, o in nova_conf.items()}
         self.cinder_conf = cinder_conf
         self.compute_driver = compute_driver
+        self.volume_protocol = volume_protocol
         self.process: subprocess.Popen | None = None
         self.log_path = os.path.join(self.state_path, 'aio.log')
         self.info: dict = {}
@@ -140,6 +142,7 @@ class AioDeployment:
         cmd = aio_command() + [
             '--state-path', self.state_path, '--nova-port', '0',
             '--cinder-port', '0', '--compute-driver', self.compute_driver,
+            '--volume-protocol', self.volume_protocol,
             '--config-file', _write_conf(self.nova_conf_path,
                                          self.nova_conf),
             '--cinder-config-file', _write_conf(
@@ -201,12 +204,13 @@ class AioDeployment:
         wait_for(reloaded, timeout, 'nova-volmig-aio reloading %s'
                  % self.nova_conf_path, interval=0.05)
 
-    def stop(self, timeout: float = 60.0) -> int | None:
-        """SIGTERM, then SIGKILL after ``timeout``; the exit code."""
+    def stop(self, timeout: float = 60.0, sig: int = signal.SIGTERM
+             ) -> int | None:
+        """``sig`` (SIGTERM), then SIGKILL after ``timeout``; exit code."""
         if self.process is None:
             return None
         if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
+            self.process.send_signal(sig)
             try:
                 self.process.wait(timeout)
             except subprocess.TimeoutExpired:
