@@ -13,8 +13,7 @@ from nova_volmig import policies
 from nova_volmig import policy
 from tests import base
 
-SAMPLE = os.path.join(os.path.dirname(__file__), '..', '..', 'doc',
-                      'source', 'api', 'samples',
+SAMPLE = os.path.join(os.path.dirname(__file__), '..', '..', 'etc',
                       'nova-volmig-policy.yaml.sample')
 
 VOLUME_MIGRATION_RULES = [
@@ -106,7 +105,7 @@ class PolicyTest(base.TestCase):
             self.assertTrue(rule.description, rule.name)
 
     def test_sample_is_current(self):
-        """doc/source/api/samples holds what the generator makes now."""
+        """etc/ holds what the generator makes now (make genpolicy)."""
         out = self.state_file('sample.yaml')
         with mock.patch.object(generator, 'get_policies_dict',
                                return_value={'nova_volmig':
