@@ -55,6 +55,10 @@ CANCEL_WAIT = 300.0
 PROGRESS_INTERVAL = 0.5
 
 
+# Calls of Nova's complete while its record says nothing was switched.
+COMPLETE_ATTEMPTS = 3
+
+
 class _Unresolved(Exception):
     """Nova's outcome of complete could not be learnt (yet)."""
 
@@ -408,16 +412,25 @@ class MigrationFlow:
 
     def _complete_attached(self, new_volume: models.Volume,
                            dst_attachment_id: str) -> None:
-        called = timeutils.utcnow()
-        returned = None
-        try:
-            self.nova.complete_volume_migration(
-                self.record.src_attachment_id, dst_attachment_id)
-            returned = timeutils.utcnow()
-            outcome = 'switched'
-        except Exception as e:
-            LOG.warning('Migration %s: complete failed (%s); asking Nova '
-                        'what happened', self.migration_id, e)
+        """Nova complete; after a failure, ask Nova what happened.
+
+        A record back at ``running`` means nothing was switched (e.g. a
+        broker dropped the request): complete is tried again a few times
+        before the migration is cancelled.
+        """
+        for attempt in range(1, COMPLETE_ATTEMPTS + 1):
+            called = timeutils.utcnow()
+            try:
+                self.nova.complete_volume_migration(
+                    self.record.src_attachment_id, dst_attachment_id)
+            except Exception as e:
+                LOG.warning('Migration %s: complete failed (%s); asking '
+                            'Nova what happened', self.migration_id, e)
+                error = e
+            else:
+                self._record_times(nova_complete_called=called,
+                                   nova_complete_returned=timeutils.utcnow())
+                break
             try:
                 outcome = self._resolve_complete()
             except _Unresolved as unresolved:
@@ -425,19 +438,25 @@ class MigrationFlow:
                           'service start resolves it', self.migration_id,
                           unresolved)
                 return
-            if outcome == 'not_switched':
+            if outcome == 'switched':
+                break
+            if outcome == 'running' and attempt < COMPLETE_ATTEMPTS:
+                LOG.info('Migration %s: Nova switched nothing; complete '
+                         'again (attempt %d)', self.migration_id,
+                         attempt + 1)
+                continue
+            if outcome == 'running':
+                self._cancel_on_nova()
+            if outcome in ('running', 'not_switched'):
                 self._delete_dst_quietly()
-                self._fail('Nova did not complete the migration: %s' % e)
+                self._fail('Nova did not complete the migration: %s'
+                           % error)
                 return
-            if outcome == 'nova_error':
-                self._fail('Nova failed the migration during complete: '
-                           '%s; dst volume %s and attachment %s are kept '
-                           'for inspection' % (e, new_volume.id,
-                                               dst_attachment_id))
-                return
-        if returned is not None:
-            self._record_times(nova_complete_called=called,
-                               nova_complete_returned=returned)
+            self._fail('Nova failed the migration during complete: '
+                       '%s; dst volume %s and attachment %s are kept '
+                       'for inspection' % (error, new_volume.id,
+                                           dst_attachment_id))
+            return
         self._finish_attached(new_volume, dst_attachment_id)
 
     def _finish_attached(self, new_volume: models.Volume,
@@ -451,8 +470,9 @@ class MigrationFlow:
     def _resolve_complete(self) -> str:
         """After a failed or unknown complete, read Nova's record.
 
-        ``switched`` (completed: src released), or ``not_switched``
-        (running: cancelled now; or cancelled), or ``nova_error``.
+        ``switched`` (completed: src released), ``running`` (nothing was
+        switched: complete may be called again), ``not_switched``
+        (cancelled) or ``nova_error``.
         ``completing`` alone is no answer: Nova may still be switching,
         or about to put the record back to ``running`` because the switch
         failed, so it is waited out (``nova_complete_timeout``) before src
@@ -484,8 +504,7 @@ class MigrationFlow:
         if status in nova_mod.SWITCHED:
             return 'switched'
         if status in ('starting', 'running'):
-            self._cancel_on_nova()
-            return 'not_switched'
+            return 'running'
         if status in ('cancelling', 'cancelled'):
             return 'not_switched'
         return 'nova_error'
@@ -621,7 +640,9 @@ class MigrationFlow:
                 return
             if outcome == 'switched' and new_volume is not None:
                 self._finish_attached(new_volume, record.dst_attachment_id)
-            elif outcome == 'not_switched':
+            elif outcome in ('running', 'not_switched'):
+                if outcome == 'running':
+                    self._cancel_on_nova()
                 self._delete_dst_quietly()
                 self._fail(reason)
             else:

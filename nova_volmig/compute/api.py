@@ -494,6 +494,7 @@ class API:
         self._check_host_up(context, instance)
         values = {'status': 'completing',
                   'dst_attachment_id': dst_attachment_id,
+                  'claimed_by': None,
                   'error': None}
         if dst.get('connection_info'):
             values['dst_connection_info'] = cinder_json(
@@ -505,14 +506,42 @@ class API:
             self.compute_rpcapi.volume_migration_complete(
                 context, instance.uuid, instance.host, migration.id)
         except (messaging.MessagingTimeout,
-                messaging.MessageDeliveryFailure):
-            # Where the switch stands is known only to the compute host;
-            # its start-up reconciliation settles the record.
+                messaging.MessageDeliveryFailure) as e:
+            self._abandon_complete(context, instance, migration, e)
+
+    def _abandon_complete(self, context, instance, migration, error):
+        """The compute host did not answer complete in time.
+
+        If it never took the request (no claim), nothing was switched:
+        the record goes back to ``running`` (call complete again or
+        cancel). If it did, it is switching now: the record stays
+        ``completing`` and tells the outcome later.
+        """
+        timeout = CONF.compute.volume_migration_complete_timeout
+        try:
+            db.migration_update(context, migration.id, {
+                'status': 'running',
+                'error': _('compute host %(host)s did not take complete '
+                           'within %(timeout)ds (%(err)s); nothing was '
+                           'changed') % {'host': instance.host,
+                                         'timeout': timeout, 'err': error}},
+                {'status': 'completing', 'claimed_by': None})
+        except db.UnexpectedValues:
             raise exception.ComputeServiceUnavailable(
                 host=instance.host,
-                reason=_('volume migration complete was not confirmed '
-                         'within %ds; GET the migration for its outcome')
-                % CONF.compute.volume_migration_complete_timeout)
+                reason=_('volume migration complete is still running '
+                         'there after %ds; GET the migration for its '
+                         'outcome') % timeout)
+        db.instance_update(
+            context, instance.uuid,
+            {'task_state': task_states.VOLUME_MIGRATING},
+            {'task_state': task_states.VOLUME_MIGRATION_COMPLETING})
+        db.action_finish(context, instance.uuid, message='Error')
+        raise exception.ComputeServiceUnavailable(
+            host=instance.host,
+            reason=_('volume migration complete was not taken within %ds; '
+                     'nothing was changed and the migration is running: '
+                     'call complete again or cancel') % timeout)
 
     def volume_migration_cancel(self, context, src_attachment_id: str
                                 ) -> None:

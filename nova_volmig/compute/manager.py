@@ -535,6 +535,7 @@ class ComputeManager:
             self._refuse_stale(migration, 'complete', 'completing')
             if self._past(deadline):
                 self._expire_complete(context, instance, migration)
+            migration = self._claim_complete(context, migration)
             notifications.notify_volume_migration(
                 context, instance, migration, 'complete', 'start')
             try:
@@ -563,18 +564,42 @@ class ComputeManager:
                 action=action, attachment_id=migration.src_attachment_id,
                 status=migration.status, expected=expected)
 
+    def _claim_complete(self, context, migration):
+        """Take the complete before switching anything (compare-and-swap).
+
+        The API undoes a complete it stopped waiting for only while no
+        host has claimed it: one of the two wins.
+        """
+        try:
+            return db.migration_update(
+                context, migration.id, {'claimed_by': self.host},
+                {'status': 'completing', 'claimed_by': None})
+        except db.UnexpectedValues:
+            current = db.migration_get(context, migration.id)
+            raise exception.VolumeMigrationInvalidState(
+                action='complete', attachment_id=migration.src_attachment_id,
+                status='%s (claimed by %s)' % (current.status,
+                                               current.claimed_by),
+                expected='completing, unclaimed')
+
     def _expire_complete(self, context, instance, migration) -> None:
         """The API stopped waiting before we began: switch nothing.
 
         The caller got a 409; the record goes back to ``running`` so it
         may call complete again or cancel.
         """
-        db.migration_update(context, migration.id, {
-            'status': 'running',
-            'error': _('complete reached compute host %s after the API '
-                       'stopped waiting; nothing was changed: call '
-                       'complete again or cancel') % self.host},
-            {'status': 'completing'})
+        try:
+            db.migration_update(context, migration.id, {
+                'status': 'running',
+                'error': _('complete reached compute host %s after the API '
+                           'stopped waiting; nothing was changed: call '
+                           'complete again or cancel') % self.host},
+                {'status': 'completing', 'claimed_by': None})
+        except db.UnexpectedValues:
+            # The API put it back to running first.
+            self._refuse_stale(db.migration_get(context, migration.id),
+                               'complete', 'completing')
+            raise
         self._set_instance(
             context, instance.uuid,
             {'task_state': task_states.VOLUME_MIGRATING},
@@ -610,7 +635,8 @@ class ComputeManager:
             # src still holds (or is still redirected for) the guest:
             # Cinder may call complete again or cancel.
             db.migration_update(context, migration.id, {
-                'status': 'running', 'error': _error_text(error)},
+                'status': 'running', 'error': _error_text(error),
+                'claimed_by': None},
                 {'status': 'completing'})
             self._set_instance(
                 context, instance.uuid,
@@ -791,7 +817,7 @@ class ComputeManager:
         elif status == 'completing':
             if state in on_src:
                 db.migration_update(context, migration.id, {
-                    'status': 'running',
+                    'status': 'running', 'claimed_by': None,
                     'error': _('complete was interrupted before the switch '
                                'to dst; call complete again or cancel')},
                     {'status': 'completing'})

@@ -140,6 +140,10 @@ class VolumeMigration(Base):
     # Driver progress markers (overlay paths, saved I/O limits...), JSON;
     # what start-up reconciliation reads after a crash.
     driver_data: orm.Mapped[str | None] = orm.mapped_column(sa.Text)
+    # The compute host that took the current complete: set by that host
+    # with a compare-and-swap before it switches anything, so an API that
+    # stops waiting can tell "never taken" (safe to undo) from "running".
+    claimed_by: orm.Mapped[str | None] = orm.mapped_column(sa.String(255))
     was_running: orm.Mapped[bool | None] = orm.mapped_column(sa.Boolean)
 
 

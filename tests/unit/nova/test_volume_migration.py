@@ -499,6 +499,48 @@ class TestVolumeMigrationFailures(ComputeTestCase):
         self.assertNotIn(('volume_migration_cancel_finish',
                           self.instance.uuid), self.driver.calls)
 
+    def test_complete_not_taken_goes_back_to_running(self):
+        # E.g. a broker restart dropped the request: no host claimed it,
+        # so nothing was switched and the caller may try again.
+        self.api.volume_migration_start(self.service_ctxt, self.src)
+        db.service_update(self.ctxt, 'ghost', 'nova-volmig-compute',
+                          {'supports_live_volume_migration': True})
+        db.instance_update(self.ctxt, self.instance.uuid, {'host': 'ghost'})
+        self.flags(group='compute', volume_migration_complete_timeout=1)
+        dst = self.dst_attachment()
+        e = self.assertRaises(exception.ComputeServiceUnavailable,
+                              self.api.volume_migration_complete,
+                              self.service_ctxt, self.src, dst)
+        self.assertIn('nothing was changed', str(e))
+        record = self.migration_now()
+        self.assertState('running', task_states.VOLUME_MIGRATING)
+        self.assertIsNone(record.claimed_by)
+        self.assertNotIn(('volume_migration_complete', self.instance.uuid),
+                         self.driver.calls)
+        db.instance_update(self.ctxt, self.instance.uuid,
+                           {'host': 'compute1'})
+        self.flags(group='compute', volume_migration_complete_timeout=10)
+        self.api.volume_migration_complete(self.service_ctxt, self.src, dst)
+        self.wait_status('completed')
+
+    def test_complete_taken_but_slow_stays_completing(self):
+        self.api.volume_migration_start(self.service_ctxt, self.src)
+        gate = self.driver.block['volume_migration_complete'] = \
+            threading.Event()
+        self.addCleanup(gate.set)
+        self.flags(group='compute', volume_migration_complete_timeout=1)
+        e = self.assertRaises(exception.ComputeServiceUnavailable,
+                              self.api.volume_migration_complete,
+                              self.service_ctxt, self.src,
+                              self.dst_attachment())
+        self.assertIn('still running', str(e))
+        record = self.migration_now()
+        self.assertEqual('completing', record.status)
+        self.assertEqual('compute1', record.claimed_by)
+        gate.set()
+        self.wait_status('completed')
+        nf.wait_for(lambda: self.instance_now().task_state is None)
+
     def test_dead_compute_answers_conflict_at_once(self):
         self.host.service._stop.set()  # no more heartbeats
         self.flags(group='compute', service_down_time=1)
