@@ -107,7 +107,8 @@ def _run(*cmd: str, check_exit_code=True) -> str:
     return out
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this pid exists (signal 0)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -135,7 +136,7 @@ def _stop_pids(pids: list[int], timeout: float = 5.0) -> None:
                 os.kill(pid, sig)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            pids = [p for p in pids if _pid_alive(p)
+            pids = [p for p in pids if pid_alive(p)
                     and not _is_zombie(p)]
             if not pids:
                 return
@@ -177,7 +178,7 @@ def cleanup_stale() -> list[str]:
     removed = []
     for ns in list_namespaces():
         m = re.fullmatch(re.escape(NAMESPACE_PREFIX) + r'(\d+)-(\d+)', ns)
-        if not m or _pid_alive(int(m.group(1))):
+        if not m or pid_alive(int(m.group(1))):
             continue
         _stop_pids(namespace_pids(ns))
         _run('ip', 'netns', 'del', ns, check_exit_code=False)

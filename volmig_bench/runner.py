@@ -676,16 +676,6 @@ def _stop_leftover_exports(aio_state: str) -> None:
                 os.kill(pid, signal.SIGTERM)
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _stop_aio_of(aio_state: str) -> None:
     """SIGTERM the nova-volmig-aio that serves ``aio_state``, if any."""
     with contextlib.suppress(OSError, ValueError, KeyError):
@@ -697,9 +687,9 @@ def _stop_aio_of(aio_state: str) -> None:
             return  # the pid was reused by something else
         os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + 60
-        while _pid_alive(pid) and time.monotonic() < deadline:
+        while link_mod.pid_alive(pid) and time.monotonic() < deadline:
             time.sleep(0.1)
-        if _pid_alive(pid):
+        if link_mod.pid_alive(pid):
             os.kill(pid, signal.SIGKILL)
 
 
@@ -715,7 +705,7 @@ def cleanup_stale_runs(state_path: str) -> list[str]:
     for run_dir in sorted(glob.glob(os.path.join(
             os.path.abspath(state_path), 'bench', 'run-*-*'))):
         pid = run_dir.rsplit('-', 1)[1]
-        if not pid.isdigit() or _pid_alive(int(pid)):
+        if not pid.isdigit() or link_mod.pid_alive(int(pid)):
             continue
         aio_state = os.path.join(run_dir, 'aio')
         _stop_aio_of(aio_state)

@@ -93,7 +93,7 @@ class LibvirtFunctionalTestCase(base.TestCase):
                                  check=True, capture_output=True, text=True)
         except (OSError, subprocess.CalledProcessError) as e:
             self.skip_unless_ci('loop devices do not work here: %s'
-                          % getattr(e, 'stderr', e))
+                                % getattr(e, 'stderr', e))
         device = out.stdout.strip()
         self.addCleanup(subprocess.run, ['losetup', '-d', device],
                         capture_output=True)
