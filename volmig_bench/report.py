@@ -353,8 +353,11 @@ def render_summary(result: dict) -> list[str]:
             format_size(entry['size']), entry['link'], entry['array'],
             '%g' % ((entry.get('rate') or 0) / 1e6))
         parts = ['%s %s s' % (entry['flow'], _s(entry['total_s']))]
-        if entry.get('time_ratio'):
-            parts.append('%.1fx faster than legacy' % entry['time_ratio'])
+        ratio = entry.get('time_ratio')
+        if ratio and ratio >= 1:
+            parts.append('%.1fx faster than legacy' % ratio)
+        elif ratio:
+            parts.append('%.1fx slower than legacy' % (1 / ratio))
         elif entry.get('legacy_did_not_finish'):
             parts.append('legacy did not finish')
         if entry.get('bytes_ratio'):

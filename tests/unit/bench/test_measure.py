@@ -220,6 +220,13 @@ class VerdictTestCase(base.TestCase):
         self.assertIn('5.0x faster than legacy', '\n'.join(lines))
         self.assertIn('[short]', '\n'.join(lines))
 
+    def test_summary_says_slower_when_new_is_slower(self):
+        result = self._result([_row('new', 2.5, 0.4, bytes_=100),
+                               _row('legacy', 2.0, bytes_=2000)])
+        text = '\n'.join(report.render_summary(result))
+        self.assertIn('1.2x slower than legacy', text)
+        self.assertNotIn('faster', text)
+
     def test_checksum_mismatch_fails_loudly(self):
         result = self._result([_row('new', 2.0, 0.4, checksum=False),
                                _row('legacy', 9.0)],
