@@ -51,8 +51,7 @@ pep8: venv
 	$(VENV)/bin/flake8 nova_volmig cinder_driver_side volmig_bench tests tools
 
 genconfig: venv
-	$(VENV)/bin/oslo-config-generator --namespace nova_volmig --namespace oslo.messaging --namespace oslo.log --namespace oslo.policy --namespace keystonemiddleware.auth_token --output-file etc/nova-volmig.conf.sample
-	$(VENV)/bin/oslo-config-generator --namespace cinder_volmig --namespace oslo.log --namespace oslo.policy --output-file etc/cinder-volmig.conf.sample
+	for f in etc/oslo-config-generator/*.conf; do $(VENV)/bin/oslo-config-generator --config-file $$f || exit 1; done
 
 # The distributed deployment: RabbitMQ, PostgreSQL and every service as its
 # own process (doc/source/admin/distributed.rst).
@@ -65,8 +64,7 @@ distributed-stop:
 	$(VPY) tools/distributed.py stop --state-path $(DIST_STATE)
 
 genpolicy: venv
-	$(VENV)/bin/oslopolicy-sample-generator --namespace nova_volmig --output-file etc/nova-volmig-policy.yaml.sample
-	$(VENV)/bin/oslopolicy-sample-generator --namespace cinder_volmig --output-file etc/cinder-volmig-policy.yaml.sample
+	for f in etc/oslo-policy-generator/*.conf; do $(VENV)/bin/oslopolicy-sample-generator --config-file $$f || exit 1; done
 
 clean:
 	rm -rf $(VENV) .stestr bench-results
