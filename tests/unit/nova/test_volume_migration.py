@@ -162,6 +162,23 @@ class TestVolumeMigrationFlow(ComputeTestCase):
                    self.api.get_instance_actions(self.ctxt, self.instance)]
         self.assertIn('volume_migration_cancel', actions)
 
+    def test_cancel_notifications(self):
+        self.api.volume_migration_start(self.service_ctxt, self.src)
+        self.api.volume_migration_cancel(self.service_ctxt, self.src)
+        self.wait_status('cancelled')
+
+        def by_action():
+            return [(n['payload']['nova_object.data']['action'],
+                     n['event_type'].rsplit('.', 1)[1],
+                     n['payload']['nova_object.data']['migration_status'])
+                    for n in self.rpc.notifications()]
+        self.assertEqual(
+            [('start', 'start', 'starting'), ('start', 'end', 'running'),
+             ('cancel', 'start', 'cancelling'),
+             ('cancel', 'end', 'cancelled')],
+            nf.wait_for(lambda: len(by_action()) == 4 and by_action(),
+                        what='cancel notifications'))
+
     def test_new_start_after_terminal(self):
         self.api.volume_migration_start(self.service_ctxt, self.src)
         self.api.volume_migration_cancel(self.service_ctxt, self.src)
@@ -261,6 +278,17 @@ class TestVolumeMigrationConflicts(ComputeTestCase):
         self.assertEqual('running', self.api.volume_migration_get(
             self.ctxt, self.src).status)
 
+    def test_other_project_cannot_complete_or_cancel(self):
+        other = nf.user_context(project='project-b', user='bob')
+        self.api.volume_migration_start(self.service_ctxt, self.src)
+        dst = self.dst_attachment()
+        self.assertRaises(exception.VolumeMigrationNotFound,
+                          self.api.volume_migration_complete, other,
+                          self.src, dst)
+        self.assertRaises(exception.VolumeMigrationNotFound,
+                          self.api.volume_migration_cancel, other, self.src)
+        self.assertState('running', task_states.VOLUME_MIGRATING)
+
     def test_multiattach_conflicts(self):
         volume = self.cinder.create_volume(multiattach=True)
         self.assertRaises(exception.MultiattachNotSupported,
@@ -318,6 +346,47 @@ class TestVolumeMigrationConflicts(ComputeTestCase):
             e = self.assertRaises(exception.Conflict, call)
             self.assertEqual(409, e.code)
         self.assertState('running', task_states.VOLUME_MIGRATING)
+
+    def _assert_instance_operations_conflict(self):
+        volume2 = self.cinder.create_volume()
+        new_volume = self.cinder.create_volume()
+        self.cinder.volumes[self.volume_id]['migration_status'] = 'migrating'
+        for call in (
+                lambda: self.api.stop(self.ctxt, self.instance_now()),
+                lambda: self.api.start(self.ctxt, self.instance_now()),
+                lambda: self.api.delete(self.ctxt, self.instance_now()),
+                lambda: self.api.attach_volume(self.ctxt,
+                                               self.instance_now(), volume2),
+                lambda: self.api.detach_volume(self.ctxt,
+                                               self.instance_now(),
+                                               self.volume_id),
+                lambda: self.api.swap_volume(self.ctxt, self.instance_now(),
+                                             self.volume_id, new_volume)):
+            e = self.assertRaises(exception.Conflict, call)
+            self.assertEqual(409, e.code)
+
+    def test_instance_operations_conflict_while_completing(self):
+        self.api.volume_migration_start(self.service_ctxt, self.src)
+        dst = self.dst_attachment()
+        gate = self.driver.block['volume_migration_complete_finish'] = \
+            threading.Event()
+        self.addCleanup(gate.set)
+        self.api.volume_migration_complete(self.service_ctxt, self.src, dst)
+        self._assert_instance_operations_conflict()
+        self.assertState('completing',
+                         task_states.VOLUME_MIGRATION_COMPLETING)
+
+    def test_instance_operations_conflict_while_cancelling(self):
+        self.api.volume_migration_start(self.service_ctxt, self.src)
+        gate = self.driver.block['volume_migration_cancel_finish'] = \
+            threading.Event()
+        self.addCleanup(gate.set)
+        self.api.volume_migration_cancel(self.service_ctxt, self.src)
+        nf.wait_for(lambda: self.instance_now().task_state ==
+                    task_states.VOLUME_MIGRATION_CANCELLING)
+        self._assert_instance_operations_conflict()
+        self.assertState('cancelling',
+                         task_states.VOLUME_MIGRATION_CANCELLING)
 
     def test_concurrent_complete_and_cancel_one_wins(self):
         self.api.volume_migration_start(self.service_ctxt, self.src)
