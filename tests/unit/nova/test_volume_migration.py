@@ -10,6 +10,7 @@ import concurrent.futures
 import datetime
 import threading
 
+from oslo_serialization import jsonutils
 from oslo_utils import timeutils
 from oslo_utils import uuidutils
 
@@ -161,6 +162,30 @@ class TestVolumeMigrationFlow(ComputeTestCase):
         actions = [a.action for a in
                    self.api.get_instance_actions(self.ctxt, self.instance)]
         self.assertIn('volume_migration_cancel', actions)
+
+    def test_legacy_swap_moves_the_bdm_to_the_new_attachment(self):
+        new_volume = self.cinder.create_volume()
+        self.cinder.volumes[self.volume_id]['migration_status'] = 'migrating'
+        self.api.swap_volume(self.ctxt, self.instance_now(), self.volume_id,
+                             new_volume)
+        nf.wait_for(lambda: self.instance_now().task_state is None
+                    and self.cinder.completions, what='swap finished')
+        # Cinder's completion keeps the old id for the new data.
+        self.assertEqual([(self.volume_id, new_volume, False)],
+                         self.cinder.completions)
+        bdm = db.bdm_get_by_volume(self.ctxt, self.instance.uuid,
+                                   self.volume_id)
+        self.assertNotEqual(self.src, bdm.attachment_id)
+        new_attachment = self.cinder.attachments[bdm.attachment_id]
+        self.assertEqual(new_volume, new_attachment['volume_id'])
+        self.assertEqual(new_attachment['connection_info'],
+                         jsonutils.loads(bdm.connection_info))
+        self.assertIsNone(bdm.swap_progress)
+        self.assertNotIn(self.src, self.cinder.attachments)
+        self.assertEqual(
+            new_attachment['connection_info'],
+            self.driver.instances[self.instance.uuid]['disks'][
+                bdm.device_name])
 
     def test_cancel_notifications(self):
         self.api.volume_migration_start(self.service_ctxt, self.src)
