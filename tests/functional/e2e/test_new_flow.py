@@ -268,6 +268,9 @@ class TestOtherMigrations(E2ETestCase):
         self.assertEqual([], self.aio.nova.get(
             '/os-volume-migrations?instance_uuid=%s' % server['id']
         ).json()['volume_migrations'])
+        # The BDM, like the domain, is on dst.
+        self.assertEqual(dst_path, self.aio.bdm_connection_info(
+            server['id'], volume['id'])['data']['device_path'])
 
     def test_python_cinderclient(self):
         server, volume, writer = self.attached_volume()
