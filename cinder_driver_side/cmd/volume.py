@@ -24,9 +24,7 @@ LOG = logging.getLogger(__name__)
 
 def main(argv=None) -> int:
     conf = cinder_conf.new_conf(register_logging=True)
-    conf(sys.argv[1:] if argv is None else argv, project='cinder-volmig')
-    for name in conf.enabled_backends:
-        cinder_conf.backend.register_backend(conf, name)
+    cinder_conf.parse(conf, sys.argv[1:] if argv is None else argv)
     logging.setup(conf, 'cinder-volmig')
     svc = service.CinderService(conf)
     svc.start()

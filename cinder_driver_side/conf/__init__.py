@@ -33,10 +33,16 @@ def new_conf(register_logging: bool = False) -> cfg.ConfigOpts:
     return conf
 
 
-def parse(conf: cfg.ConfigOpts, args=(), config_files=()) -> cfg.ConfigOpts:
-    """Parse ``args`` and ``config_files`` and register backend groups."""
+def parse(conf: cfg.ConfigOpts, args=(),
+          config_files=None) -> cfg.ConfigOpts:
+    """Parse ``args`` and ``config_files`` and register backend groups.
+
+    ``config_files`` None: oslo.config's usual search for
+    cinder-volmig.conf.
+    """
     conf(list(args), project='cinder-volmig',
-         default_config_files=list(config_files))
+         default_config_files=(None if config_files is None
+                               else list(config_files)))
     for name in conf.enabled_backends:
         backend.register_backend(conf, name)
     return conf

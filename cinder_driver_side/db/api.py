@@ -316,8 +316,7 @@ class Connection:
                 models.VolumeAttachment.id == attachment_id,
                 models.VolumeAttachment.deleted.is_(False))
             ).scalar_one_or_none()
-        if row is None or (not context.is_admin
-                           and row.project_id != context.project_id):
+        if row is None or not context.can_see_project(row.project_id):
             raise exception.VolumeAttachmentNotFound(filter=attachment_id)
         return row
 

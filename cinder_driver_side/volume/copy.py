@@ -239,31 +239,27 @@ class NativeCopy(CopyEngine):
         moved = 0
         for start, end in data_extents(src, size):
             pos = start
-            while pos < end:
+            while pos < end and method == 'copy_file_range':
                 want = min(chunk, end - pos)
-                if method == 'copy_file_range':
-                    try:
-                        n = os.copy_file_range(src, dst, want, pos, pos)
-                    except OSError as e:
-                        if e.errno not in _UNSUPPORTED or moved:
-                            raise
-                        LOG.debug('copy_file_range unavailable (%s); '
-                                  'using read/write', e)
-                        method = 'read_write'
-                        continue
-                    if n <= 0:
-                        raise OSError(errno.EIO, 'copy_file_range copied '
-                                      'nothing at offset %d' % pos)
-                    limiter.throttle(n)
-                else:
-                    # pread/pwrite throttles itself; n is the range done.
-                    moved -= want - _read_write(src, dst, pos, pos + want,
-                                                lambda done: None, limiter,
-                                                chunk)
-                    n = want
+                try:
+                    n = os.copy_file_range(src, dst, want, pos, pos)
+                except OSError as e:
+                    if e.errno not in _UNSUPPORTED or moved:
+                        raise
+                    LOG.debug('copy_file_range unavailable (%s); '
+                              'using read/write', e)
+                    method = 'read_write'
+                    break
+                if n <= 0:
+                    raise OSError(errno.EIO, 'copy_file_range copied '
+                                  'nothing at offset %d' % pos)
+                limiter.throttle(n)
                 moved += n
                 pos += n
                 report(pos)
+            if method == 'read_write':
+                moved += _read_write(src, dst, pos, end, report, limiter,
+                                     chunk)
             report(end)
         return method, moved
 

@@ -119,26 +119,32 @@ class VolumeManager:
 
     # Placement
 
-    def locate(self, volume: models.Volume
-               ) -> tuple[array_mod.Array, str]:
-        """The array and pool holding ``volume``'s data."""
-        loc = utils.parse_host(volume.host)
-        arr = self.arrays.get(loc.backend)
-        if arr is None or loc.host != self.conf.host \
-                or loc.pool not in arr.pools:
-            raise exception.BackendNotFound(host=volume.host)
-        return arr, loc.pool
-
-    def array_for_host(self, host: str) -> tuple[array_mod.Array, str]:
+    def _find_pool(self, host: str
+                   ) -> tuple[array_mod.Array | None, str]:
+        """The array (None if not one of ours) and pool of ``host``."""
         loc = utils.parse_host(host)
         arr = self.arrays.get(loc.backend)
         if arr is None or loc.host != self.conf.host \
                 or loc.pool not in arr.pools:
+            return None, loc.pool
+        return arr, loc.pool
+
+    def locate(self, volume: models.Volume
+               ) -> tuple[array_mod.Array, str]:
+        """The array and pool holding ``volume``'s data."""
+        arr, pool = self._find_pool(volume.host)
+        if arr is None:
+            raise exception.BackendNotFound(host=volume.host)
+        return arr, pool
+
+    def array_for_host(self, host: str) -> tuple[array_mod.Array, str]:
+        arr, pool = self._find_pool(host)
+        if arr is None:
             known = ', '.join(h for a in self.arrays.values()
                               for h in a.pool_hosts())
             raise exception.InvalidHost(
                 reason='no pool named %s; known pools: %s' % (host, known))
-        return arr, loc.pool
+        return arr, pool
 
     def _array_for_type(self, ctx, volume_type: models.VolumeType | None
                         ) -> array_mod.Array | None:
