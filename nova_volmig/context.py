@@ -37,15 +37,13 @@ class RequestContext(context.RequestContext):
         return ctx
 
     @classmethod
-    def from_dict(cls, values):
-        return super().from_dict(
-            values,
-            user_id=values.get('user_id') or values.get('user'),
-            project_id=(values.get('project_id')
-                        or values.get('project_id')),
-            roles=values.get('roles'),
-            is_admin=values.get('is_admin'),
-            request_id=values.get('request_id'))
+    def from_dict(cls, values, **kwargs):
+        # oslo.context reads the rest; it knows only the 'user' key, and
+        # without 'is_admin' ours is derived from the roles, not False.
+        kwargs.setdefault('user_id',
+                          values.get('user_id') or values.get('user'))
+        kwargs.setdefault('is_admin', values.get('is_admin'))
+        return super().from_dict(values, **kwargs)
 
 
 def get_admin_context(request_id: str | None = None) -> RequestContext:

@@ -23,7 +23,7 @@ from nova_volmig.i18n import _
 
 LOG = logging.getLogger(__name__)
 
-CONTEXT_KEY = 'nova.context'
+CONTEXT_KEY = wsgi.CONTEXT_KEY
 
 # A user or project name of a noauth2 token.
 _NAME_RE = re.compile(r'^[^\s:,\x00-\x1f\x7f]{1,255}$')

@@ -7,6 +7,7 @@ stderr. ``stop()`` stops accepting, then waits for requests in flight.
 
 from __future__ import annotations
 
+import socket
 import socketserver
 import threading
 import time
@@ -98,6 +99,10 @@ class _ThreadingWSGIServer(socketserver.ThreadingMixIn,
             threads[0].join(remaining)
 
 
+class _ThreadingWSGIServer6(_ThreadingWSGIServer):
+    address_family = socket.AF_INET6
+
+
 class WSGIServer:
     """Serve a WSGI app on ``host:port`` from a background thread.
 
@@ -130,11 +135,8 @@ class WSGIServer:
     def start(self) -> None:
         if self._server is not None:
             raise RuntimeError('the server is already started')
-        server_cls = _ThreadingWSGIServer
-        if ':' in self.host:
-            server_cls = type('_ThreadingWSGIServer6', (server_cls,),
-                              {'address_family': __import__('socket')
-                               .AF_INET6})
+        server_cls = (_ThreadingWSGIServer6 if ':' in self.host
+                      else _ThreadingWSGIServer)
         self._server = server_cls((self.host, self.requested_port),
                                   _RequestHandler, self.max_threads)
         self._server.set_app(self.app)

@@ -50,6 +50,8 @@ FAULT_NAMES = {
 GENERIC_ERROR = _('Unexpected API Error. Look for request %(request_id)s in '
                   'the nova-volmig-api log.')
 
+# Where the auth middleware keeps the request context.
+CONTEXT_KEY = 'nova.context'
 # Where the project id segment of the URL is kept for the views' links.
 URL_PROJECT_ID_KEY = 'nova_volmig.url_project_id'
 
@@ -69,7 +71,7 @@ class Request(webob.Request):
     @property
     def context(self):
         """The ``nova_volmig.context.RequestContext`` built by auth."""
-        return self.environ['nova.context']
+        return self.environ[CONTEXT_KEY]
 
     @property
     def request_id(self) -> str | None:
@@ -273,7 +275,7 @@ class Resource:
 
     @staticmethod
     def _check_project_id(req: Request, project_id: str | None) -> None:
-        context = req.environ.get('nova.context')
+        context = req.environ.get(CONTEXT_KEY)
         if (project_id and context is not None and context.project_id
                 and project_id != context.project_id):
             raise exception.ValidationError(

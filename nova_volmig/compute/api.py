@@ -285,15 +285,10 @@ class API:
             _release_task_state(context, instance.uuid,
                                 task_states.ATTACHING_VOLUME)
             raise
-        try:
-            self.compute_rpcapi.attach_volume(context, instance.uuid,
-                                              instance.host, bdm.id)
-        except messaging.MessagingTimeout:
-            # The compute host may still attach; it releases the claim.
-            raise
-        except Exception:
-            # The manager rolled back and released the claim itself.
-            raise
+        # No release here on failure: the manager rolls back and releases
+        # the claim itself (after an RPC timeout it may still attach).
+        self.compute_rpcapi.attach_volume(context, instance.uuid,
+                                          instance.host, bdm.id)
         return db.bdm_get_by_id(context, bdm.id)
 
     @_rpc_errors(lambda self, context, instance, *a, **kw: instance.host)

@@ -468,11 +468,8 @@ class ComputeManager:
         with self._lock(instance_uuid):
             instance = self._instance(context, instance_uuid)
             migration = db.migration_get(context, migration_id)
-            if migration.status != 'starting':
-                # The API gave up on this start before it reached us.
-                raise exception.VolumeMigrationInvalidState(
-                    action='start', attachment_id=migration.src_attachment_id,
-                    status=migration.status, expected='starting')
+            # The API may have given up on this start before it reached us.
+            self._refuse_stale(migration, 'start', 'starting')
             notifications.notify_volume_migration(
                 context, instance, migration, 'start', 'start')
             running = self._power_state(instance) == power_state.RUNNING

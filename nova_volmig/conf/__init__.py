@@ -15,5 +15,8 @@ from nova_volmig.conf import libvirt
 
 CONF = cfg.CONF
 
-for _module in (base, api, cinder, compute, database, libvirt):
+# Every option module, in registration (and sample) order.
+ALL_MODULES = (base, api, cinder, compute, database, libvirt)
+
+for _module in ALL_MODULES:
     _module.register_opts(CONF)

@@ -156,6 +156,21 @@ def _raise_unexpected(session, model, key_col, key, expected):
                            expected=expected, actual=actual)
 
 
+def _cas_update_one(session, model, key_col: str, key, values: dict,
+                    expected: dict | None = None):
+    """:func:`_cas_update` of one row that must match; the row, detached.
+
+    Raises NotFound, or UnexpectedValues with what the row holds instead.
+    """
+    if _cas_update(session, model, key_col, key, values, expected) != 1:
+        _raise_unexpected(session, model, key_col, key, expected or {})
+    row = session.execute(
+        sa.select(model).where(getattr(model, key_col) == key)
+        .execution_options(populate_existing=True)).scalar_one()
+    session.expunge(row)
+    return row
+
+
 # Services
 
 @_retry
@@ -258,15 +273,8 @@ def instance_update(context, uuid: str, values: dict,
         (e.g. ``{'task_state': None}``); raises UnexpectedValues otherwise.
     """
     with _writer(context) as session:
-        count = _cas_update(session, models.Instance, 'uuid', uuid, values,
-                            expected)
-        if count != 1:
-            _raise_unexpected(session, models.Instance, 'uuid', uuid,
-                              expected or {})
-        row = session.execute(sa.select(models.Instance).where(
-            models.Instance.uuid == uuid)).scalar_one()
-        session.expunge(row)
-        return row
+        return _cas_update_one(session, models.Instance, 'uuid', uuid,
+                               values, expected)
 
 
 @_retry
@@ -341,15 +349,8 @@ def bdm_get_all_by_instance(context, instance_uuid: str
 def bdm_update(context, bdm_id: int, values: dict,
                expected: dict | None = None) -> models.BlockDeviceMapping:
     with _writer(context) as session:
-        count = _cas_update(session, models.BlockDeviceMapping, 'id', bdm_id,
-                            values, expected)
-        if count != 1:
-            _raise_unexpected(session, models.BlockDeviceMapping, 'id',
-                              bdm_id, expected or {})
-        row = session.get(models.BlockDeviceMapping, bdm_id)
-        session.refresh(row)
-        session.expunge(row)
-        return row
+        return _cas_update_one(session, models.BlockDeviceMapping, 'id',
+                               bdm_id, values, expected)
 
 
 @_retry
@@ -433,15 +434,8 @@ def migration_update(context, migration_id: int, values: dict,
                      ) -> models.VolumeMigration:
     """Compare-and-swap update of a migration record."""
     with _writer(context) as session:
-        count = _cas_update(session, models.VolumeMigration, 'id',
-                            migration_id, values, expected)
-        if count != 1:
-            _raise_unexpected(session, models.VolumeMigration, 'id',
-                              migration_id, expected or {})
-        row = session.get(models.VolumeMigration, migration_id)
-        session.refresh(row)
-        session.expunge(row)
-        return row
+        return _cas_update_one(session, models.VolumeMigration, 'id',
+                               migration_id, values, expected)
 
 
 # Instance actions

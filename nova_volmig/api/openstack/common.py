@@ -7,11 +7,11 @@ import urllib.parse
 
 from oslo_config import cfg
 
+from nova_volmig.api import wsgi
+
 CONF = cfg.CONF
 
 API_PREFIX = 'v2.1'
-# Where the router records the project id segment of the URL, if any.
-URL_PROJECT_ID_KEY = 'nova_volmig.url_project_id'  # as wsgi's
 
 
 def isotime(value: datetime.datetime | None) -> str | None:
@@ -40,7 +40,7 @@ def root_url(req) -> str:
 
 
 def _path(req, *parts: str) -> str:
-    project_id = req.environ.get(URL_PROJECT_ID_KEY)
+    project_id = req.environ.get(wsgi.URL_PROJECT_ID_KEY)
     segments = ([project_id] if project_id else []) + list(parts)
     return '/'.join(urllib.parse.quote(s, safe='') for s in segments)
 
