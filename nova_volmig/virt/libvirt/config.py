@@ -14,6 +14,7 @@ import urllib.parse
 from xml.etree import ElementTree as ET
 
 DISK_BUS = 'virtio'
+NBD_DEFAULT_PORT = 10809
 _ALIAS_INVALID = re.compile(r'[^A-Za-z0-9_-]')
 
 
@@ -143,8 +144,7 @@ class DiskSource:
         return to_xml(disk)
 
     @classmethod
-    def from_element(cls, elem: ET.Element, fmt: str | None = None
-                     ) -> DiskSource | None:
+    def from_element(cls, elem: ET.Element) -> DiskSource | None:
         """Parse a ``<disk>``, ``<backingStore>`` or ``<mirror>``.
 
         Returns None for the empty ``<backingStore/>`` closing a chain.
@@ -153,11 +153,10 @@ class DiskSource:
         source = elem.find('source')
         if kind is None or source is None:
             return None
-        if fmt is None:
-            driver = elem.find('driver')
-            fmt_elem = elem.find('format')
-            fmt = (driver.get('type') if driver is not None else
-                   fmt_elem.get('type') if fmt_elem is not None else 'raw')
+        driver = elem.find('driver')
+        fmt_elem = elem.find('format')
+        fmt = (driver.get('type') if driver is not None else
+               fmt_elem.get('type') if fmt_elem is not None else 'raw')
         backing_elem = elem.find('backingStore')
         backing = (cls.from_element(backing_elem)
                    if backing_elem is not None else None)
@@ -169,7 +168,7 @@ class DiskSource:
         return cls(kind, fmt, protocol=source.get('protocol'),
                    name=source.get('name'),
                    host=host.get('name') if host is not None else None,
-                   port=int(host.get('port', 10809))
+                   port=int(host.get('port', NBD_DEFAULT_PORT))
                    if host is not None else None,
                    backing=backing)
 
@@ -198,9 +197,7 @@ def parse_disks(domain_xml: str) -> Iterator[DiskState]:
         if mirror is not None:
             mirror_job = mirror.get('job', 'copy')
             ready = mirror.get('ready') == 'yes'
-            fmt = mirror.find('format')
-            mirror_source = DiskSource.from_element(
-                mirror, fmt.get('type') if fmt is not None else None)
+            mirror_source = DiskSource.from_element(mirror)
         yield DiskState(target=target.get('dev'),
                         alias=alias.get('name') if alias is not None
                         else None,

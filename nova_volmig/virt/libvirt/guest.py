@@ -16,7 +16,6 @@ import libvirt
 from oslo_log import log as logging
 
 from nova_volmig.compute import power_state
-from nova_volmig import exception
 from nova_volmig.virt.libvirt import config
 from nova_volmig.virt.libvirt import exception as lv_exc
 
@@ -93,18 +92,19 @@ class Guest:
             self._generation = self._host.generation
         return self._domain
 
-    def _read(self, func: Callable[[libvirt.virDomain], T]) -> T:
-        def _call():
+    def _call(self, func: Callable[[libvirt.virDomain], T],
+              idempotent: bool) -> T:
+        def _on_domain():
             # A connection made meanwhile invalidates the cached domain.
             self._host.get_connection()
             return func(self._dom())
-        return self._host.call(_call)
+        return self._host.call(_on_domain, idempotent=idempotent)
+
+    def _read(self, func: Callable[[libvirt.virDomain], T]) -> T:
+        return self._call(func, idempotent=True)
 
     def _write(self, func: Callable[[libvirt.virDomain], T]) -> T:
-        def _call():
-            self._host.get_connection()
-            return func(self._dom())
-        return self._host.call(_call, idempotent=False)
+        return self._call(func, idempotent=False)
 
     # identity and state
 
@@ -125,15 +125,6 @@ class Guest:
         """``virDomainGetXMLDesc``; the persistent XML if dump_inactive."""
         flags = libvirt.VIR_DOMAIN_XML_INACTIVE if dump_inactive else 0
         return self._read(lambda d: d.XMLDesc(flags))
-
-    def get_qemu_pid(self) -> int | None:
-        """The QEMU process id, from libvirt's pid file (local only)."""
-        name = self.name
-        try:
-            with open('/run/libvirt/qemu/%s.pid' % name) as f:
-                return int(f.read().strip())
-        except (OSError, ValueError):
-            return None
 
     def launch(self, pause: bool = False) -> None:
         """``virDomainCreateWithFlags``."""
@@ -251,10 +242,6 @@ class BlockDevice:
         """The disk in the live XML (source chain, mirror, readiness)."""
         return self.guest.get_disk(self.disk)
 
-    def is_job_ready(self) -> bool:
-        """True once the live XML shows ``<mirror ready='yes'>``."""
-        return self.get_state().mirror_ready
-
     def copy(self, dest_xml: str, shallow: bool = False,
              reuse_ext: bool = False, transient: bool = False,
              synchronous_writes: bool = False, bandwidth: int = 0) -> None:
@@ -296,11 +283,3 @@ class BlockDevice:
             flags |= libvirt.VIR_DOMAIN_BLOCK_JOB_ABORT_ASYNC
         with self.guest.host.block_graph_lock(self.guest.uuid):
             self.guest._write(lambda d: d.blockJobAbort(self.disk, flags))
-
-
-def not_found_is_none(func: Callable[[], T]) -> T | None:
-    """Run ``func``; None when the instance does not exist."""
-    try:
-        return func()
-    except exception.InstanceNotFound:
-        return None

@@ -55,6 +55,14 @@ def is_connection_error(error: BaseException) -> bool:
             and error.get_error_domain() in _CONNECTION_ERROR_DOMAINS)
 
 
+def _is_alive(conn: libvirt.virConnect) -> bool:
+    """``virConnectIsAlive``; False when the call itself fails."""
+    try:
+        return bool(conn.isAlive())
+    except libvirt.libvirtError:
+        return False
+
+
 def start_event_loop() -> None:
     """Register libvirt's default event loop and run it in a thread.
 
@@ -156,11 +164,8 @@ class Host:
         with self._conn_lock:
             conn = self._conn
             if conn is not None:
-                try:
-                    if conn.isAlive():
-                        return conn
-                except libvirt.libvirtError:
-                    pass
+                if _is_alive(conn):
+                    return conn
                 LOG.warning('Connection to %s lost; reconnecting', self.uri)
                 self._drop_connection()
             return self._connect()
@@ -256,13 +261,8 @@ class Host:
     def _mark_dead(self) -> None:
         with self._conn_lock:
             conn = self._conn
-            if conn is not None:
-                try:
-                    alive = conn.isAlive()
-                except libvirt.libvirtError:
-                    alive = False
-                if not alive:
-                    self._drop_connection()
+            if conn is not None and not _is_alive(conn):
+                self._drop_connection()
 
     # domains
 

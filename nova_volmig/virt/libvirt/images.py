@@ -16,6 +16,7 @@ from oslo_concurrency import processutils
 from oslo_config import cfg
 from oslo_log import log as logging
 from oslo_serialization import jsonutils
+from oslo_utils import fileutils
 
 from nova_volmig.virt.libvirt import exception as lv_exc
 
@@ -68,11 +69,8 @@ def create_overlay(path: str, backing: str, backing_format: str = 'raw',
     args = ['-f', 'qcow2', '-b', backing, '-F', backing_format]
     if options:
         args += ['-o', options]
-    try:
+    with fileutils.remove_path_on_error(path, remove=_remove_quietly):
         _run('create', path, '-q', *args, path)
-    except Exception:
-        _remove_quietly(path)
-        raise
 
 
 def info(path: str, force_share: bool = True) -> ImageInfo:

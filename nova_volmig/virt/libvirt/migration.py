@@ -132,11 +132,8 @@ class _Layout:
             return None
         if not info.backing_file:
             return None
-        if '://' in info.backing_file:
-            return config.DiskSource.from_uri(info.backing_file,
-                                              info.backing_format or 'raw')
-        return config.DiskSource('file', info.backing_format or 'raw',
-                                 path=info.backing_file)
+        return config.DiskSource.from_uri(info.backing_file,
+                                          info.backing_format or 'raw')
 
 
 class LibvirtVolumeMigrator:
@@ -359,7 +356,8 @@ class LibvirtVolumeMigrator:
         LOG.info('Reconciling: waiting for the %s job on disk %s of domain '
                  '%s', label, layout.disk, guest.uuid)
         try:
-            self._wait_and_pivot(guest, layout, migration, label, job_type)
+            self._mirror_and_pivot(guest, layout, migration, label,
+                                   job_type)
         except lv_exc.BlockJobTimeout:
             LOG.warning('The %s job did not get ready; it was aborted',
                         label)
@@ -369,39 +367,31 @@ class LibvirtVolumeMigrator:
     # helpers
 
     def _mirror_and_pivot(self, guest, layout, migration, label, job_type,
-                          start_job) -> None:
-        device = guest.get_block_device(layout.disk)
-        throttle, waiter = self._waiter(guest, layout, migration, label,
-                                        job_type)
-        try:
-            start_job(device)
-        except libvirt.libvirtError as e:
-            raise lv_exc.LibvirtCallFailed(
-                call='block job start (%s)' % label, domain=guest.uuid,
-                reason=e)
-        self._wait_then_pivot(device, throttle, waiter, label, migration)
+                          start_job=None) -> None:
+        """Start a mirror-type job (unless it runs already), wait, pivot.
 
-    def _wait_and_pivot(self, guest, layout, migration, label, job_type):
+        The waiter is created before ``start_job`` so that no READY event
+        is missed; limits the throttle changed are restored in any case.
+        """
         device = guest.get_block_device(layout.disk)
-        throttle, waiter = self._waiter(guest, layout, migration, label,
-                                        job_type)
-        self._wait_then_pivot(device, throttle, waiter, label, migration)
-
-    def _waiter(self, guest, layout, migration, label, job_type):
         throttle = blockjob.WriteThrottle(
             guest, layout.disk, CONF.libvirt.block_job_min_throttle_bytes_sec,
             save_original=lambda limits: migration.save_driver_data(
                 saved_iotune=limits),
             original=(migration.driver_data or {}).get('saved_iotune'))
         waiter = blockjob.ReadyWaiter(
-            guest.get_block_device(layout.disk), label, job_type,
+            device, label, job_type,
             timeout=CONF.libvirt.block_job_ready_timeout,
             progress_cb=migration.set_progress, throttle=throttle,
             window=CONF.libvirt.block_job_progress_window,
             progress_interval=CONF.compute.progress_update_interval)
-        return throttle, waiter
-
-    def _wait_then_pivot(self, device, throttle, waiter, label, migration):
+        if start_job is not None:
+            try:
+                start_job(device)
+            except libvirt.libvirtError as e:
+                raise lv_exc.LibvirtCallFailed(
+                    call='block job start (%s)' % label, domain=guest.uuid,
+                    reason=e)
         try:
             waiter.wait()
             blockjob.pivot(device, label)
@@ -433,8 +423,7 @@ class LibvirtVolumeMigrator:
         persistent = guest.get_disk(layout.disk, dump_inactive=True).source
         if persistent is not None and persistent.chain() == live.chain():
             return
-        guest.update_device(live.disk_xml(layout.device_name),
-                            persistent=True)
+        self._set_persistent(guest, layout, live)
 
     def _persistent_state(self, guest, layout) -> State:
         disk = guest.get_disk(layout.disk, dump_inactive=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from nova_volmig.virt.libvirt import config
 from nova_volmig.virt.libvirt.volume import base
 
-NBD_DEFAULT_PORT = 10809
+NBD_DEFAULT_PORT = config.NBD_DEFAULT_PORT
 
 
 class LibvirtNBDVolumeDriver(base.LibvirtVolumeDriver):
