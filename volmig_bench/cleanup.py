@@ -1,4 +1,8 @@
-"""Teardown that also runs on SIGTERM / SIGHUP, not only on Ctrl-C."""
+"""Teardown that also runs on SIGTERM / SIGHUP, not only on Ctrl-C.
+
+Also whether a PID still runs (shared with ``tools/``), which the
+cleanup of killed runs asks of their owners.
+"""
 
 from __future__ import annotations
 
@@ -55,3 +59,15 @@ def deferred_signals(signals=(signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
         yield
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
+
+
+def pid_alive(pid: int | None) -> bool:
+    """True if ``pid`` runs and is not a zombie."""
+    if not pid:
+        return False
+    try:
+        with open('/proc/%d/stat' % pid) as f:
+            state = f.read().rsplit(')', 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ('Z', 'X')

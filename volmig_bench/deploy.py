@@ -19,7 +19,7 @@ import signal
 import subprocess
 import sys
 import time
-from typing import Callable, Iterator
+from typing import Callable
 
 import requests
 
@@ -344,15 +344,3 @@ class Cloud:
     def nova_migration(self, src_attachment_id: str) -> dict:
         return self.nova.get('/os-volume-migrations/%s'
                              % src_attachment_id)['volume_migration']
-
-
-@contextlib.contextmanager
-def deployed(state_path: str, nova_conf: dict, cinder_conf: dict
-             ) -> Iterator[AioDeployment]:
-    """A running deployment, stopped on leaving the block."""
-    aio = AioDeployment(state_path, nova_conf, cinder_conf)
-    try:
-        aio.start()
-        yield aio
-    finally:
-        aio.stop()

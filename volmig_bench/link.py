@@ -107,17 +107,6 @@ def _run(*cmd: str, check_exit_code=True) -> str:
     return out
 
 
-def pid_alive(pid: int) -> bool:
-    """Whether a process with this pid exists (signal 0)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def list_namespaces() -> list[str]:
     out = _run('ip', 'netns', 'list')
     return [line.split()[0] for line in out.splitlines() if line.strip()]
@@ -136,19 +125,10 @@ def _stop_pids(pids: list[int], timeout: float = 5.0) -> None:
                 os.kill(pid, sig)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            pids = [p for p in pids if pid_alive(p)
-                    and not _is_zombie(p)]
+            pids = [p for p in pids if cleanup.pid_alive(p)]
             if not pids:
                 return
             time.sleep(0.05)
-
-
-def _is_zombie(pid: int) -> bool:
-    try:
-        with open('/proc/%d/stat' % pid) as f:
-            return f.read().rsplit(')', 1)[1].split()[0] == 'Z'
-    except OSError:
-        return True
 
 
 def namespaces_available() -> tuple[bool, str]:
@@ -178,7 +158,7 @@ def cleanup_stale() -> list[str]:
     removed = []
     for ns in list_namespaces():
         m = re.fullmatch(re.escape(NAMESPACE_PREFIX) + r'(\d+)-(\d+)', ns)
-        if not m or pid_alive(int(m.group(1))):
+        if not m or cleanup.pid_alive(int(m.group(1))):
             continue
         _stop_pids(namespace_pids(ns))
         _run('ip', 'netns', 'del', ns, check_exit_code=False)

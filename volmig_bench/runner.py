@@ -349,24 +349,31 @@ class CaseRun:
         dest = 'aio@%s#%s' % (self.backend.name, self._other_pool())
         self.say('%s -> %s' % (flow, dest.split('#')[1]))
         volume_id = self.volume['id']
+
+        def migration_over():
+            volume = cloud.volume(volume_id)
+            return volume if volume['migration_status'] in (
+                'success', 'error') else None
+
         called = time.monotonic()
         cloud.migrate_volume(volume_id, dest,
                              force_host_copy=(flow == 'legacy'))
         volume = deploy.wait_for(
-            lambda: (lambda v: v if v['migration_status'] in (
-                'success', 'error') else None)(cloud.volume(volume_id)),
-            self._wait_timeout(flow),
+            migration_over, self._wait_timeout(flow),
             '%s migration of %s' % (flow, volume_id), interval=POLL)
         record = cloud.volume_migration(volume_id)
         nova_record = None
         ends = [ctx.clock.server_time(record.get('finished_at'))]
         if mode and record.get('status') == 'success':
+            def nova_finished():
+                migration = cloud.nova_migration(
+                    record['src_attachment_id'])
+                return migration if migration['status'] in (
+                    'completed', 'error') else None
+
             nova_record = deploy.wait_for(
-                lambda: (lambda m: m if m['status'] in (
-                    'completed', 'error') else None)(
-                    cloud.nova_migration(record['src_attachment_id'])),
-                self._wait_timeout(flow), 'Nova finishing %s' % volume_id,
-                interval=POLL)
+                nova_finished, self._wait_timeout(flow),
+                'Nova finishing %s' % volume_id, interval=POLL)
             ends.append(ctx.clock.server_time(nova_record['updated_at']))
         seen = time.monotonic()
         ended = max([e for e in ends if e is not None], default=seen)
@@ -686,10 +693,13 @@ def _stop_aio_of(aio_state: str) -> None:
         if aio_state.encode() not in argv:
             return  # the pid was reused by something else
         os.kill(pid, signal.SIGTERM)
+        # Until it is reaped (gone from /proc), not only exited: a zombie
+        # still counts here, unlike cleanup.pid_alive.
         deadline = time.monotonic() + 60
-        while link_mod.pid_alive(pid) and time.monotonic() < deadline:
+        while os.path.exists('/proc/%d' % pid) and \
+                time.monotonic() < deadline:
             time.sleep(0.1)
-        if link_mod.pid_alive(pid):
+        if os.path.exists('/proc/%d' % pid):
             os.kill(pid, signal.SIGKILL)
 
 
@@ -705,7 +715,7 @@ def cleanup_stale_runs(state_path: str) -> list[str]:
     for run_dir in sorted(glob.glob(os.path.join(
             os.path.abspath(state_path), 'bench', 'run-*-*'))):
         pid = run_dir.rsplit('-', 1)[1]
-        if not pid.isdigit() or link_mod.pid_alive(int(pid)):
+        if not pid.isdigit() or cleanup.pid_alive(int(pid)):
             continue
         aio_state = os.path.join(run_dir, 'aio')
         _stop_aio_of(aio_state)

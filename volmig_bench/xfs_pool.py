@@ -111,7 +111,7 @@ class XfsPool:
                     if attempt == 49:
                         raise
                     time.sleep(0.1)  # a copy still finishing
-        if self.device and _loop_backing_file(self.device) == self.image:
+        if self.device and _loop_devices().get(self.device) == self.image:
             _run('losetup', '--detach', self.device)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.image)
@@ -119,30 +119,27 @@ class XfsPool:
             os.rmdir(self.mountpoint)
 
 
-def _loop_backing_file(device: str) -> str | None:
-    out = _run('losetup', '--list', '--json', '--output',
-               'NAME,BACK-FILE', check_exit_code=False)
-    for dev in json.loads(out or '{"loopdevices": []}')['loopdevices']:
-        if dev['name'] == device:
-            return (dev.get('back-file') or '').removesuffix(' (deleted)')
-    return None
+def _loop_devices() -> dict[str, str]:
+    """Each attached loop device and the file behind it."""
+    out = _run('losetup', '--list', '--json', '--output', 'NAME,BACK-FILE',
+               check_exit_code=False)
+    devices = json.loads(out or '{"loopdevices": []}')['loopdevices']
+    return {d['name']: (d.get('back-file') or '').removesuffix(' (deleted)')
+            for d in devices}
 
 
 def cleanup_stale(directory: str) -> list[str]:
     """Tear down pools under ``directory`` left by runs that died."""
     removed = []
-    out = _run('losetup', '--list', '--json', '--output', 'NAME,BACK-FILE',
-               check_exit_code=False)
-    for dev in json.loads(out or '{"loopdevices": []}')['loopdevices']:
-        image = (dev.get('back-file') or '').removesuffix(' (deleted)')
+    for device, image in _loop_devices().items():
         base = os.path.basename(image)
         if (os.path.dirname(image) != os.path.abspath(directory)
                 or not base.startswith(IMAGE_PREFIX)):
             continue
         pid = base[len(IMAGE_PREFIX):].split('-')[0]
-        if pid.isdigit() and os.path.exists('/proc/%s' % pid):
+        if pid.isdigit() and cleanup.pid_alive(int(pid)):
             continue
-        XfsPool(image, dev['name'], image[:-len('.img')]).destroy()
+        XfsPool(image, device, image[:-len('.img')]).destroy()
         removed.append(image)
     return removed
 

@@ -28,6 +28,8 @@ from typing import Iterator
 
 from oslo_concurrency import processutils
 
+from volmig_bench import cleanup as bench_cleanup
+
 STATE_DIR = os.environ.get('VOLMIG_SERVICES_STATE_DIR', '/run/nova-volmig')
 LOOPBACK = '127.0.0.1'
 
@@ -46,16 +48,8 @@ def check_name(name: str) -> str:
     return name
 
 
-def pid_alive(pid: int | None) -> bool:
-    """True if ``pid`` runs and is not a zombie."""
-    if not pid:
-        return False
-    try:
-        with open('/proc/%d/stat' % pid) as f:
-            state = f.read().rsplit(')', 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state not in ('Z', 'X')
+#: True if a PID runs and is not a zombie (the bench's teardown uses it too)
+pid_alive = bench_cleanup.pid_alive
 
 
 def pid_cmdline(pid: int) -> str:

@@ -16,6 +16,7 @@ from typing import Iterator
 
 import numpy as np
 
+from cinder_driver_side.volume import copy as copy_mod
 from volmig_bench import exception
 from volmig_bench.guest import protocol
 
@@ -114,26 +115,9 @@ def sha256_file(path: str, chunk: int = 4 << 20) -> str:
 
 def sparse_copy(src: str, dst: str) -> None:
     """Copy keeping holes (reflink or copy_file_range where possible)."""
-    # shutil.copyfile uses copy_file_range/sendfile; holes are kept by
-    # walking the data extents ourselves.
-    size = os.path.getsize(src)
-    with open(src, 'rb') as fin, open(dst, 'wb') as fout:
-        fout.truncate(size)
-        sfd, dfd = fin.fileno(), fout.fileno()
-        pos = 0
-        while pos < size:
-            try:
-                data = os.lseek(sfd, pos, os.SEEK_DATA)
-            except OSError:
-                break  # only a hole remains
-            hole = os.lseek(sfd, data, os.SEEK_HOLE)
-            off = data
-            while off < hole:
-                done = os.copy_file_range(sfd, dfd, hole - off, off, off)
-                if done <= 0:
-                    raise OSError('copy_file_range made no progress')
-                off += done
-            pos = hole
+    # A fresh dst: the copy writes src's data extents only.
+    open(dst, 'wb').close()
+    copy_mod.NativeCopy().copy(src, dst, os.path.getsize(src))
     shutil.copystat(src, dst)
 
 
