@@ -34,9 +34,12 @@ class _MigrationMatrix:
         src, dst, instance, writer, migration, src_at_start = self._started()
         writer.write_some(3)                       # between start and copy
         self.assertEqual(src_at_start, src.sha256())           # 1
-        lv_fixtures.copy_volume(src.uri, dst.uri)   # Cinder's copy
+        lv_fixtures.copy_volume(                   # Cinder's copy, with
+            src.uri, dst.uri,                      # writes in mid-copy
+            between=lambda: writer.write_some(2))
+        self.assertEqual(src_at_start, src.sha256())           # 1
         migration.dst_connection_info = dst.connection_info
-        writer.start()                             # during the copy
+        writer.start()                  # across complete and its finish
         self.driver.volume_migration_complete(None, instance, migration)
         self.assertQemuReleased(instance, src)                 # 4
         self.assertQemuUses(instance, dst)
@@ -54,7 +57,8 @@ class _MigrationMatrix:
     def test_running_cancel(self):
         src, dst, instance, writer, migration, src_at_start = self._started()
         writer.write_some(3)
-        lv_fixtures.copy_volume(src.uri, dst.uri)
+        lv_fixtures.copy_volume(src.uri, dst.uri,
+                                between=lambda: writer.write_some(2))
         writer.write_some(2)
         self.assertEqual(src_at_start, src.sha256())           # 1
         self.driver.volume_migration_cancel(None, instance, migration)
