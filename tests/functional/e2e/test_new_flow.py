@@ -225,11 +225,23 @@ class TestOtherMigrations(E2ETestCase):
             {'volumeAttachment': {'volumeId': volume['id']}})
         self.assertEqual(409, resp.status_code, resp.text)
         self.assertIn('multiattach', resp.text)
-        # Attached multiattach volumes are refused by Cinder itself too.
+        # Attached elsewhere (an attachment made on Cinder directly), a
+        # multiattach volume is refused by Cinder itself too.
+        resp = self.aio.cinder.post('/attachments', {'attachment': {
+            'volume_uuid': volume['id'], 'instance_uuid': server['id'],
+            'connector': {'host': 'another-compute'}}})
+        self.assertEqual(200, resp.status_code, resp.text)
+        resp = self.aio.cinder.post(
+            '/attachments/%s/action' % resp.json()['attachment']['id'],
+            {'os-complete': None})
+        self.assertEqual(204, resp.status_code, resp.text)
+        self.assertEqual('in-use', self.aio.volume(volume['id'])['status'])
         resp = self.aio.cinder.post(
             '/volumes/%s/action' % volume['id'],
             {'os-migrate_volume': {'host': 'aio@array1#pool2'}})
-        self.assertIn(resp.status_code, (202, 400), resp.text)
+        self.assertEqual(400, resp.status_code, resp.text)
+        self.assertIn('multiattach', resp.json()['badRequest']['message'])
+        self.assertIsNone(self.aio.volume(volume['id'])['migration_status'])
         server, volume, writer = self.attached_volume()
         self.aio.stop()
         self.aio.cinder_conf = {'DEFAULT': {
