@@ -520,17 +520,16 @@ class API:
                            'within %(timeout)ds (%(err)s); nothing was '
                            'changed') % {'host': instance.host,
                                          'timeout': timeout, 'err': error}},
-                {'status': 'completing', 'claimed_by': None})
+                {'status': 'completing', 'claimed_by': None},
+                instance_values={'task_state': task_states.VOLUME_MIGRATING},
+                instance_expected={
+                    'task_state': task_states.VOLUME_MIGRATION_COMPLETING})
         except db.UnexpectedValues:
             raise exception.ComputeServiceUnavailable(
                 host=instance.host,
                 reason=_('volume migration complete is still running '
                          'there after %ds; GET the migration for its '
                          'outcome') % timeout)
-        db.instance_update(
-            context, instance.uuid,
-            {'task_state': task_states.VOLUME_MIGRATING},
-            {'task_state': task_states.VOLUME_MIGRATION_COMPLETING})
         db.action_finish(context, instance.uuid, message='Error')
         raise exception.ComputeServiceUnavailable(
             host=instance.host,

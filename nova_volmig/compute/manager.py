@@ -38,6 +38,13 @@ from nova_volmig.volume import cinder
 CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
 
+# A complete that switched nothing: the instance is migrating again, in
+# the same transaction as its record (db.migration_update).
+_BACK_TO_MIGRATING = {
+    'instance_values': {'task_state': task_states.VOLUME_MIGRATING},
+    'instance_expected': {
+        'task_state': task_states.VOLUME_MIGRATION_COMPLETING}}
+
 ReconcileState = virt_driver.ReconcileState
 
 
@@ -591,16 +598,13 @@ class ComputeManager:
                 'error': _('complete reached compute host %s after the API '
                            'stopped waiting; nothing was changed: call '
                            'complete again or cancel') % self.host},
-                {'status': 'completing', 'claimed_by': None})
+                {'status': 'completing', 'claimed_by': None},
+                **_BACK_TO_MIGRATING)
         except db.UnexpectedValues:
             # The API put it back to running first.
             self._refuse_stale(db.migration_get(context, migration.id),
                                'complete', 'completing')
             raise
-        self._set_instance(
-            context, instance.uuid,
-            {'task_state': task_states.VOLUME_MIGRATING},
-            {'task_state': task_states.VOLUME_MIGRATION_COMPLETING})
         raise exception.VolumeMigrationFailed(
             attachment_id=migration.src_attachment_id,
             reason=_('complete arrived after its deadline; nothing was '
@@ -634,11 +638,7 @@ class ComputeManager:
             db.migration_update(context, migration.id, {
                 'status': 'running', 'error': _error_text(error),
                 'claimed_by': None},
-                {'status': 'completing'})
-            self._set_instance(
-                context, instance.uuid,
-                {'task_state': task_states.VOLUME_MIGRATING},
-                {'task_state': task_states.VOLUME_MIGRATION_COMPLETING})
+                {'status': 'completing'}, **_BACK_TO_MIGRATING)
             notifications.notify_volume_migration(
                 context, instance, migration, 'complete', 'error',
                 fault=_error_text(error))
@@ -817,10 +817,9 @@ class ComputeManager:
                     'status': 'running', 'claimed_by': None,
                     'error': _('complete was interrupted before the switch '
                                'to dst; call complete again or cancel')},
-                    {'status': 'completing'})
-                self._set_instance(
-                    context, instance.uuid,
-                    {'task_state': task_states.VOLUME_MIGRATING})
+                    {'status': 'completing'},
+                    instance_values={
+                        'task_state': task_states.VOLUME_MIGRATING})
             else:
                 self._switch_bdm_to_dst(context, migration)
                 self._spawn(self._complete_finish, context, instance.uuid,

@@ -430,12 +430,24 @@ def migration_get_all(context, *, instance_uuid: str | None = None,
 
 @_retry
 def migration_update(context, migration_id: int, values: dict,
-                     expected: dict | None = None
+                     expected: dict | None = None,
+                     instance_values: dict | None = None,
+                     instance_expected: dict | None = None
                      ) -> models.VolumeMigration:
-    """Compare-and-swap update of a migration record."""
+    """Compare-and-swap update of a migration record.
+
+    With ``instance_values``, the migration's instance is updated (a
+    compare-and-swap on ``instance_expected``) in the same transaction:
+    both change or neither does, so no crash leaves them disagreeing.
+    """
     with _writer(context) as session:
-        return _cas_update_one(session, models.VolumeMigration, 'id',
-                               migration_id, values, expected)
+        row = _cas_update_one(session, models.VolumeMigration, 'id',
+                              migration_id, values, expected)
+        if instance_values is not None:
+            _cas_update_one(session, models.Instance, 'uuid',
+                            row.instance_uuid, instance_values,
+                            instance_expected)
+        return row
 
 
 # Instance actions

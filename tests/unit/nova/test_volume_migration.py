@@ -187,6 +187,22 @@ class TestVolumeMigrationFlow(ComputeTestCase):
             self.driver.instances[self.instance.uuid]['disks'][
                 bdm.device_name])
 
+    def test_migration_and_instance_change_together_or_not_at_all(self):
+        record = self.api.volume_migration_start(self.service_ctxt, self.src)
+        self.assertRaises(
+            db.UnexpectedValues, db.migration_update, self.ctxt, record.id,
+            {'error': 'changed'}, {'status': 'running'},
+            instance_values={'task_state': None},
+            instance_expected={'task_state': 'not-this'})
+        self.assertIsNone(self.migration_now().error)
+        self.assertState('running', task_states.VOLUME_MIGRATING)
+        db.migration_update(
+            self.ctxt, record.id, {'error': 'changed'}, {'status': 'running'},
+            instance_values={'task_state': None},
+            instance_expected={'task_state': task_states.VOLUME_MIGRATING})
+        self.assertEqual('changed', self.migration_now().error)
+        self.assertIsNone(self.instance_now().task_state)
+
     def test_cancel_notifications(self):
         self.api.volume_migration_start(self.service_ctxt, self.src)
         self.api.volume_migration_cancel(self.service_ctxt, self.src)
