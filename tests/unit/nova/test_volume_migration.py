@@ -370,22 +370,7 @@ class TestVolumeMigrationConflicts(ComputeTestCase):
 
     def test_instance_operations_conflict_while_migrating(self):
         self.api.volume_migration_start(self.service_ctxt, self.src)
-        volume2 = self.cinder.create_volume()
-        new_volume = self.cinder.create_volume()
-        self.cinder.volumes[self.volume_id]['migration_status'] = 'migrating'
-        for call in (
-                lambda: self.api.stop(self.ctxt, self.instance_now()),
-                lambda: self.api.start(self.ctxt, self.instance_now()),
-                lambda: self.api.delete(self.ctxt, self.instance_now()),
-                lambda: self.api.attach_volume(self.ctxt,
-                                               self.instance_now(), volume2),
-                lambda: self.api.detach_volume(self.ctxt,
-                                               self.instance_now(),
-                                               self.volume_id),
-                lambda: self.api.swap_volume(self.ctxt, self.instance_now(),
-                                             self.volume_id, new_volume)):
-            e = self.assertRaises(exception.Conflict, call)
-            self.assertEqual(409, e.code)
+        self._assert_instance_operations_conflict()
         self.assertState('running', task_states.VOLUME_MIGRATING)
 
     def _assert_instance_operations_conflict(self):
