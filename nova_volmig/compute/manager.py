@@ -479,8 +479,9 @@ class ComputeManager:
             self._refuse_stale(migration, 'start', 'starting')
             notifications.notify_volume_migration(
                 context, instance, migration, 'start', 'start')
-            running = self._power_state(instance) == power_state.RUNNING
             try:
+                running = (self.driver.get_power_state(instance)
+                           == power_state.RUNNING)
                 if (running and not self.driver.capabilities.get(
                         'supports_live_volume_migration')):
                     raise exception.VolumeMigrationUnsupported(

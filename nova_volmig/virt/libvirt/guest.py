@@ -16,6 +16,7 @@ import libvirt
 from oslo_log import log as logging
 
 from nova_volmig.compute import power_state
+from nova_volmig import exception
 from nova_volmig.virt.libvirt import config
 from nova_volmig.virt.libvirt import exception as lv_exc
 
@@ -94,11 +95,17 @@ class Guest:
 
     def _call(self, func: Callable[[libvirt.virDomain], T],
               idempotent: bool) -> T:
+        """``func(domain)``; InstanceNotFound once the domain is gone."""
         def _on_domain():
             # A connection made meanwhile invalidates the cached domain.
             self._host.get_connection()
             return func(self._dom())
-        return self._host.call(_on_domain, idempotent=idempotent)
+        try:
+            return self._host.call(_on_domain, idempotent=idempotent)
+        except libvirt.libvirtError as e:
+            if e.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
+                raise exception.InstanceNotFound(instance_id=self.uuid) from e
+            raise
 
     def _read(self, func: Callable[[libvirt.virDomain], T]) -> T:
         return self._call(func, idempotent=True)

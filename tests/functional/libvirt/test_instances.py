@@ -6,6 +6,7 @@ from nova_volmig.compute import power_state
 from nova_volmig import exception
 from nova_volmig.virt.libvirt import config
 from nova_volmig.virt.libvirt import exception as lv_exc
+from tests.functional.fixtures import libvirt as lv_fixtures
 from tests.functional.libvirt import base
 
 
@@ -63,3 +64,14 @@ class InstanceLifecycleTest(base.LibvirtFunctionalTestCase):
                           self.driver.swap_volume, None,
                           vol_b.connection_info, vol_c.connection_info,
                           instance, base.DEVICE, lambda pct: None)
+
+    def test_domain_removed_behind_the_driver_is_instance_not_found(self):
+        vol_b = self.make_volume('b')
+        instance = self.spawn({base.DEVICE: vol_b})
+        guest = self.driver.host.get_guest(instance)
+        self.assertTrue(guest.is_active())          # the handle is cached
+        lv_fixtures.InstanceCleanup(self.driver.host.uri,
+                                    instance)._destroy_and_undefine()
+        self.assertRaises(exception.InstanceNotFound, guest.get_power_state)
+        self.assertRaises(exception.InstanceNotFound,
+                          self.driver.get_power_state, instance)

@@ -9,6 +9,7 @@ decided below the REST layer.
 import concurrent.futures
 import datetime
 import threading
+from unittest import mock
 
 from oslo_serialization import jsonutils
 from oslo_utils import timeutils
@@ -486,6 +487,23 @@ class TestVolumeMigrationFailures(ComputeTestCase):
         # A failed migration is terminal: start again.
         self.assertEqual('running', self.api.volume_migration_start(
             self.service_ctxt, self.src).status)
+
+    def test_start_on_a_vanished_domain_fails_cleanly(self):
+        # The hypervisor lost the guest (deleted behind Nova's back): the
+        # start fails and the migration is terminal, not left 'starting'.
+        gone = exception.InstanceNotFound(instance_id=self.instance.uuid)
+        with mock.patch.object(self.driver, 'get_power_state',
+                               side_effect=gone):
+            self.assertRaises(exception.NovaVolmigException,
+                              self.api.volume_migration_start,
+                              self.service_ctxt, self.src)
+        record = self.migration_now()
+        self.assertEqual('error', record.status)
+        self.assertIn(self.instance.uuid, record.error)
+        self.assertIsNone(self.instance_now().task_state)
+        self.assertEqual(['instance.volume_migration.start',
+                          'instance.volume_migration.error'],
+                         self.rpc.event_types())
 
     def test_complete_failure_before_switch_allows_retry_or_cancel(self):
         self.api.volume_migration_start(self.service_ctxt, self.src)
