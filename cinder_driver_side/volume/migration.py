@@ -95,6 +95,9 @@ class MigrationFlow:
         if self._thread is not None:
             self._thread.join(timeout)
 
+    def is_alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
     def abort(self, reason: str) -> None:
         """Stop the copy (the flow then cancels and cleans up)."""
         self._abort_reason = reason
@@ -512,7 +515,9 @@ class MigrationFlow:
     def _cancel_on_nova(self) -> None:
         """Cancel Nova's migration if it is active; wait until terminal.
 
-        Waiting lets the volume be migrated again at once.
+        Waiting lets the volume be migrated again at once. A flow that
+        was aborted (the service is stopping) does not wait: Nova ends
+        its cancel by itself.
         """
         att = self.record.src_attachment_id
         try:
@@ -536,7 +541,10 @@ class MigrationFlow:
                 status = None
             if status in NOVA_TERMINAL:
                 return
-            time.sleep(0.2)
+            if self._abort.wait(0.2):
+                LOG.info('Migration %s: not waiting for Nova\'s cancel to '
+                         'end (%s)', self.migration_id, self._abort_reason)
+                return
         LOG.warning('Migration %s: Nova\'s migration is not terminal '
                     'after %d s', self.migration_id, CANCEL_WAIT)
 

@@ -192,6 +192,29 @@ class AttachedFlowTest(base.CinderTestCase):
         self.assertEqual('cancelled', self.nova.migrations[att]['status'])
         self.assertEqual([], self.pool_files())
 
+    def test_stop_does_not_wait_out_a_slow_nova_cancel(self):
+        volume_id, att, src_path, before = self._attached()
+        started = threading.Event()
+
+        def slow_copy(engine, src, dst, size, report, limiter, chunk):
+            started.set()
+            while True:
+                report(0)
+                threading.Event().wait(0.01)
+        self.useFixture(fixtures.MockPatchObject(
+            copy_mod.NativeCopy, '_copy', new=slow_copy))
+        self.migrate(volume_id)
+        self.assertTrue(started.wait(10))
+        # Nova is still busy with this migration: cancel answers 409 and
+        # the record is not terminal for a long while.
+        self.nova.migrations[att]['status'] = 'cancelling'
+        flow = self.svc.manager.get_flow(volume_id)
+        self.svc.manager.stop(timeout=30, stop_exports=False)
+        self.assertFalse(flow.is_alive(), 'the flow outlived the stop')
+        self.assertEqual(['starting', 'migrating', 'error'],
+                         self.history[volume_id])
+        self.assertEqual([], self.pool_files())
+
     def test_recovery_after_crash_during_copy(self):
         volume_id, att, src_path, before = self._attached()
         release = threading.Event()
