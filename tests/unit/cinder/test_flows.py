@@ -173,7 +173,8 @@ class AttachedFlowTest(base.CinderTestCase):
         self.assertEqual(before, base.read(src_path))
         self.assertEqual(1, len(self.pool_files()))
 
-    def test_stop_aborts_copy_and_cancels(self):
+    def _migrating_with_endless_copy(self):
+        """An attached volume whose copy runs until the flow is aborted."""
         volume_id, att, src_path, before = self._attached()
         started = threading.Event()
 
@@ -186,6 +187,10 @@ class AttachedFlowTest(base.CinderTestCase):
             copy_mod.NativeCopy, '_copy', new=slow_copy))
         self.migrate(volume_id)
         self.assertTrue(started.wait(10))
+        return volume_id, att
+
+    def test_stop_aborts_copy_and_cancels(self):
+        volume_id, att = self._migrating_with_endless_copy()
         self.svc.manager.stop(stop_exports=False)
         self.assertEqual(['starting', 'migrating', 'error'],
                          self.history[volume_id])
@@ -193,18 +198,7 @@ class AttachedFlowTest(base.CinderTestCase):
         self.assertEqual([], self.pool_files())
 
     def test_stop_does_not_wait_out_a_slow_nova_cancel(self):
-        volume_id, att, src_path, before = self._attached()
-        started = threading.Event()
-
-        def slow_copy(engine, src, dst, size, report, limiter, chunk):
-            started.set()
-            while True:
-                report(0)
-                threading.Event().wait(0.01)
-        self.useFixture(fixtures.MockPatchObject(
-            copy_mod.NativeCopy, '_copy', new=slow_copy))
-        self.migrate(volume_id)
-        self.assertTrue(started.wait(10))
+        volume_id, att = self._migrating_with_endless_copy()
         # Nova is still busy with this migration: cancel answers 409 and
         # the record is not terminal for a long while.
         self.nova.migrations[att]['status'] = 'cancelling'
