@@ -63,3 +63,38 @@ def notify_volume_migration(context, instance, migration, action: str,
     except Exception:
         LOG.exception('Failed to send %s notification for instance %s',
                       event_type, instance.uuid)
+
+
+def notify_volume_detach(context, instance, volume_id: str, phase: str,
+                         fault: str | None = None) -> None:
+    """Emit ``instance.volume_detach.<phase>`` (upstream's event types).
+
+    The payload is upstream's ``InstanceActionVolumePayload`` in short: the
+    instance, the volume and the fault of an ``error``.
+    """
+    event_type = 'instance.volume_detach.%s' % phase
+    payload = {
+        'nova_object.name': 'InstanceActionVolumePayload',
+        'nova_object.namespace': 'nova',
+        'nova_object.version': PAYLOAD_VERSION,
+        'nova_object.data': {
+            'instance_uuid': instance.uuid,
+            'instance_name': instance.name,
+            'host': instance.host,
+            'project_id': instance.project_id,
+            'user_id': instance.user_id,
+            'state': instance.vm_state,
+            'volume_id': volume_id,
+            'fault': fault,
+            'timestamp': timeutils.utcnow().isoformat(),
+        },
+    }
+    try:
+        notifier = rpc.get_notifier('nova-compute:%s' % CONF.host)
+        if phase == 'error':
+            notifier.error(context, event_type, payload)
+        else:
+            notifier.info(context, event_type, payload)
+    except Exception:
+        LOG.exception('Failed to send %s notification for instance %s',
+                      event_type, instance.uuid)

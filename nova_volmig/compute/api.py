@@ -294,14 +294,27 @@ class API:
     @_rpc_errors(lambda self, context, instance, *a, **kw: instance.host)
     def detach_volume(self, context, instance: models.Instance,
                       volume_id: str) -> None:
+        """Check, claim the instance, then cast: the REST answer is 202.
+
+        What can be refused is refused here, synchronously (404 for a volume
+        the instance does not have, 409 for a busy, locked or migrating
+        instance or a compute host that is down); the detach itself runs on
+        the compute host and ends as the ``detach_volume`` instance action.
+        """
         self._check_host_up(context, instance)
         bdm = db.bdm_get_by_volume(context, instance.uuid, volume_id)
         _claim_task_state(context, instance, task_states.DETACHING_VOLUME,
                           'detach a volume from',
                           (vm_states.ACTIVE, vm_states.STOPPED))
-        db.action_start(context, instance.uuid, 'detach_volume')
-        self.compute_rpcapi.detach_volume(context, instance.uuid,
-                                          instance.host, bdm.id)
+        try:
+            db.action_start(context, instance.uuid, 'detach_volume')
+            self.compute_rpcapi.detach_volume(context, instance.uuid,
+                                              instance.host, bdm.id)
+        except Exception:
+            # The cast never left: nothing will release the claim.
+            _release_task_state(context, instance.uuid,
+                                task_states.DETACHING_VOLUME)
+            raise
 
     def swap_volume(self, context, instance: models.Instance,
                     old_volume_id: str, new_volume_id: str) -> None:

@@ -23,6 +23,7 @@ from oslo_serialization import jsonutils
 from oslo_utils import excutils
 from oslo_utils import timeutils
 
+from nova_volmig.compute import detach as compute_detach
 from nova_volmig.compute import power_state
 from nova_volmig.compute import task_states
 from nova_volmig.compute import vm_states
@@ -131,7 +132,7 @@ def instance_event(event: str):
 class ComputeManager:
     """Manages the instances and volume migrations of one host."""
 
-    target = messaging.Target(version='1.0')
+    target = messaging.Target(version='1.1')
 
     def __init__(self, host: str | None = None,
                  driver: virt_driver.ComputeDriver | None = None,
@@ -349,23 +350,10 @@ class ComputeManager:
                                        task_states.ATTACHING_VOLUME)
             db.action_finish(context, instance_uuid)
 
-    @instance_event('compute_detach_volume')
     def detach_volume(self, context, instance_uuid: str, bdm_id: int
                       ) -> None:
-        with self._lock(instance_uuid):
-            instance = self._instance(context, instance_uuid)
-            bdm = db.bdm_get_by_id(context, bdm_id)
-            try:
-                if bdm.connection_info:
-                    self.driver.detach_volume(
-                        context, _loads(bdm.connection_info), instance,
-                        bdm.device_name)
-                self.volume_api.attachment_delete(context, bdm.attachment_id)
-                db.bdm_destroy(context, bdm.id)
-            finally:
-                self._clear_task_state(context, instance_uuid,
-                                       task_states.DETACHING_VOLUME)
-            db.action_finish(context, instance_uuid)
+        """A cast since RPC 1.1: the outcome is an instance action event."""
+        compute_detach.detach_volume(self, context, instance_uuid, bdm_id)
 
     @staticmethod
     def _safe(fn, *args) -> None:

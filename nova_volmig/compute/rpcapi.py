@@ -10,6 +10,10 @@ API version history:
         ``deadline`` (ISO 8601 UTC): a compute host that finishes the
         synchronous part after the API stopped waiting undoes it instead
         of leaving an instance the caller believes untouched.
+* 1.1 - detach_volume is a cast: the REST API answers 202 at once and
+        the compute host records the outcome as the instance action's
+        ``compute_detach_volume`` event (as upstream). A 1.0 host is
+        still sent the blocking ``call``.
 
 Start and the synchronous part of complete are ``call``s bounded by
 ``[compute] volume_migration_start_timeout`` /
@@ -30,7 +34,7 @@ from nova_volmig import rpc
 CONF = cfg.CONF
 
 TOPIC = 'compute'
-RPC_API_VERSION = '1.0'
+RPC_API_VERSION = '1.1'
 
 
 def deadline_after(seconds: float) -> str:
@@ -76,10 +80,14 @@ class ComputeAPI:
                                         bdm_id=bdm_id)
 
     def detach_volume(self, ctxt, instance_uuid: str, host: str,
-                      bdm_id: int):
-        return self._prepare(host).call(ctxt, 'detach_volume',
-                                        instance_uuid=instance_uuid,
-                                        bdm_id=bdm_id)
+                      bdm_id: int) -> None:
+        if self.client.can_send_version('1.1'):
+            self._prepare(host, '1.1').cast(ctxt, 'detach_volume',
+                                            instance_uuid=instance_uuid,
+                                            bdm_id=bdm_id)
+            return
+        self._prepare(host).call(ctxt, 'detach_volume',
+                                 instance_uuid=instance_uuid, bdm_id=bdm_id)
 
     def swap_volume(self, ctxt, instance_uuid: str, host: str,
                     old_volume_id: str, new_volume_id: str):
