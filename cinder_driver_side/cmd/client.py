@@ -1,9 +1,14 @@
 """volmig: migrate a volume and watch it, for people.
 
-    volmig migrate VOLUME --host aio@array1#pool2 [--force-host-copy]
+    volmig pools [--detail]
+    volmig migrate VOLUME --host HOST@BACKEND#POOL [--force-host-copy]
                           [--lock-volume] [--wait]
     volmig retype VOLUME TYPE --migration-policy on-demand [--wait]
     volmig show VOLUME
+
+``volmig pools`` lists the pools ``--host`` may name in this deployment
+(``aio@array1#pool2`` in nova-volmig-aio, ``cinder1@array1#pool2`` in the
+distributed one).
 
 Talks to the volume REST API (noauth2 by default) at microversion 3.72
 and draws ``migration_progress`` as a progress bar.
@@ -67,6 +72,26 @@ class VolumeAPI:
     def action(self, volume_id: str, name: str, args: dict) -> None:
         self._call('POST', '/volumes/%s/action' % volume_id, {name: args})
 
+    def pools(self) -> list[dict]:
+        """Cinder's ``GET /scheduler-stats/get_pools?detail=true``."""
+        return self._call('GET', '/scheduler-stats/get_pools?detail=true'
+                          )['pools']
+
+
+def bar_state(volume: dict) -> tuple[int | None, str]:
+    """(percent or None to leave the bar, description) for one poll.
+
+    A migration that ended ``success`` reads 100 % even when no poll saw it
+    ``migrating`` (a quick migration); other ends keep the last percent.
+    """
+    status = volume.get('migration_status')
+    percent = volume.get('migration_progress')
+    if status == 'migrating' and percent is not None:
+        return int(percent), 'migrating'
+    if status in ('completing', 'success'):
+        return 100, status
+    return None, status or 'waiting'
+
 
 def watch(api: VolumeAPI, volume_id: str, console, interval: float = 0.5
           ) -> int:
@@ -83,14 +108,11 @@ def watch(api: VolumeAPI, volume_id: str, console, interval: float = 0.5
             if 'migration_status' not in volume:
                 raise ClientError('migration_status is admin-only: use an '
                                   'admin token')
-            percent = volume.get('migration_progress')
-            if status == 'migrating' and percent is not None:
-                bar.update(task, completed=int(percent),
-                           description='migrating')
-            elif status == 'completing':
-                bar.update(task, completed=100, description='completing')
+            percent, description = bar_state(volume)
+            if percent is None:
+                bar.update(task, description=description)
             else:
-                bar.update(task, description=status or 'waiting')
+                bar.update(task, completed=percent, description=description)
             if status not in ACTIVE:
                 break
             time.sleep(interval)
@@ -102,6 +124,26 @@ def watch(api: VolumeAPI, volume_id: str, console, interval: float = 0.5
     console.print('[red]migration of %s ended %s: %s[/red]'
                   % (volume_id, status, record.get('error')))
     return 1
+
+
+def pools(api: VolumeAPI, console, detail: bool = False) -> int:
+    """The pools of the deployment: what ``migrate --host`` may name."""
+    found = api.pools()
+    if not detail:
+        for pool in found:
+            console.print(pool['name'], highlight=False, soft_wrap=True)
+        return 0
+    table = rich_table.Table(title='pools')
+    for column in ('name', 'backend', 'protocol', 'total GiB', 'free GiB'):
+        table.add_column(column)
+    for pool in found:
+        caps = pool.get('capabilities', {})
+        table.add_row(pool['name'], str(caps.get('volume_backend_name')),
+                      str(caps.get('storage_protocol')),
+                      str(caps.get('total_capacity_gb')),
+                      str(caps.get('free_capacity_gb')))
+    console.print(table)
+    return 0
 
 
 def show(api: VolumeAPI, volume_id: str, console) -> int:
@@ -143,10 +185,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument('--os-roles', default=os.environ.get('OS_ROLES'),
                         help='X-Roles sent with a noauth2 token')
     sub = parser.add_subparsers(dest='command', required=True)
+    pls = sub.add_parser('pools', help='list the pools --host may name')
+    pls.add_argument('--detail', action='store_true',
+                     help='a table with backend, protocol and capacity')
     mig = sub.add_parser('migrate', help='migrate a volume to a pool')
     mig.add_argument('volume')
     mig.add_argument('--host', required=True,
-                     help='destination host@backend#pool')
+                     help='destination host@backend#pool (see: volmig '
+                          'pools)')
     mig.add_argument('--force-host-copy', action='store_true')
     mig.add_argument('--lock-volume', action='store_true')
     mig.add_argument('--wait', action='store_true',
@@ -169,6 +215,8 @@ def main(argv=None) -> int:
     try:
         if args.command == 'show':
             return show(api, args.volume, console)
+        if args.command == 'pools':
+            return pools(api, console, args.detail)
         if args.command == 'migrate':
             api.action(args.volume, 'os-migrate_volume', {
                 'host': args.host, 'force_host_copy': args.force_host_copy,
