@@ -4,11 +4,12 @@
 set -euo pipefail
 
 APT_OPTS=(-y -o DPkg::Lock::Timeout=900)
+# curl and jq: the walkthroughs of README.md and doc/source/admin/distributed.rst
 SYSTEM_PACKAGES=(
     libvirt-daemon-system libvirt-daemon-driver-qemu qemu-system-x86
     qemu-utils qemu-block-extra libvirt-dev pkg-config python3-venv
     iproute2 xfsprogs util-linux procps psmisc cpio gcc libc6-dev make
-    python3-dev
+    python3-dev curl jq
 )
 SERVICE_PACKAGES=(rabbitmq-server postgresql)
 
