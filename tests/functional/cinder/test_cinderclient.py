@@ -140,3 +140,15 @@ class VolmigCLITest(base.CinderTestCase):
         self.assertEqual(2, client.main(['--os-endpoint', self.svc.endpoint,
                                          'migrate', volume_id, '--host',
                                          'aio@array1#pool2']))
+
+    def test_pools_lists_the_deployment_pools(self):
+        import contextlib
+        import io
+
+        from cinder_driver_side.cmd import client
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            self.assertEqual(0, client.main(['--os-endpoint',
+                                             self.svc.endpoint, 'pools']))
+        self.assertEqual(['aio@array1#pool1', 'aio@array1#pool2',
+                          'aio@array2#pool1'], out.getvalue().split())
