@@ -56,14 +56,21 @@ class LastResort:
             return self._fault(
                 start_response, 400, 'The %s of the request is not valid '
                 'UTF-8 once percent-decoded.' % part)
+        started = []
+
+        def start_response_once(status, headers, exc_info=None):
+            started.append(status)
+            return start_response(status, headers, exc_info)
+
         try:
-            return self.application(environ, start_response)
+            return self.application(environ, start_response_once)
         except Exception:  # noqa: BLE001 - the last resort
             LOG.exception('Unexpected error in %s %s',
                           environ.get('REQUEST_METHOD'),
                           environ.get('PATH_INFO'))
+            # A second start_response must carry exc_info (PEP 3333).
             return self._fault(start_response, 500, GENERIC_ERROR,
-                               sys.exc_info())
+                               sys.exc_info() if started else None)
 
     @staticmethod
     def _fault(start_response, code: int, message: str,

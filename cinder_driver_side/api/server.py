@@ -16,8 +16,8 @@ import threading
 
 from cheroot import errors as cheroot_errors
 from cheroot import server as cheroot_server
-from cheroot import wsgi as cheroot_wsgi
 from cheroot.workers import threadpool
+from cheroot import wsgi as cheroot_wsgi
 from oslo_config import cfg
 from oslo_log import log as logging
 

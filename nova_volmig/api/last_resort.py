@@ -65,14 +65,22 @@ class LastResort:
             return self._fault(start_response, 400, _(
                 'The %s of the request is not valid UTF-8 once '
                 'percent-decoded.') % part)
+        started = []
+
+        def start_response_once(status, headers, exc_info=None):
+            started.append(status)
+            return start_response(status, headers, exc_info)
+
         try:
-            return self.application(environ, start_response)
+            return self.application(environ, start_response_once)
         except Exception:  # noqa: BLE001 - the last resort
             request_id = (environ.get('openstack.request_id')
                           or 'req-%s' % uuid.uuid4())
             LOG.exception('Unexpected error serving request %s', request_id)
+            # A second start_response must carry exc_info (PEP 3333).
             return self._fault(start_response, 500, self.generic_error %
-                               {'request_id': request_id}, sys.exc_info())
+                               {'request_id': request_id},
+                               sys.exc_info() if started else None)
 
     def _fault(self, start_response, code: int, message: str,
                exc_info=None) -> list[bytes]:
