@@ -11,14 +11,13 @@ configuration nova-volmig-aio embeds: array1 (pool1, pool2) and array2
 from __future__ import annotations
 
 import os
-import socketserver
-import threading
-from wsgiref import simple_server
 
 from oslo_config import cfg
 from oslo_log import log as logging
 
+from cinder_driver_side.api import last_resort
 from cinder_driver_side.api import router
+from cinder_driver_side.api import server as api_server
 from cinder_driver_side.compute import nova
 from cinder_driver_side import conf as cinder_conf
 from cinder_driver_side.db import api as db_api
@@ -30,17 +29,6 @@ LOG = logging.getLogger(__name__)
 AIO_ARRAYS = {'array1': ('pool1', 'pool2'), 'array2': ('pool1',)}
 
 
-class _RequestHandler(simple_server.WSGIRequestHandler):
-    def log_message(self, fmt, *args):
-        LOG.debug('%s - %s', self.address_string(), fmt % args)
-
-
-class _ThreadingWSGIServer(socketserver.ThreadingMixIn,
-                           simple_server.WSGIServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-
 class CinderService:
     """cinder-volmig in-process: API server, manager, database."""
 
@@ -50,9 +38,10 @@ class CinderService:
         self.db: db_api.Connection | None = None
         self.manager: manager_mod.VolumeManager | None = None
         self.app: router.APIRouter | None = None
+        #: What the server serves: ``app`` behind the last-resort guard.
+        self.wsgi_app: last_resort.LastResort | None = None
         self._nova_client = nova_client
-        self._server: _ThreadingWSGIServer | None = None
-        self._thread: threading.Thread | None = None
+        self._server: api_server.WSGIServer | None = None
 
     def start(self) -> None:
         os.makedirs(self.conf.state_path, exist_ok=True)
@@ -62,21 +51,15 @@ class CinderService:
                                                  self._nova_client)
         self.manager.init_host()
         self.app = router.APIRouter(self.conf, self.manager)
-        self._server = simple_server.make_server(
-            self.conf.osapi_volume_listen,
-            self.conf.osapi_volume_listen_port, self.app,
-            server_class=_ThreadingWSGIServer,
-            handler_class=_RequestHandler)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={'poll_interval': 0.2},
-            name='cinder-volmig-api', daemon=True)
-        self._thread.start()
+        self.wsgi_app = last_resort.LastResort(self.app)
+        self._server = api_server.WSGIServer(self.wsgi_app, self.conf)
+        self._server.start()
         LOG.info('cinder-volmig serving %s (backends: %s)', self.endpoint,
                  ', '.join(self.conf.enabled_backends))
 
     @property
     def port(self) -> int:
-        return self._server.server_address[1]
+        return self._server.port
 
     @property
     def endpoint(self) -> str:
@@ -89,15 +72,13 @@ class CinderService:
         return 'http://%s:%d/v3' % (host, self.port)
 
     def wait(self) -> None:
-        if self._thread is not None:
-            self._thread.join()
+        if self._server is not None:
+            self._server.wait()
 
     def stop(self, stop_exports: bool = True) -> None:
         """Stop serving, end migrations cleanly, stop NBD daemons."""
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._thread.join()
+            self._server.stop()
             self._server = None
         if self.manager is not None:
             self.manager.stop(stop_exports=stop_exports)

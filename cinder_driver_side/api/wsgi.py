@@ -25,12 +25,16 @@ FAULT_NAMES = {400: 'badRequest', 401: 'unauthorized', 403: 'forbidden',
                503: 'serviceUnavailable'}
 
 
+def fault_body(code: int, message: str) -> dict:
+    """Cinder's fault: ``{"itemNotFound": {"code": 404, "message": ..}}``."""
+    return {FAULT_NAMES.get(code, 'computeFault'): {'code': code,
+                                                    'message': message}}
+
+
 def fault(code: int, message: str,
           version: microversions.APIVersion | None = None
           ) -> webob.Response:
-    name = FAULT_NAMES.get(code, 'computeFault')
-    return json_response({name: {'code': code, 'message': message}}, code,
-                         version)
+    return json_response(fault_body(code, message), code, version)
 
 
 def json_response(body: Any, status: int = 200,
@@ -65,11 +69,42 @@ class Request(webob.Request):
             raise exception.InvalidInput(reason='a JSON body is required')
         try:
             body = json.loads(self.body)
+        except RecursionError:
+            # The C parser recurses once per '[' or '{'.
+            raise exception.InvalidInput(reason='malformed JSON: nested '
+                                                'too deeply')
         except ValueError as e:
             raise exception.InvalidInput(reason='malformed JSON: %s' % e)
         if not isinstance(body, dict):
             raise exception.InvalidInput(reason='the body must be an object')
+        if has_lone_surrogate(body):
+            raise exception.InvalidInput(
+                reason='a string holds a lone UTF-16 surrogate escape '
+                       '(such as \\ud800), which is no character')
         return body
+
+
+def has_lone_surrogate(value: Any) -> bool:
+    """True if a string (key or value) in ``value`` can't be UTF-8.
+
+    ``json.loads`` decodes an unpaired ``\\ud800`` escape into a str that
+    no encoder or database driver accepts. Iterative, so as deep as the
+    parser allows.
+    """
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            try:
+                item.encode('utf-8')
+            except UnicodeEncodeError:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
 
 
 def validate(body: dict, schema: dict) -> None:

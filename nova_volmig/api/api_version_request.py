@@ -40,7 +40,11 @@ VOLUME_MIGRATION_VERSION = '2.105'
 # The service type named in the OpenStack-API-Version header.
 SERVICE_TYPE = 'compute'
 
-_VERSION_RE = re.compile(r'^([1-9]\d*)\.([1-9]\d*|0)$')
+# At most 9 digits a part: a longer number is no version of this API, and
+# int() of thousands of digits is refused by Python (a 500 before).
+_VERSION_RE = re.compile(r'^([1-9]\d{0,8})\.([1-9]\d{0,8}|0)$')
+# How much of a malformed version a fault quotes back.
+_QUOTED_LENGTH = 32
 
 
 class InvalidAPIVersionString(exception.Invalid):
@@ -67,7 +71,8 @@ class APIVersionRequest:
         if version_string is not None:
             match = _VERSION_RE.match(version_string)
             if not match:
-                raise InvalidAPIVersionString(version=version_string)
+                raise InvalidAPIVersionString(
+                    version=_quoted(version_string))
             self.ver_major = int(match.group(1))
             self.ver_minor = int(match.group(2))
 
@@ -108,6 +113,12 @@ class APIVersionRequest:
         if self.is_null():
             raise ValueError('a null version has no string form')
         return '%d.%d' % (self.ver_major, self.ver_minor)
+
+
+def _quoted(text: str) -> str:
+    if len(text) > _QUOTED_LENGTH:
+        return '%s... (%d characters)' % (text[:_QUOTED_LENGTH], len(text))
+    return text
 
 
 def _as_version(value) -> APIVersionRequest:

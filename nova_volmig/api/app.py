@@ -1,6 +1,7 @@
 """The compute API WSGI application (no paste: the pipeline is code).
 
-request id -> fault wrapper -> body size -> versions documents, or
+request id -> last resort (UTF-8 URLs, JSON 500s) -> fault wrapper ->
+body size -> versions documents, or
 /v2.1/... -> auth (``[api] auth_strategy``) -> router -> resources.
 """
 
@@ -12,6 +13,7 @@ import webob.dec
 
 from nova_volmig.api import auth
 from nova_volmig.api import compute_req_id
+from nova_volmig.api import last_resort
 from nova_volmig.api.openstack import common
 from nova_volmig.api.openstack.compute import routes
 from nova_volmig.api.openstack.compute import versions
@@ -90,4 +92,5 @@ def build_app(compute_api=None, *, flavor_api=None, conf=None):
     app = RootDispatcher(auth.PIPELINES[strategy](router, conf))
     app = sizelimit.RequestBodySizeLimiter(app)
     app = wsgi.FaultWrapper(app)
+    app = last_resort.LastResort(app)
     return compute_req_id.ComputeReqIdMiddleware(app)

@@ -219,10 +219,39 @@ def parse_json_body(req: Request) -> Any:
                           'application/json.') % req.content_type)
     try:
         text = req.body.decode('utf-8')
-        return json.loads(text, parse_constant=_reject_constant)
+        body = json.loads(text, parse_constant=_reject_constant)
     except (ValueError, RecursionError, UnicodeDecodeError):
         raise exception.ValidationError(
             detail=_('Malformed request body: it is not valid JSON.'))
+    if has_lone_surrogate(body):
+        raise exception.ValidationError(
+            detail=_('Malformed request body: a string holds a lone UTF-16 '
+                     'surrogate escape (such as \\ud800), which is no '
+                     'character.'))
+    return body
+
+
+def has_lone_surrogate(value: Any) -> bool:
+    """True if a string (key or value) in ``value`` can't be UTF-8.
+
+    ``json.loads`` decodes an unpaired ``\\ud800`` escape into a str that
+    no encoder, database driver or log handler accepts. Iterative: the
+    nesting depth is bounded by the parser, not by this walk.
+    """
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            try:
+                item.encode('utf-8')
+            except UnicodeEncodeError:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
 
 
 # The resource

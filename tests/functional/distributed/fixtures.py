@@ -16,9 +16,7 @@ import os
 import random
 import shutil
 import tempfile
-import threading
 import uuid
-from wsgiref import simple_server
 
 import fixtures
 import libvirt
@@ -26,6 +24,7 @@ import psycopg2
 import requests
 import testtools
 
+from nova_volmig.api import server as api_server
 from tests import base
 from tests.functional.fixtures import aio as aio_fixtures
 from tests.functional.fixtures import libvirt as lv
@@ -307,23 +306,20 @@ class SwapRecorder:
     def __init__(self):
         self.target: str | None = None
         self.swaps: list[tuple[str, str, dict]] = []
-        self._server = simple_server.make_server(
-            services.LOOPBACK, 0, self._app,
-            handler_class=_QuietHandler)
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        kwargs={'poll_interval': 0.2},
-                                        daemon=True)
+        self._server = api_server.WSGIServer(
+            self._app, services.LOOPBACK, 0, max_threads=8,
+            client_socket_timeout=60, backlog=128,
+            max_request_header_size=65536)
 
     @property
     def endpoint(self) -> str:
-        return 'http://%s:%d/v2.1' % self._server.server_address
+        return self._server.endpoint + 'v2.1'
 
     def start(self) -> None:
-        self._thread.start()
+        self._server.start()
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._server.stop(timeout=5)
 
     def _app(self, environ, start_response):
         method = environ['REQUEST_METHOD']
@@ -349,11 +345,6 @@ class SwapRecorder:
                              'x-openstack-nova-api-version',
                              'x-compute-request-id')])
         return [resp.content]
-
-
-class _QuietHandler(simple_server.WSGIRequestHandler):
-    def log_message(self, *args):
-        pass
 
 
 def volume_files(deployment: dep.Deployment) -> list[str]:

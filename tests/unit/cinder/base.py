@@ -64,7 +64,7 @@ class CinderTestCase(base.TestCase):
         if body is not None:
             req.body = json.dumps(body).encode()
             req.content_type = 'application/json'
-        response = req.get_response(self.svc.app)
+        response = req.get_response(self.svc.wsgi_app)
         return response.status_int, (response.json if response.body
                                      else None)
 

@@ -14,13 +14,13 @@ from __future__ import annotations
 import json
 import threading
 import time
-from wsgiref import simple_server
 
 import requests
 import webob
 import webob.dec
 
-from cinder_driver_side import service as cinder_service
+from cinder_driver_side.api import server as api_server
+from cinder_driver_side import conf as cinder_conf
 
 
 def _fault(status: int, name: str, message: str) -> webob.Response:
@@ -89,23 +89,17 @@ class FakeNova:
         self.swap_error = False
         # Call name -> Event: the call waits until the test sets it.
         self.hold: dict[str, threading.Event] = {}
-        self._server = simple_server.make_server(
-            '127.0.0.1', 0, self.app,
-            server_class=cinder_service._ThreadingWSGIServer,
-            handler_class=cinder_service._RequestHandler)
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        kwargs={'poll_interval': 0.1},
-                                        daemon=True)
-        self._thread.start()
+        conf = cinder_conf.new_conf()
+        conf([], default_config_files=[])
+        self._server = api_server.WSGIServer(self.app, conf, '127.0.0.1', 0)
+        self._server.start()
 
     @property
     def endpoint(self) -> str:
-        return 'http://127.0.0.1:%d/v2.1' % self._server.server_address[1]
+        return 'http://127.0.0.1:%d/v2.1' % self._server.port
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join()
+        self._server.stop(timeout=5)
 
     # Cinder calls made as Nova does (service token)
 
