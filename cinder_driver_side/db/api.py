@@ -39,26 +39,48 @@ def default_connection(conf: cfg.ConfigOpts) -> str:
 
 
 def _install_sqlite_events(engine: sa.engine.Engine) -> None:
-    """WAL, busy_timeout and BEGIN IMMEDIATE: safe with many threads."""
+    """Make a SQLite file safe for many writer threads.
+
+    WAL lets readers run beside a writer; ``BEGIN IMMEDIATE`` takes the write
+    lock up front, so a read-then-write transaction never fails on the lock
+    upgrade (SQLITE_BUSY_SNAPSHOT, which busy_timeout does not wait out), and
+    ``busy_timeout`` makes the losers wait instead of fail.
+    """
 
     @sa.event.listens_for(engine, 'connect')
     def _pragmas(dbapi_con, con_record):
         dbapi_con.execute('PRAGMA busy_timeout = %d' % SQLITE_BUSY_TIMEOUT_MS)
         dbapi_con.execute('PRAGMA journal_mode = WAL')
 
-    @sa.event.listens_for(engine, 'begin', insert=True)
+    # oslo.db emits a plain (deferred) BEGIN, and runs before a listener
+    # added later even with insert=True: remove it so ours starts the
+    # transaction (oslo.db's commit/rollback listener still clears the
+    # marker).
+    for listener in list(engine.dispatch.begin):
+        if getattr(listener, '__name__', '') == '_sqlite_emit_begin':
+            sa.event.remove(engine, 'begin', listener)
+
+    @sa.event.listens_for(engine, 'begin')
     def _begin_immediate(conn):
         if 'in_transaction' not in conn.info:
             conn.exec_driver_sql('BEGIN IMMEDIATE')
             conn.info['in_transaction'] = True
 
 
+def _is_locked(exc: BaseException) -> bool:
+    """SQLite's "database is locked", translated by oslo.db or not.
+
+    oslo.db's error filters are not installed on every SQLAlchemy version,
+    so the raw sqlalchemy OperationalError is matched too.
+    """
+    return (isinstance(exc, (db_exc.DBError, sa.exc.OperationalError))
+            and 'database is locked' in str(exc))
+
+
 def _retry(f):
     return oslo_db_api.wrap_db_retry(
         max_retries=5, retry_on_deadlock=True, retry_interval=0.1,
-        exception_checker=lambda e: (
-            isinstance(e, db_exc.DBError)
-            and 'database is locked' in str(e)))(f)
+        exception_checker=_is_locked)(f)
 
 
 def _allowed(column, want):

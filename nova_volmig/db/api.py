@@ -115,13 +115,21 @@ def _reader(context):
     return get_context_manager().reader.using(context)
 
 
+def _is_locked(exc: BaseException) -> bool:
+    """SQLite's "database is locked", translated by oslo.db or not.
+
+    oslo.db's error filters are not installed on every SQLAlchemy version,
+    so the raw sqlalchemy OperationalError is matched too.
+    """
+    return (isinstance(exc, (db_exc.DBError, sa.exc.OperationalError))
+            and 'database is locked' in str(exc))
+
+
 def _retry(f):
     """Retry deadlocks and SQLite "database is locked" a few times."""
     return oslo_db_api.wrap_db_retry(
         max_retries=5, retry_on_deadlock=True, retry_interval=0.1,
-        exception_checker=lambda e: (
-            isinstance(e, db_exc.DBError)
-            and 'database is locked' in str(e)))(f)
+        exception_checker=_is_locked)(f)
 
 
 def _cas_update(session, model, key_col: str, key, values: dict,
