@@ -83,6 +83,17 @@ def _retry(f):
         exception_checker=_is_locked)(f)
 
 
+def _storable_key(value) -> bool:
+    """Whether ``value`` can be looked up at all.
+
+    Ids come from URL paths: PostgreSQL refuses NUL characters in a query
+    (the driver raises, a 500), and no key is longer than a String(255).
+    Such an id names nothing: its getter answers NotFound (404).
+    """
+    return isinstance(value, str) and '\x00' not in value \
+        and len(value) <= 255
+
+
 def _allowed(column, want):
     values = want if isinstance(want, (tuple, list, set, frozenset)) \
         else (want,)
@@ -179,6 +190,8 @@ class Connection:
             return row
 
     def volume_type_get(self, context, type_id: str) -> models.VolumeType:
+        if not _storable_key(type_id):
+            raise exception.VolumeTypeNotFound(volume_type_id=type_id)
         with self._reader(context) as session:
             row = session.execute(sa.select(models.VolumeType).where(
                 models.VolumeType.id == type_id,
@@ -189,6 +202,8 @@ class Connection:
 
     def volume_type_get_by_name(self, context, name: str
                                 ) -> models.VolumeType:
+        if not _storable_key(name):
+            raise exception.VolumeTypeNotFoundByName(volume_type_name=name)
         with self._reader(context) as session:
             row = session.execute(sa.select(models.VolumeType).where(
                 models.VolumeType.name == name,
@@ -205,6 +220,8 @@ class Connection:
 
     @_retry
     def volume_type_destroy(self, context, type_id: str) -> None:
+        if not _storable_key(type_id):
+            raise exception.VolumeTypeNotFound(volume_type_id=type_id)
         with self._writer(context) as session:
             in_use = session.execute(sa.select(models.Volume.id).where(
                 models.Volume.volume_type_id == type_id,
@@ -240,6 +257,9 @@ class Connection:
 
     @_retry
     def extra_spec_delete(self, context, type_id: str, key: str) -> None:
+        if not (_storable_key(type_id) and _storable_key(key)):
+            raise exception.NotFound('extra spec %s of volume type %s not '
+                                     'found' % (key, type_id))
         with self._writer(context) as session:
             spec = models.VolumeTypeExtraSpec
             count = session.execute(sa.delete(spec).where(
@@ -259,6 +279,8 @@ class Connection:
 
     def volume_get(self, context, volume_id: str, *,
                    check_project: bool = True) -> models.Volume:
+        if not _storable_key(volume_id):
+            raise exception.VolumeNotFound(volume_id=volume_id)
         with self._reader(context) as session:
             row = session.execute(sa.select(models.Volume).where(
                 models.Volume.id == volume_id,
@@ -333,6 +355,8 @@ class Connection:
 
     def attachment_get(self, context, attachment_id: str
                        ) -> models.VolumeAttachment:
+        if not _storable_key(attachment_id):
+            raise exception.VolumeAttachmentNotFound(filter=attachment_id)
         with self._reader(context) as session:
             row = session.execute(sa.select(models.VolumeAttachment).where(
                 models.VolumeAttachment.id == attachment_id,
