@@ -273,28 +273,44 @@ class VolumeManager:
             'volume_id': volume.id, 'project_id': volume.project_id,
             'instance_uuid': instance_uuid, 'attach_status': 'reserved',
             'attach_mode': mode})
+        reserved = exporting = False
         try:
             if volume.status == 'available':
                 self.db.volume_update(ctx, volume.id,
                                       {'status': 'reserved'},
                                       expected={'status': 'available'})
+                reserved = True
             if connector:
+                exporting = True
                 attachment = self.connect_attachment(ctx, volume,
                                                      attachment, connector)
         except Exception:
             # Nothing half-done stays: no reserved attachment, no export,
             # and the volume back to its status (the next attach works).
             with excutils.save_and_reraise_exception():
-                self._undo_attachment(ctx, volume, attachment)
+                self._undo_attachment(ctx, volume, attachment.id, reserved,
+                                      exporting)
         return attachment
 
     def _undo_attachment(self, ctx, volume: models.Volume,
-                         attachment: models.VolumeAttachment) -> None:
+                         attachment_id: str, reserved: bool,
+                         exporting: bool) -> None:
+        """Undo what attachment_create did; only what it did."""
         try:
-            self.remove_attachment(ctx, volume, attachment)
+            self.db.attachment_destroy(ctx, attachment_id)
+            others = [a for a in self.db.attachment_get_all(
+                ctx.elevated(), volume_id=volume.id)
+                if a.id != attachment_id]
+            if exporting and not any(a.connection_info for a in others):
+                arr, _pool = self.locate(volume)
+                arr.terminate_connection(volume.backend_name)
+            if reserved and not others:
+                self.db.volume_update(
+                    ctx, volume.id, {'status': 'available'},
+                    expected={'status': ('reserved', 'attaching')})
         except Exception:
             LOG.exception('Rolling back attachment %s of volume %s',
-                          attachment.id, volume.id)
+                          attachment_id, volume.id)
 
     def connect_attachment(self, ctx, volume, attachment, connector: dict
                            ) -> models.VolumeAttachment:

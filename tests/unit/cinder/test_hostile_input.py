@@ -79,6 +79,27 @@ class AttachmentRollbackTest(base.CinderTestCase):
         self.assertEqual(500, status, body)
         self.assert_untouched(volume_id)
 
+    def test_rollback_keeps_what_another_attachment_uses(self):
+        volume_id = self.create_volume(multiattach=True)
+        status, body = self.attach(volume_id, {'host': 'compute1'})
+        self.assertEqual(200, status, body)
+        first = body['attachment']['id']
+        self.assertEqual(204, self.api('POST', '/attachments/%s/action'
+                                       % first, {'os-complete': None})[0])
+        arr = next(iter(self.svc.manager.arrays.values()))
+        with mock.patch.object(
+                arr, 'initialize_connection',
+                side_effect=exception.VolumeBackendAPIException(
+                    data='export failed')), \
+                mock.patch.object(arr, 'terminate_connection') as stop:
+            status, body = self.attach(volume_id, {'host': 'compute2'})
+        self.assertEqual(500, status, body)
+        stop.assert_not_called()
+        volume = self.volume(volume_id)
+        self.assertEqual('in-use', volume['status'])
+        self.assertEqual([first], [a['attachment_id']
+                                   for a in volume['attachments']])
+
 
 class SizeLimitsTest(base.CinderTestCase):
     """Item 7: sizes are bounded integers; accepted ones are created."""
