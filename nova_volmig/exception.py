@@ -198,3 +198,24 @@ class VirtDriverError(NovaVolmigException):
 
 class InternalError(NovaVolmigException):
     msg_fmt = '%(err)s'
+
+
+# Cinder's refusals (issue 16 item 10): the caller gets Cinder's status and
+# Cinder's message, as upstream's translate_cinder_exception, not a 502.
+class CinderRefused(CinderAPIError):
+    """Cinder refused a request (4xx); the message is Cinder's own."""
+
+    safe = True
+    msg_fmt = _('%(reason)s')
+
+
+class CinderBadRequest(CinderRefused, Invalid):
+    code = 400
+
+
+class CinderForbidden(CinderRefused, Forbidden):
+    code = 403
+
+
+class CinderConflict(CinderRefused, Conflict):
+    code = 409

@@ -5,8 +5,8 @@ from __future__ import annotations
 from cinder_driver_side.api import base
 from cinder_driver_side.api import microversions
 from cinder_driver_side.api import schemas
+from cinder_driver_side.api import validation
 from cinder_driver_side.api import views
-from cinder_driver_side.api import wsgi
 from cinder_driver_side import exception
 
 
@@ -18,11 +18,16 @@ def _require(req, version: str) -> None:
 
 class AttachmentsController(base.Controller):
 
+    def _list(self, req):
+        params = validation.validate_query(req.params,
+                                           schemas.attachment_index_query)
+        return self.db.attachment_get_all(
+            req.context, volume_id=params.get('volume_id'),
+            instance_uuid=params.get('instance_id'))
+
     def index(self, req, **_kw):
         _require(req, microversions.ATTACHMENTS)
-        rows = self.db.attachment_get_all(
-            req.context, volume_id=req.params.get('volume_id'),
-            instance_uuid=req.params.get('instance_id'))
+        rows = self._list(req)
         return 200, {'attachments': [
             {'id': a.id, 'status': a.attach_status,
              'instance': a.instance_uuid, 'volume_id': a.volume_id}
@@ -30,9 +35,7 @@ class AttachmentsController(base.Controller):
 
     def detail(self, req, **_kw):
         _require(req, microversions.ATTACHMENTS)
-        rows = self.db.attachment_get_all(
-            req.context, volume_id=req.params.get('volume_id'),
-            instance_uuid=req.params.get('instance_id'))
+        rows = self._list(req)
         return 200, {'attachments': [views.attachment(a) for a in rows]}
 
     def show(self, req, id, **_kw):
@@ -43,7 +46,7 @@ class AttachmentsController(base.Controller):
     def create(self, req, **_kw):
         _require(req, microversions.ATTACHMENTS)
         body = req.json_body()
-        wsgi.validate(body, schemas.attachment_create)
+        validation.validate(body, schemas.attachment_create)
         spec = body['attachment']
         volume = self.db.volume_get(req.context, spec['volume_uuid'])
         self.authorize(req, 'volume:attachment_create',
@@ -56,7 +59,7 @@ class AttachmentsController(base.Controller):
     def update(self, req, id, **_kw):
         _require(req, microversions.ATTACHMENTS)
         body = req.json_body()
-        wsgi.validate(body, schemas.attachment_update)
+        validation.validate(body, schemas.attachment_update)
         attachment = self.db.attachment_get(req.context, id)
         self.authorize(req, 'volume:attachment_update',
                        {'project_id': attachment.project_id})

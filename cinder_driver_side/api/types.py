@@ -6,8 +6,8 @@ from oslo_utils import strutils
 
 from cinder_driver_side.api import base
 from cinder_driver_side.api import schemas
+from cinder_driver_side.api import validation
 from cinder_driver_side.api import views
-from cinder_driver_side.api import wsgi
 from cinder_driver_side import policies
 
 
@@ -32,7 +32,7 @@ class TypesController(base.Controller):
     def create(self, req, **_kw):
         self.authorize(req, policies.TYPES_MANAGE)
         body = req.json_body()
-        wsgi.validate(body, schemas.type_create)
+        validation.validate(body, schemas.type_create)
         spec = body['volume_type']
         vtype = self.db.volume_type_create(
             req.context, spec['name'], spec.get('extra_specs') or {},
@@ -54,7 +54,7 @@ class TypesController(base.Controller):
     def extra_specs_create(self, req, type_id, **_kw):
         self.authorize(req, policies.TYPES_MANAGE)
         body = req.json_body()
-        wsgi.validate(body, schemas.extra_specs)
+        validation.validate(body, schemas.extra_specs)
         self.db.volume_type_get(req.context, type_id)
         self.db.extra_specs_update(req.context, type_id,
                                    body['extra_specs'])

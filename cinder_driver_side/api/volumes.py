@@ -6,13 +6,11 @@ from oslo_utils import strutils
 
 from cinder_driver_side.api import base
 from cinder_driver_side.api import schemas
+from cinder_driver_side.api import validation
 from cinder_driver_side.api import views
-from cinder_driver_side.api import wsgi
 from cinder_driver_side import exception
 from cinder_driver_side import policies
 from cinder_driver_side.volume import utils
-
-MAX_SIZE_GB = 16384
 
 
 def _bool(value) -> bool:
@@ -50,12 +48,14 @@ class VolumesController(base.Controller):
                                  for v in self._list(req)]}
 
     def _list(self, req):
+        params = validation.validate_query(req.params,
+                                           schemas.volume_index_query)
         all_projects = strutils.bool_from_string(
-            req.params.get('all_tenants') or req.params.get('all_projects'))
+            params.get('all_tenants') or params.get('all_projects'))
         filters = {}
         for key, column in (('status', 'status'), ('name', 'display_name')):
-            if req.params.get(key):
-                filters[column] = req.params[key]
+            if params.get(key):
+                filters[column] = params[key]
         return self.db.volume_get_all(req.context,
                                       all_projects=all_projects,
                                       filters=filters)
@@ -65,24 +65,16 @@ class VolumesController(base.Controller):
 
     def create(self, req, **_kw):
         body = req.json_body()
-        wsgi.validate(body, schemas.volume_create)
+        validation.validate(body, schemas.volume_create)
         self.authorize(req, 'volume:create')
         spec = body['volume']
         size_bytes = spec.get('size_bytes')
-        size = spec.get('size')
         if size_bytes is None:
-            if size is None:
+            if spec.get('size') is None:
                 raise exception.InvalidInput(
                     reason='size (GiB) or size_bytes is required')
-            size = int(size)
-            if not 0 < size <= MAX_SIZE_GB:
-                raise exception.InvalidInput(
-                    reason='size must be an integer between 1 and %d GiB'
-                    % MAX_SIZE_GB)
-            size_bytes = size * utils.GiB
-        elif size_bytes % 512:
-            raise exception.InvalidInput(
-                reason='size_bytes must be a multiple of 512')
+            # The schema bounds it: an int or a short digit string.
+            size_bytes = int(spec['size']) * utils.GiB
         multiattach = _bool(spec.get('multiattach', False))
         volume = self.manager.create_volume(
             req.context, size_bytes=size_bytes,
@@ -124,7 +116,7 @@ class VolumesController(base.Controller):
         return handler(req, id, args if args is not None else {})
 
     def _migrate(self, req, volume_id, args):
-        wsgi.validate(args, schemas.migrate_volume)
+        validation.validate(args, schemas.migrate_volume)
         self.authorize(req, policies.MIGRATE)
         volume = self._get(req, volume_id)
         self.manager.migrate_volume(
@@ -134,7 +126,7 @@ class VolumesController(base.Controller):
         return 202, None
 
     def _retype(self, req, volume_id, args):
-        wsgi.validate(args, schemas.retype)
+        validation.validate(args, schemas.retype)
         volume = self._get(req, volume_id)
         self.authorize(req, policies.RETYPE,
                        {'project_id': volume.project_id})
@@ -143,7 +135,7 @@ class VolumesController(base.Controller):
         return 202, None
 
     def _migrate_completion(self, req, volume_id, args):
-        wsgi.validate(args, schemas.migrate_volume_completion)
+        validation.validate(args, schemas.migrate_volume_completion)
         self.authorize(req, policies.MIGRATE_COMPLETION)
         error = args.get('error')
         error = bool(error) and strutils.bool_from_string(error)

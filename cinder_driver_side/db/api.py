@@ -39,26 +39,59 @@ def default_connection(conf: cfg.ConfigOpts) -> str:
 
 
 def _install_sqlite_events(engine: sa.engine.Engine) -> None:
-    """WAL, busy_timeout and BEGIN IMMEDIATE: safe with many threads."""
+    """Make a SQLite file safe for many writer threads.
+
+    WAL lets readers run beside a writer; ``BEGIN IMMEDIATE`` takes the write
+    lock up front, so a read-then-write transaction never fails on the lock
+    upgrade (SQLITE_BUSY_SNAPSHOT, which busy_timeout does not wait out), and
+    ``busy_timeout`` makes the losers wait instead of fail.
+    """
 
     @sa.event.listens_for(engine, 'connect')
     def _pragmas(dbapi_con, con_record):
         dbapi_con.execute('PRAGMA busy_timeout = %d' % SQLITE_BUSY_TIMEOUT_MS)
         dbapi_con.execute('PRAGMA journal_mode = WAL')
 
-    @sa.event.listens_for(engine, 'begin', insert=True)
+    # oslo.db emits a plain (deferred) BEGIN, and runs before a listener
+    # added later even with insert=True: remove it so ours starts the
+    # transaction (oslo.db's commit/rollback listener still clears the
+    # marker).
+    for listener in list(engine.dispatch.begin):
+        if getattr(listener, '__name__', '') == '_sqlite_emit_begin':
+            sa.event.remove(engine, 'begin', listener)
+
+    @sa.event.listens_for(engine, 'begin')
     def _begin_immediate(conn):
         if 'in_transaction' not in conn.info:
             conn.exec_driver_sql('BEGIN IMMEDIATE')
             conn.info['in_transaction'] = True
 
 
+def _is_locked(exc: BaseException) -> bool:
+    """SQLite's "database is locked", translated by oslo.db or not.
+
+    oslo.db's error filters are not installed on every SQLAlchemy version,
+    so the raw sqlalchemy OperationalError is matched too.
+    """
+    return (isinstance(exc, (db_exc.DBError, sa.exc.OperationalError))
+            and 'database is locked' in str(exc))
+
+
 def _retry(f):
     return oslo_db_api.wrap_db_retry(
         max_retries=5, retry_on_deadlock=True, retry_interval=0.1,
-        exception_checker=lambda e: (
-            isinstance(e, db_exc.DBError)
-            and 'database is locked' in str(e)))(f)
+        exception_checker=_is_locked)(f)
+
+
+def _storable_key(value) -> bool:
+    """Whether ``value`` can be looked up at all.
+
+    Ids come from URL paths: PostgreSQL refuses NUL characters in a query
+    (the driver raises, a 500), and no key is longer than a String(255).
+    Such an id names nothing: its getter answers NotFound (404).
+    """
+    return isinstance(value, str) and '\x00' not in value \
+        and len(value) <= 255
 
 
 def _allowed(column, want):
@@ -157,6 +190,8 @@ class Connection:
             return row
 
     def volume_type_get(self, context, type_id: str) -> models.VolumeType:
+        if not _storable_key(type_id):
+            raise exception.VolumeTypeNotFound(volume_type_id=type_id)
         with self._reader(context) as session:
             row = session.execute(sa.select(models.VolumeType).where(
                 models.VolumeType.id == type_id,
@@ -167,6 +202,8 @@ class Connection:
 
     def volume_type_get_by_name(self, context, name: str
                                 ) -> models.VolumeType:
+        if not _storable_key(name):
+            raise exception.VolumeTypeNotFoundByName(volume_type_name=name)
         with self._reader(context) as session:
             row = session.execute(sa.select(models.VolumeType).where(
                 models.VolumeType.name == name,
@@ -183,6 +220,8 @@ class Connection:
 
     @_retry
     def volume_type_destroy(self, context, type_id: str) -> None:
+        if not _storable_key(type_id):
+            raise exception.VolumeTypeNotFound(volume_type_id=type_id)
         with self._writer(context) as session:
             in_use = session.execute(sa.select(models.Volume.id).where(
                 models.Volume.volume_type_id == type_id,
@@ -218,6 +257,9 @@ class Connection:
 
     @_retry
     def extra_spec_delete(self, context, type_id: str, key: str) -> None:
+        if not (_storable_key(type_id) and _storable_key(key)):
+            raise exception.NotFound('extra spec %s of volume type %s not '
+                                     'found' % (key, type_id))
         with self._writer(context) as session:
             spec = models.VolumeTypeExtraSpec
             count = session.execute(sa.delete(spec).where(
@@ -237,6 +279,8 @@ class Connection:
 
     def volume_get(self, context, volume_id: str, *,
                    check_project: bool = True) -> models.Volume:
+        if not _storable_key(volume_id):
+            raise exception.VolumeNotFound(volume_id=volume_id)
         with self._reader(context) as session:
             row = session.execute(sa.select(models.Volume).where(
                 models.Volume.id == volume_id,
@@ -311,6 +355,8 @@ class Connection:
 
     def attachment_get(self, context, attachment_id: str
                        ) -> models.VolumeAttachment:
+        if not _storable_key(attachment_id):
+            raise exception.VolumeAttachmentNotFound(filter=attachment_id)
         with self._reader(context) as session:
             row = session.execute(sa.select(models.VolumeAttachment).where(
                 models.VolumeAttachment.id == attachment_id,

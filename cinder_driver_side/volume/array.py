@@ -76,6 +76,19 @@ class Array:
     def volume_path(self, pool: str, backend_name: str) -> str:
         return os.path.join(self._pool_dir(pool), backend_name)
 
+    def check_volume_size(self, pool: str, size_bytes: int) -> None:
+        """Refuse (400) a size the pool's file system cannot hold.
+
+        Checked before a volume row exists, so that an accepted size never
+        ends as a volume in ``error`` (ftruncate's EFBIG).
+        """
+        limit = utils.max_file_size(self._pool_dir(pool))
+        if size_bytes > limit:
+            raise exception.InvalidInput(
+                reason='size %d bytes exceeds the largest volume pool %s '
+                       'can hold (%d bytes)'
+                % (size_bytes, self.location(pool), limit))
+
     def create_volume(self, pool: str, backend_name: str,
                       size_bytes: int) -> str:
         """Create an empty sparse volume file; never overwrite one."""

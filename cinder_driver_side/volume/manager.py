@@ -13,6 +13,7 @@ from typing import Any
 
 from oslo_config import cfg
 from oslo_log import log as logging
+from oslo_utils import excutils
 from oslo_utils import strutils
 from oslo_utils import timeutils
 
@@ -191,6 +192,7 @@ class VolumeManager:
         arr = self._array_for_type(ctx, vtype) or next(
             iter(self.arrays.values()))
         pool = next(iter(arr.pools))
+        arr.check_volume_size(pool, size_bytes)
         volume = self.db.volume_create(ctx, {
             'display_name': name, 'display_description': description,
             'project_id': ctx.project_id, 'user_id': ctx.user_id,
@@ -271,13 +273,44 @@ class VolumeManager:
             'volume_id': volume.id, 'project_id': volume.project_id,
             'instance_uuid': instance_uuid, 'attach_status': 'reserved',
             'attach_mode': mode})
-        if volume.status == 'available':
-            self.db.volume_update(ctx, volume.id, {'status': 'reserved'},
-                                  expected={'status': 'available'})
-        if connector:
-            attachment = self.connect_attachment(ctx, volume, attachment,
-                                                 connector)
+        reserved = exporting = False
+        try:
+            if volume.status == 'available':
+                self.db.volume_update(ctx, volume.id,
+                                      {'status': 'reserved'},
+                                      expected={'status': 'available'})
+                reserved = True
+            if connector:
+                exporting = True
+                attachment = self.connect_attachment(ctx, volume,
+                                                     attachment, connector)
+        except Exception:
+            # Nothing half-done stays: no reserved attachment, no export,
+            # and the volume back to its status (the next attach works).
+            with excutils.save_and_reraise_exception():
+                self._undo_attachment(ctx, volume, attachment.id, reserved,
+                                      exporting)
         return attachment
+
+    def _undo_attachment(self, ctx, volume: models.Volume,
+                         attachment_id: str, reserved: bool,
+                         exporting: bool) -> None:
+        """Undo what attachment_create did; only what it did."""
+        try:
+            self.db.attachment_destroy(ctx, attachment_id)
+            others = [a for a in self.db.attachment_get_all(
+                ctx.elevated(), volume_id=volume.id)
+                if a.id != attachment_id]
+            if exporting and not any(a.connection_info for a in others):
+                arr, _pool = self.locate(volume)
+                arr.terminate_connection(volume.backend_name)
+            if reserved and not others:
+                self.db.volume_update(
+                    ctx, volume.id, {'status': 'available'},
+                    expected={'status': ('reserved', 'attaching')})
+        except Exception:
+            LOG.exception('Rolling back attachment %s of volume %s',
+                          attachment_id, volume.id)
 
     def connect_attachment(self, ctx, volume, attachment, connector: dict
                            ) -> models.VolumeAttachment:
@@ -368,6 +401,7 @@ class VolumeManager:
                 reason='Volume status must be available or in-use, but '
                        'current status is: %s' % volume.status)
         dest_array, dest_pool = self.array_for_host(host)
+        dest_array.check_volume_size(dest_pool, volume.size_bytes)
         src_array, _src_pool = self.locate(volume)
         if utils.parse_host(host) == utils.parse_host(volume.host):
             raise exception.InvalidHost(

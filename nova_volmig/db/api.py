@@ -115,13 +115,32 @@ def _reader(context):
     return get_context_manager().reader.using(context)
 
 
+def _is_locked(exc: BaseException) -> bool:
+    """SQLite's "database is locked", translated by oslo.db or not.
+
+    oslo.db's error filters are not installed on every SQLAlchemy version,
+    so the raw sqlalchemy OperationalError is matched too.
+    """
+    return (isinstance(exc, (db_exc.DBError, sa.exc.OperationalError))
+            and 'database is locked' in str(exc))
+
+
 def _retry(f):
     """Retry deadlocks and SQLite "database is locked" a few times."""
     return oslo_db_api.wrap_db_retry(
         max_retries=5, retry_on_deadlock=True, retry_interval=0.1,
-        exception_checker=lambda e: (
-            isinstance(e, db_exc.DBError)
-            and 'database is locked' in str(e)))(f)
+        exception_checker=_is_locked)(f)
+
+
+def _storable_key(*values) -> bool:
+    """Whether ids taken from a URL can be looked up at all.
+
+    PostgreSQL refuses NUL characters in a query (the driver raises, a
+    500), and no key is longer than a String(255): such an id names
+    nothing, and its getter answers NotFound (404).
+    """
+    return all(isinstance(v, str) and '\x00' not in v and len(v) <= 255
+               for v in values)
 
 
 def _cas_update(session, model, key_col: str, key, values: dict,
@@ -236,6 +255,8 @@ def instance_create(context, values: dict) -> models.Instance:
 def instance_get(context, uuid: str, *, check_project: bool = True
                  ) -> models.Instance:
     """An instance; another project's answers 404 to a non-admin."""
+    if not _storable_key(uuid):
+        raise exception.InstanceNotFound(instance_id=uuid)
     with _reader(context) as session:
         row = session.execute(
             sa.select(models.Instance).where(
@@ -306,6 +327,8 @@ def _bdm_query():
 
 def bdm_get_by_attachment(context, attachment_id: str
                           ) -> models.BlockDeviceMapping:
+    if not _storable_key(attachment_id):
+        raise exception.AttachmentNotFound(attachment_id=attachment_id)
     with _reader(context) as session:
         row = session.execute(_bdm_query().where(
             models.BlockDeviceMapping.attachment_id == attachment_id)
@@ -317,6 +340,9 @@ def bdm_get_by_attachment(context, attachment_id: str
 
 def bdm_get_by_volume(context, instance_uuid: str, volume_id: str
                       ) -> models.BlockDeviceMapping:
+    if not _storable_key(instance_uuid, volume_id):
+        raise exception.VolumeBDMNotFound(volume_id=volume_id,
+                                          instance_uuid=instance_uuid)
     with _reader(context) as session:
         row = session.execute(_bdm_query().where(
             models.BlockDeviceMapping.instance_uuid == instance_uuid,
@@ -534,6 +560,8 @@ def action_event_finish(context, instance_uuid: str, event: str,
 
 
 def actions_get(context, instance_uuid: str) -> list[models.InstanceAction]:
+    if not _storable_key(instance_uuid):
+        return []
     with _reader(context) as session:
         return list(session.execute(
             sa.select(models.InstanceAction).where(
@@ -544,6 +572,9 @@ def actions_get(context, instance_uuid: str) -> list[models.InstanceAction]:
 def action_get_by_request_id(context, instance_uuid: str, request_id: str
                              ) -> tuple[models.InstanceAction,
                                         list[models.InstanceActionEvent]]:
+    if not _storable_key(instance_uuid, request_id):
+        raise exception.InstanceActionNotFound(
+            request_id=request_id, instance_uuid=instance_uuid)
     with _reader(context) as session:
         action = _action_by_request(session, instance_uuid, request_id)
         if action is None:

@@ -25,6 +25,13 @@ LOG = logging.getLogger(__name__)
 # Attachments API with os-complete (3.44); 3.48 shows shared_targets.
 CINDER_MICROVERSION = '3.44'
 
+# Cinder's answers that refuse the caller's request, and what Nova answers.
+_REFUSALS: dict[int, type[exception.CinderAPIError]] = {
+    400: exception.CinderBadRequest,
+    403: exception.CinderForbidden,
+    409: exception.CinderConflict,
+}
+
 _SESSION: ks_session.Session | None = None
 _AUTH = None
 
@@ -94,9 +101,11 @@ class API:
         if resp.status_code == 404 and not_found is not None:
             raise not_found(**not_found_kwargs)
         if resp.status_code >= 400:
-            raise exception.CinderAPIError(
-                status=resp.status_code, method=method, url=url,
-                reason=_fault_message(resp))
+            # A refusal keeps Cinder's status and message; anything else
+            # (401, 406, 5xx...) is Nova's problem with Cinder: a 502.
+            error = _REFUSALS.get(resp.status_code, exception.CinderAPIError)
+            raise error(status=resp.status_code, method=method, url=url,
+                        reason=_fault_message(resp))
         if not resp.content:
             return None
         return resp.json()

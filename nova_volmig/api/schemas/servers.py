@@ -25,7 +25,8 @@ create = {
                               {'type': 'array', 'maxItems': 0}],
                 },
                 'description': {'type': ['string', 'null'],
-                                'maxLength': 255},
+                                'maxLength': 255,
+                                'pattern': r'^[^\x00]*$'},
                 'metadata': {'type': 'object', 'maxProperties': 0},
             },
             'required': ['name'],
@@ -36,15 +37,17 @@ create = {
     'additionalProperties': False,
 }
 
-# Nova's query schemas of old routes let unknown filters through.
+# Nova's query schemas of old routes let unknown filters through (still
+# NUL-free: the validator checks every key and string).
 index_query = {
     'type': 'object',
     'properties': {
         'all_tenants': parameter_types.query_boolean,
         'project_id': parameter_types.reference,
+        'tenant_id': parameter_types.reference,
         'limit': parameter_types.non_negative_integer_string,
     },
-    'additionalProperties': True,
+    'additionalProperties': {'type': 'string'},
 }
 
 start = {

@@ -35,7 +35,7 @@ non_negative_integer_string = {'type': 'string', 'pattern': r'^[0-9]{1,9}$'}
 single_count = {'type': ['integer', 'string'], 'enum': [1, '1']}
 
 tag = {'type': ['string', 'null'], 'maxLength': 60,
-       'pattern': r'^[^,/]*$'}
+       'pattern': r'^[^,/\x00]*$'}
 
 
 def nullable(schema: dict) -> dict:

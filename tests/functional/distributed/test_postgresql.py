@@ -22,11 +22,14 @@ from cinder_driver_side import conf as cinder_conf
 from cinder_driver_side.db import api as cinder_db
 from cinder_driver_side.db import migration as cinder_migration
 from cinder_driver_side.db import models as cinder_models
+from cinder_driver_side import service as cinder_service
 from nova_volmig.db import api as nova_db
 from nova_volmig.db import migration as nova_migration
 from nova_volmig.db import models as nova_models
 from tests import base
 from tests import nova_fixtures as nf
+from tests.unit.cinder import test_hostile_input as cinder_hostile
+from tests.unit.nova import test_hostile_strings as nova_hostile
 from tests.unit.nova import test_rest_integration as rest_tests
 from tests.unit.nova import test_volume_migration as flow_tests
 from tools.volmig_distributed import deployment as dep
@@ -170,3 +173,50 @@ class TestConcurrentStartOnPostgreSQL(_OnPostgreSQL,
 class TestVolumeMigrationFlowOnPostgreSQL(_OnPostgreSQL,
                                           flow_tests.TestVolumeMigrationFlow):
     """The state machine of DESIGN 4, step by step."""
+
+
+class TestHostileStringsOnPostgreSQL(_OnPostgreSQL,
+                                     nova_hostile.TestHostileStrings):
+    """NUL and over-long strings: 400 (404 for ids), never a 500."""
+
+
+class _CinderOnPostgreSQL:
+    """Run a unit test class of the Cinder API with PostgreSQL."""
+
+    def setUp(self):
+        pg = self.useFixture(PostgreSQLDatabaseFixture())
+        aio_config = cinder_service.aio_config
+
+        def on_postgresql(*args, **kwargs):
+            conf = aio_config(*args, **kwargs)
+            conf.set_override('connection', pg.url, group='database')
+            return conf
+        # CinderTestCase builds the aio configuration (a SQLite file):
+        # the same service, on the PostgreSQL database instead.
+        self.useFixture(fixtures.MockPatchObject(
+            cinder_service, 'aio_config', on_postgresql))
+        super().setUp()
+        self.assertEqual('postgresql', self.svc.db.engine.dialect.name)
+
+
+class TestCinderStringLimitsOnPostgreSQL(_CinderOnPostgreSQL,
+                                         cinder_hostile.StringLimitsTest):
+    """NUL and over-long names, extra specs, zones: 400, nothing stored."""
+
+
+class TestCinderConnectorOnPostgreSQL(_CinderOnPostgreSQL,
+                                      cinder_hostile.base.CinderTestCase):
+    """Connectors by schema; the volume stays available."""
+
+    attach = cinder_hostile.AttachmentRollbackTest.attach
+    assert_untouched = cinder_hostile.AttachmentRollbackTest.assert_untouched
+    test_connector_host_not_a_string = (
+        cinder_hostile.AttachmentRollbackTest.
+        test_connector_host_not_a_string)
+    test_connector_values_typed_and_bounded = (
+        cinder_hostile.AttachmentRollbackTest.
+        test_connector_values_typed_and_bounded)
+    test_out_of_range_and_malformed_sizes = (
+        cinder_hostile.SizeLimitsTest.test_out_of_range_and_malformed_sizes)
+    create = cinder_hostile.SizeLimitsTest.create
+    assert_nothing_stored = cinder_hostile.SizeLimitsTest.assert_nothing_stored
