@@ -331,7 +331,18 @@ class VolumeManager:
         if not any(a.connection_info for a in left):
             try:
                 arr, _pool = self.locate(volume)
-                arr.terminate_connection(volume.backend_name)
+                clients = arr.export_clients(volume.backend_name)
+                if clients:
+                    # Deleted under a connected guest: cutting its disk
+                    # would lose its writes; the export stays (reused by
+                    # a new attachment, stopped with the volume) and
+                    # detached migrations see the client (holders).
+                    LOG.warning('Attachment %s of volume %s deleted while '
+                                'its export still has clients; keeping '
+                                'the export: %s', attachment.id, volume.id,
+                                '; '.join(map(str, clients)))
+                else:
+                    arr.terminate_connection(volume.backend_name)
             except exception.CinderException as e:
                 LOG.warning('Terminating connection of %s: %s', volume.id,
                             e)
@@ -341,6 +352,21 @@ class VolumeManager:
                 else 'maintenance', 'attach_status': 'detached'})
 
     # Migration
+
+    def check_not_in_use(self, volume: models.Volume,
+                         action: str = 'migrated') -> None:
+        """Raise VolumeInUse if anything on this host still uses the data.
+
+        Cinder's attachments may be gone while a guest still has the
+        volume (its owner deleted the attachment, Nova kept the BDM):
+        the array's host is asked (holders) before data is deleted.
+        """
+        arr, pool = self.locate(volume)
+        in_use = arr.volume_in_use(pool, volume.backend_name)
+        if in_use:
+            raise exception.VolumeInUse(
+                volume_id=volume.id, action=action,
+                holders='; '.join(str(h) for h in in_use))
 
     def migrate_volume(self, ctx, volume: models.Volume, host: str,
                        force_host_copy: bool = False,
@@ -402,6 +428,9 @@ class VolumeManager:
                    src_attachment.attach_status))
         if src_attachment is None:
             kind = migration.DETACHED
+            # Detached deletes src at the end: refuse now if a guest
+            # still has it (the flow checks again before the switch).
+            self.check_not_in_use(volume)
         elif force_host_copy or \
                 self.conf.attached_migration_mode == 'legacy':
             kind = migration.LEGACY
