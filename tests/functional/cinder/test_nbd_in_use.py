@@ -1,0 +1,108 @@
+"""A real NBD client keeps its volume from being deleted (issue 16 item 2).
+
+The array exports the volume with qemu-storage-daemon; ``qemu-io``
+connected to the export plays the guest. Its Cinder attachment is
+deleted under it (allowed, as upstream): the export stays while it is
+connected, and a migration, which now looks detached, is refused
+instead of deleting the data the client still writes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+
+from tests import nova_fixtures
+from tests.unit.cinder import base
+
+INSTANCE = '5e1f0b6a-7d3c-4b8e-9a21-0c4d2e6f8a13'
+MiB = 1024 * 1024
+
+
+class NBDClient:
+    """An interactive ``qemu-io`` connected to an NBD export."""
+
+    def __init__(self, uri: str):
+        self.proc = subprocess.Popen(
+            ['qemu-io', '-f', 'raw', uri], stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+    def command(self, line: str) -> None:
+        self.proc.stdin.write(line + '\n')
+        self.proc.stdin.flush()
+
+    def quit(self) -> str:
+        if self.proc.poll() is None:
+            out, _ = self.proc.communicate('quit\n', timeout=30)
+            return out
+        return ''
+
+
+class NBDInUseTest(base.CinderTestCase):
+    protocol = 'nbd'
+
+    def _attach(self, volume_id: str) -> dict:
+        status, body = self.api('POST', '/attachments', {'attachment': {
+            'volume_uuid': volume_id, 'instance_uuid': INSTANCE,
+            'connector': {'host': 'compute1', 'initiator': 'x'}}})
+        self.assertEqual(200, status, body)
+        att = body['attachment']
+        status, body = self.api('POST', '/attachments/%s/action' % att['id'],
+                                {'os-complete': None})
+        self.assertIn(status, (200, 202, 204), body)
+        self.assertEqual('nbd', att['connection_info']['driver_volume_type'])
+        return att
+
+    def test_connected_client_blocks_migration_until_it_leaves(self):
+        volume_id = self.create_volume(size=8 * MiB)
+        src_path = self.path_of(volume_id)
+        att = self._attach(volume_id)
+        data = att['connection_info']['data']
+        client = NBDClient('nbd://%s:%d/%s' % (data['host'], data['port'],
+                                               data['export']))
+        self.addCleanup(client.quit)
+        client.command('write -P 0xc1 0 1M')
+        arr = self.svc.manager.arrays['array1']
+        export = arr.exporter.get_export(data['export'])
+        nova_fixtures.wait_for(
+            lambda: arr.export_clients(data['export']),
+            what='the NBD client connected')
+
+        # The owner deletes the attachment under the connected client:
+        # the export stays, the client goes on writing.
+        status, body = self.api('DELETE', '/attachments/%s' % att['id'])
+        self.assertIn(status, (200, 202, 204), body)
+        self.assertEqual('available', self.volume(volume_id)['status'])
+        self.assertTrue(os.path.exists('/proc/%d' % export.pid))
+
+        status, body = self.migrate(volume_id)
+        self.assertEqual(409, status, body)
+        message = body['conflictingRequest']['message']
+        self.assertIn('serves NBD export %s to client 127.0.0.1:'
+                      % data['export'], message)
+        self.assertIn('no data was deleted', message)
+        self.assertIsNone(self.volume(volume_id)['migration_status'])
+        self.assertEqual([], self.pool_files())
+
+        client.command('write -P 0xc2 2M 1M')
+        client.command('flush')
+        out = client.quit()
+        self.assertEqual(0, client.proc.returncode, out)
+        self.assertNotIn('error', out.lower())
+        expected = base.read(src_path)
+        self.assertEqual(b'\xc1' * MiB, expected[:MiB])
+        self.assertEqual(b'\xc2' * MiB, expected[2 * MiB:3 * MiB])
+
+        # The client left: the export is idle and the migration runs.
+        nova_fixtures.wait_for(
+            lambda: not arr.export_clients(data['export']),
+            what='the NBD client gone')
+        self.assertEqual(202, self.migrate(volume_id)[0])
+        done = self.wait_done(volume_id)
+        self.assertEqual('success', done['migration_status'])
+        self.assertFalse(os.path.exists(src_path))
+        self.assertFalse(os.path.exists('/proc/%d' % export.pid))
+        self.assertEqual(hashlib.sha256(expected).hexdigest(),
+                         hashlib.sha256(base.read(self.path_of(volume_id)))
+                         .hexdigest())
