@@ -151,14 +151,10 @@ class Array:
                   if self.exporter is not None else None)
         if export is None:
             return []
-        try:
-            clients = holders.tcp_clients(export.pid)
-        except FileNotFoundError:
-            return []       # the daemon is gone: no client either
         return [holders.Holder(export.pid, nbd.QSD,
                                'serves NBD export %s to client %s'
                                % (backend_name, client))
-                for client in clients]
+                for client in holders.tcp_clients(export.pid)]
 
     def volume_in_use(self, pool: str, backend_name: str
                       ) -> list[holders.Holder]:

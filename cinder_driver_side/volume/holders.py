@@ -93,7 +93,11 @@ def file_holders(path: str, exclude_pids: frozenset[int] = frozenset()
 def _socket_inodes(pid: int) -> set[int]:
     inodes = set()
     fd_dir = '/proc/%d/fd' % pid
-    for name in os.listdir(fd_dir):
+    try:
+        names = os.listdir(fd_dir)
+    except FileNotFoundError:
+        return inodes       # the process exited: it has no client
+    for name in names:
         try:
             link = os.readlink(os.path.join(fd_dir, name))
         except FileNotFoundError:
@@ -122,9 +126,11 @@ def tcp_clients(pid: int) -> list[str]:
     """Remote ends of the established TCP connections of process ``pid``.
 
     The TCP tables are read through ``/proc/<pid>/net``: the namespace
-    of the daemon, wherever it runs.
+    of the daemon, wherever it runs. A process that is gone has none.
     """
     inodes = _socket_inodes(pid)
+    if not inodes:
+        return []
     clients = []
     for table in ('tcp', 'tcp6'):
         try:

@@ -11,8 +11,14 @@ from __future__ import annotations
 
 import hashlib
 import os
+import socket
 import subprocess
 
+import fixtures
+
+from cinder_driver_side.volume import holders
+from cinder_driver_side.volume import nbd
+from tests import base as test_base
 from tests import nova_fixtures
 from tests.unit.cinder import base
 
@@ -106,3 +112,34 @@ class NBDInUseTest(base.CinderTestCase):
         self.assertEqual(hashlib.sha256(expected).hexdigest(),
                          hashlib.sha256(base.read(self.path_of(volume_id)))
                          .hexdigest())
+
+
+class AdoptKeepsUsedExportTest(test_base.TestCase):
+    """A restarted service does not cut a connected client either."""
+
+    def test_unwanted_export_with_a_client_is_kept_until_it_leaves(self):
+        tmp = self.useFixture(fixtures.TempDir()).path
+        path = os.path.join(tmp, 'volume-x')
+        with open(path, 'wb') as f:
+            f.truncate(4 * MiB)
+        state = os.path.join(tmp, 'nbd')
+        exporter = nbd.NBDExporter(state, '127.0.0.1', '20809:20899')
+        self.addCleanup(exporter.stop_all)
+        export = exporter.ensure_export('volume-x', path)
+        client = socket.create_connection((export.host, export.port))
+        self.addCleanup(client.close)
+        client.recv(8)      # NBD greeting: the daemon accepted us.
+
+        survivor = nbd.NBDExporter(state, '127.0.0.1', '20809:20899')
+        self.addCleanup(survivor.stop_all)
+        survivor.adopt({})      # no attachment wants it, a client has it
+        self.assertEqual(export.pid, survivor.get_export('volume-x').pid)
+        self.assertTrue(os.path.exists('/proc/%d' % export.pid))
+
+        client.close()
+        nova_fixtures.wait_for(
+            lambda: not holders.tcp_clients(export.pid),
+            what='the client gone')
+        survivor.adopt({})
+        self.assertIsNone(survivor.get_export('volume-x'))
+        self.assertFalse(nbd._pid_runs_daemon(export.pid, 'volume-x'))
