@@ -1,10 +1,11 @@
-"""A real NBD client keeps its volume from being deleted (issue 16 item 2).
+"""A real user keeps its volume from being deleted (issue 16 item 2).
 
-The array exports the volume with qemu-storage-daemon; ``qemu-io``
-connected to the export plays the guest. Its Cinder attachment is
-deleted under it (allowed, as upstream): the export stays while it is
-connected, and a migration, which now looks detached, is refused
-instead of deleting the data the client still writes.
+``qemu-io`` plays the guest: connected to the array's NBD export
+(qemu-storage-daemon), or with the volume file open. Its Cinder
+attachment is deleted under it (allowed, as upstream), or it arrives
+during a detached copy: the export stays while it is connected, and the
+migration, which looks detached, is refused or fails before the switch
+instead of deleting the data the user still writes.
 """
 
 from __future__ import annotations
@@ -26,8 +27,8 @@ INSTANCE = '5e1f0b6a-7d3c-4b8e-9a21-0c4d2e6f8a13'
 MiB = 1024 * 1024
 
 
-class NBDClient:
-    """An interactive ``qemu-io`` connected to an NBD export."""
+class QemuIO:
+    """An interactive ``qemu-io`` on an NBD export or a file."""
 
     def __init__(self, uri: str):
         self.proc = subprocess.Popen(
@@ -65,8 +66,8 @@ class NBDInUseTest(base.CinderTestCase):
         src_path = self.path_of(volume_id)
         att = self._attach(volume_id)
         data = att['connection_info']['data']
-        client = NBDClient('nbd://%s:%d/%s' % (data['host'], data['port'],
-                                               data['export']))
+        client = QemuIO('nbd://%s:%d/%s' % (data['host'], data['port'],
+                                            data['export']))
         self.addCleanup(client.quit)
         client.command('write -P 0xc1 0 1M')
         arr = self.svc.manager.arrays['array1']
@@ -143,3 +144,32 @@ class AdoptKeepsUsedExportTest(test_base.TestCase):
         survivor.adopt({})
         self.assertIsNone(survivor.get_export('volume-x'))
         self.assertFalse(nbd._pid_runs_daemon(export.pid, 'volume-x'))
+
+
+class UserDuringCopyTest(base.CinderTestCase):
+    """A real qemu-io opening src during a detached copy: src stays."""
+
+    def test_copy_fails_before_the_switch(self):
+        volume_id = self.create_volume(size=32 * MiB)
+        src_path = self.path_of(volume_id)
+        # About 4 s of copy (16 MiB of data): time for the user to come.
+        self.svc.manager.arrays['array1'].copy_bandwidth = 4 * MiB
+        self.assertEqual(202, self.migrate(volume_id)[0])
+        self.wait_status(volume_id, 'migrating')
+        user = QemuIO(src_path)      # qemu-io on the file itself
+        self.addCleanup(user.quit)
+        user.command('write -P 0xd7 4M 1M')
+        done = self.wait_done(volume_id)
+        self.assertEqual('error', done['migration_status'])
+        record = self.svc.manager.get_migration(base._admin(), volume_id)
+        self.assertIn('qemu-io (pid %d) has %s open' % (user.proc.pid,
+                                                        src_path),
+                      record.error)
+        self.assertEqual(src_path, self.path_of(volume_id))
+        self.assertEqual([], self.pool_files())
+        user.command('write -P 0xd8 6M 1M')
+        out = user.quit()
+        self.assertEqual(0, user.proc.returncode, out)
+        data = base.read(src_path)
+        self.assertEqual(b'\xd7' * MiB, data[4 * MiB:5 * MiB])
+        self.assertEqual(b'\xd8' * MiB, data[6 * MiB:7 * MiB])
