@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from typing import Any
 
 from oslo_config import cfg
@@ -28,6 +29,9 @@ from cinder_driver_side.volume import utils
 LOG = logging.getLogger(__name__)
 
 MIGRATING = migration.ACTIVE_STATUSES
+#: Seconds a deleted attachment's NBD clients get to hang up before the
+#: export is kept for them.
+EXPORT_CLIENTS_SETTLE = 2.0
 
 
 def _is_true(value: Any) -> bool:
@@ -331,7 +335,7 @@ class VolumeManager:
         if not any(a.connection_info for a in left):
             try:
                 arr, _pool = self.locate(volume)
-                clients = arr.export_clients(volume.backend_name)
+                clients = self._settled_clients(arr, volume.backend_name)
                 if clients:
                     # Deleted under a connected guest: cutting its disk
                     # would lose its writes; the export stays (reused by
@@ -350,6 +354,21 @@ class VolumeManager:
             self.db.volume_update(ctx, volume.id, {
                 'status': 'available' if volume.status != 'maintenance'
                 else 'maintenance', 'attach_status': 'detached'})
+
+    @staticmethod
+    def _settled_clients(arr: array_mod.Array, backend_name: str
+                         ) -> list:
+        """The export's clients once a just-detached one has hung up.
+
+        Nova deletes the attachment right after QEMU dropped the disk;
+        its connection may take a moment to leave ESTABLISHED.
+        """
+        deadline = time.monotonic() + EXPORT_CLIENTS_SETTLE
+        clients = arr.export_clients(backend_name)
+        while clients and time.monotonic() < deadline:
+            time.sleep(0.1)
+            clients = arr.export_clients(backend_name)
+        return clients
 
     # Migration
 

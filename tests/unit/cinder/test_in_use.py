@@ -196,10 +196,15 @@ class AttachmentDeleteKeepsUsedExportTest(base.CinderTestCase):
         return volume_id, atts[0].id
 
     def _delete(self, attachment_id, clients):
+        """``clients``: what export_clients answers, call after call."""
         client = holders.Holder(4242, 'qemu-system-x86_64',
                                 'serves NBD export x to client 10.0.0.2:1')
+        answers = [[client] if c else [] for c in clients]
+        self.useFixture(fixtures.MockPatch(
+            'cinder_driver_side.volume.manager.EXPORT_CLIENTS_SETTLE', 0.5))
         with mock.patch.object(array_mod.Array, 'export_clients',
-                               return_value=[client] if clients else []), \
+                               side_effect=lambda name: answers.pop(0)
+                               if len(answers) > 1 else answers[0]), \
                 mock.patch.object(array_mod.Array,
                                   'terminate_connection') as terminate:
             status, body = self.api('DELETE', '/attachments/%s'
@@ -209,8 +214,14 @@ class AttachmentDeleteKeepsUsedExportTest(base.CinderTestCase):
 
     def test_export_with_a_client_is_kept(self):
         _volume_id, attachment_id = self._attached()
-        self._delete(attachment_id, clients=True).assert_not_called()
+        self._delete(attachment_id, clients=[True]).assert_not_called()
 
     def test_idle_export_is_stopped(self):
         _volume_id, attachment_id = self._attached()
-        self._delete(attachment_id, clients=False).assert_called_once()
+        self._delete(attachment_id, clients=[False]).assert_called_once()
+
+    def test_client_hanging_up_after_detach_stops_the_export(self):
+        # Nova's detach: QEMU dropped the disk just before.
+        _volume_id, attachment_id = self._attached()
+        self._delete(attachment_id,
+                     clients=[True, True, False]).assert_called_once()
