@@ -171,3 +171,16 @@ class NovaAPIError(CinderException):
 
 class MigrationFailed(CinderException):
     msg_fmt = 'Migration of volume %(volume_id)s failed: %(reason)s'
+
+
+class VolumeInUse(VolumeBusy):
+    """Something on the array's host still uses a volume Cinder thinks free.
+
+    ``holders`` names each process and how it uses the volume (open file,
+    NBD client); ``action`` is what was refused.
+    """
+
+    msg_fmt = ('Volume %(volume_id)s is busy: it is still in use although '
+               'Cinder has no attachment for it: %(holders)s. It was not '
+               '%(action)s and no data was deleted; detach it from its '
+               'guest first (e.g. Nova\'s DELETE os-volume_attachments).')

@@ -16,6 +16,7 @@ from oslo_log import log as logging
 
 from cinder_driver_side.conf import backend as backend_conf
 from cinder_driver_side import exception
+from cinder_driver_side.volume import holders
 from cinder_driver_side.volume import nbd
 from cinder_driver_side.volume import utils
 
@@ -156,6 +157,33 @@ class Array:
         """Stop serving the volume (its last attachment went)."""
         if self.exporter is not None:
             self.exporter.remove_export(backend_name)
+
+    def export_clients(self, backend_name: str) -> list[holders.Holder]:
+        """Clients connected to the volume's NBD export, if it runs."""
+        export = (self.exporter.get_export(backend_name)
+                  if self.exporter is not None else None)
+        if export is None:
+            return []
+        return [holders.Holder(export.pid, nbd.QSD,
+                               'serves NBD export %s to client %s'
+                               % (backend_name, client))
+                for client in holders.tcp_clients(export.pid)]
+
+    def volume_in_use(self, pool: str, backend_name: str
+                      ) -> list[holders.Holder]:
+        """Who still uses the volume on this host, whatever Cinder says.
+
+        The clients of its NBD export, and every process with its file
+        open except the export's own daemon (stopped before any delete;
+        it is its clients that matter).
+        """
+        in_use = self.export_clients(backend_name)
+        export = (self.exporter.get_export(backend_name)
+                  if self.exporter is not None else None)
+        exclude = frozenset([export.pid]) if export else frozenset()
+        in_use += holders.file_holders(
+            self.volume_path(pool, backend_name), exclude)
+        return in_use
 
     def adopt_exports(self, wanted: dict[str, str]) -> None:
         if self.exporter is not None:

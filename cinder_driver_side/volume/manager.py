@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from typing import Any
 
 from oslo_config import cfg
@@ -29,6 +30,9 @@ from cinder_driver_side.volume import utils
 LOG = logging.getLogger(__name__)
 
 MIGRATING = migration.ACTIVE_STATUSES
+#: Seconds a deleted attachment's NBD clients get to hang up before the
+#: export is kept for them.
+EXPORT_CLIENTS_SETTLE = 2.0
 
 
 def _is_true(value: Any) -> bool:
@@ -364,7 +368,18 @@ class VolumeManager:
         if not any(a.connection_info for a in left):
             try:
                 arr, _pool = self.locate(volume)
-                arr.terminate_connection(volume.backend_name)
+                clients = self._settled_clients(arr, volume.backend_name)
+                if clients:
+                    # Deleted under a connected guest: cutting its disk
+                    # would lose its writes; the export stays (reused by
+                    # a new attachment, stopped with the volume) and
+                    # detached migrations see the client (holders).
+                    LOG.warning('Attachment %s of volume %s deleted while '
+                                'its export still has clients; keeping '
+                                'the export: %s', attachment.id, volume.id,
+                                '; '.join(map(str, clients)))
+                else:
+                    arr.terminate_connection(volume.backend_name)
             except exception.CinderException as e:
                 LOG.warning('Terminating connection of %s: %s', volume.id,
                             e)
@@ -373,7 +388,37 @@ class VolumeManager:
                 'status': 'available' if volume.status != 'maintenance'
                 else 'maintenance', 'attach_status': 'detached'})
 
+    @staticmethod
+    def _settled_clients(arr: array_mod.Array, backend_name: str
+                         ) -> list:
+        """The export's clients once a just-detached one has hung up.
+
+        Nova deletes the attachment right after QEMU dropped the disk;
+        its connection may take a moment to leave ESTABLISHED.
+        """
+        deadline = time.monotonic() + EXPORT_CLIENTS_SETTLE
+        clients = arr.export_clients(backend_name)
+        while clients and time.monotonic() < deadline:
+            time.sleep(0.1)
+            clients = arr.export_clients(backend_name)
+        return clients
+
     # Migration
+
+    def check_not_in_use(self, volume: models.Volume,
+                         action: str = 'migrated') -> None:
+        """Raise VolumeInUse if anything on this host still uses the data.
+
+        Cinder's attachments may be gone while a guest still has the
+        volume (its owner deleted the attachment, Nova kept the BDM):
+        the array's host is asked (holders) before data is deleted.
+        """
+        arr, pool = self.locate(volume)
+        in_use = arr.volume_in_use(pool, volume.backend_name)
+        if in_use:
+            raise exception.VolumeInUse(
+                volume_id=volume.id, action=action,
+                holders='; '.join(str(h) for h in in_use))
 
     def migrate_volume(self, ctx, volume: models.Volume, host: str,
                        force_host_copy: bool = False,
@@ -436,6 +481,9 @@ class VolumeManager:
                    src_attachment.attach_status))
         if src_attachment is None:
             kind = migration.DETACHED
+            # Detached deletes src at the end: refuse now if a guest
+            # still has it (the flow checks again before the switch).
+            self.check_not_in_use(volume)
         elif force_host_copy or \
                 self.conf.attached_migration_mode == 'legacy':
             kind = migration.LEGACY

@@ -334,6 +334,8 @@ class MigrationFlow:
             new_volume = self._create_dst()
             self._set_status('migrating')
             self._copy(new_volume)
+            # Again just before src goes: a client may have come.
+            self.manager.check_not_in_use(self._volume())
         except Exception as e:
             self._delete_dst_quietly()
             self._fail(str(e))

@@ -23,6 +23,7 @@ import time
 from oslo_log import log as logging
 
 from cinder_driver_side import exception
+from cinder_driver_side.volume import holders
 from cinder_driver_side.volume import nbd_launch
 
 LOG = logging.getLogger(__name__)
@@ -114,21 +115,28 @@ class NBDExporter:
         """After a restart: keep the daemons still serving ``wanted``.
 
         ``wanted`` maps export name -> path; other daemons found in the
-        state dir are stopped.
+        state dir are stopped, unless a client is still connected (a
+        guest whose attachment was deleted under it: stopping would cut
+        its disk).
         """
         for entry in sorted(os.listdir(self.state_dir)):
             if not entry.endswith('.json'):
                 continue
             name = entry[:-len('.json')]
             export = self._load(name)
-            if (export and name in wanted and export.path == wanted[name]
-                    and self._alive(export)):
+            alive = export is not None and self._alive(export)
+            if alive and name in wanted and export.path == wanted[name]:
                 LOG.info('Adopted NBD export %s (pid %d, port %d)', name,
                          export.pid, export.port)
-                with self._lock:
-                    self._exports[name] = export
+            elif alive and holders.tcp_clients(export.pid):
+                LOG.warning('NBD export %s (pid %d) has no attachment but '
+                            'still has clients %s: kept', name, export.pid,
+                            ', '.join(holders.tcp_clients(export.pid)))
             else:
                 self.remove_export(name)
+                continue
+            with self._lock:
+                self._exports[name] = export
 
     def stop_all(self) -> None:
         for name in list(self._exports):

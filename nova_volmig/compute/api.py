@@ -324,13 +324,12 @@ class API:
             raise exception.MultiattachNotSupported(volume_id=old_volume_id)
         old_volume = self.volume_api.get(context, old_volume_id)
         new_volume = self.volume_api.get(context, new_volume_id)
-        if not old_volume.get('migration_status'):
-            # Upstream made swap Cinder-only: copying between unrelated
-            # volumes left instances in unsupportable states.
-            raise exception.VolumeSwapRefused(
-                volume_id=old_volume_id,
-                reason=_('it is not being migrated by Cinder '
-                         '(migration_status is not set)'))
+        # Upstream made swap Cinder-only (nova bug 2112187): only the
+        # migration Cinder is running now, to that very new volume.
+        refusal = cinder.swap_refusal(old_volume, new_volume)
+        if refusal:
+            raise exception.VolumeSwapRefused(volume_id=old_volume_id,
+                                              reason=refusal)
         if new_volume.get('attachments'):
             raise exception.VolumeSwapRefused(
                 volume_id=new_volume_id,

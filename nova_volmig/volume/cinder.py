@@ -18,6 +18,7 @@ from oslo_log import log as logging
 import tenacity
 
 from nova_volmig import exception
+from nova_volmig.i18n import _
 
 CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
@@ -31,6 +32,11 @@ _REFUSALS: dict[int, type[exception.CinderAPIError]] = {
     403: exception.CinderForbidden,
     409: exception.CinderConflict,
 }
+
+#: Cinder's migration_status of a volume whose data it is moving by a
+#: swap (upstream's check since nova bug 2112187). ``starting`` is not
+#: one: Cinder only asks for the swap once it has set ``migrating``.
+SWAP_SOURCE_STATUSES = ('migrating', 'completing')
 
 _SESSION: ks_session.Session | None = None
 _AUTH = None
@@ -172,6 +178,33 @@ class API:
                           attachment_id=attachment_id)
         except exception.AttachmentNotFound:
             LOG.debug('Attachment %s already deleted', attachment_id)
+
+
+def swap_refusal(old_volume: dict, new_volume: dict) -> str | None:
+    """Why a legacy swap of ``old_volume`` for ``new_volume`` is refused.
+
+    None when Cinder is migrating ``old_volume`` to ``new_volume`` right
+    now: the old volume's ``migration_status`` is an in-flight one and
+    the new volume is that migration's destination, which Cinder marks
+    with ``migration_status = target:<old volume id>`` (what
+    ``os-migrate_volume_completion`` checks too). A leftover ``success``
+    or ``error`` from an earlier migration, or an unrelated new volume,
+    must never re-point a guest.
+    """
+    status = old_volume.get('migration_status')
+    if status not in SWAP_SOURCE_STATUSES:
+        return _('it is not being migrated by Cinder (migration_status '
+                 'is %(status)s, not one of %(active)s)') % {
+                     'status': status,
+                     'active': '/'.join(SWAP_SOURCE_STATUSES)}
+    wanted = 'target:%s' % old_volume['id']
+    if new_volume.get('migration_status') != wanted:
+        return _('volume %(new)s is not the destination of its migration '
+                 '(its migration_status is %(status)s, not %(wanted)s)') % {
+                     'new': new_volume['id'],
+                     'status': new_volume.get('migration_status'),
+                     'wanted': wanted}
+    return None
 
 
 def _fault_message(resp) -> str:

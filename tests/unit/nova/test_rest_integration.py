@@ -75,7 +75,9 @@ class TestServerOperationsWhileMigrating(RestTestCase):
         server = '/servers/%s' % self.instance.uuid
         owner = dict(user='alice', project='project-a', roles='member')
         volume2 = self.cinder.create_volume()
-        new_volume = self.cinder.create_volume()
+        # What Cinder's legacy flow sets before it asks for the swap.
+        new_volume = self.cinder.create_volume(
+            migration_status='target:%s' % self.volume_id)
         self.cinder.volumes[self.volume_id]['migration_status'] = 'migrating'
         calls = [
             ('POST', server + '/action', {'os-stop': None}, owner),

@@ -165,7 +165,9 @@ class TestVolumeMigrationFlow(ComputeTestCase):
         self.assertIn('volume_migration_cancel', actions)
 
     def test_legacy_swap_moves_the_bdm_to_the_new_attachment(self):
-        new_volume = self.cinder.create_volume()
+        # What Cinder's legacy flow sets before it asks for the swap.
+        new_volume = self.cinder.create_volume(
+            migration_status='target:%s' % self.volume_id)
         self.cinder.volumes[self.volume_id]['migration_status'] = 'migrating'
         self.api.swap_volume(self.ctxt, self.instance_now(), self.volume_id,
                              new_volume)
@@ -376,7 +378,9 @@ class TestVolumeMigrationConflicts(ComputeTestCase):
 
     def _assert_instance_operations_conflict(self):
         volume2 = self.cinder.create_volume()
-        new_volume = self.cinder.create_volume()
+        # What Cinder's legacy flow sets before it asks for the swap.
+        new_volume = self.cinder.create_volume(
+            migration_status='target:%s' % self.volume_id)
         self.cinder.volumes[self.volume_id]['migration_status'] = 'migrating'
         for call in (
                 lambda: self.api.stop(self.ctxt, self.instance_now()),
