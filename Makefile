@@ -13,7 +13,7 @@ STAMP := $(VENV)/.installed
 STESTR := $(VPY) -m stestr
 BENCH_ARGS ?=
 
-.PHONY: test bench host host-services venv unit functional pep8 genconfig genpolicy clean distributed-start distributed-stop
+.PHONY: test bench host host-services venv unit functional pep8 genconfig genpolicy genapi clean distributed-start distributed-stop
 
 # libvirt + QEMU and the tools the functional tests and the bench use.
 host:
@@ -65,6 +65,10 @@ distributed-stop:
 
 genpolicy: venv
 	for f in etc/oslo-policy-generator/*.conf; do $(VENV)/bin/oslopolicy-sample-generator --config-file $$f || exit 1; done
+
+# The OpenAPI documents of both APIs, from their routes and JSON schemas.
+genapi: venv
+	$(VPY) tools/genapi.py
 
 clean:
 	rm -rf $(VENV) .stestr bench-results

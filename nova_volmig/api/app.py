@@ -1,7 +1,7 @@
 """The compute API WSGI application (no paste: the pipeline is code).
 
 request id -> last resort (UTF-8 URLs, JSON 500s) -> fault wrapper ->
-body size -> versions documents, or
+body size -> versions and OpenAPI documents, or
 /v2.1/... -> auth (``[api] auth_strategy``) -> router -> resources.
 """
 
@@ -14,6 +14,7 @@ import webob.dec
 from nova_volmig.api import auth
 from nova_volmig.api import compute_req_id
 from nova_volmig.api import last_resort
+from nova_volmig.api import openapi
 from nova_volmig.api.openstack import common
 from nova_volmig.api.openstack.compute import routes
 from nova_volmig.api.openstack.compute import versions
@@ -27,7 +28,7 @@ LOG = logging.getLogger(__name__)
 
 
 class RootDispatcher:
-    """Serve the versions documents; hand /v2.1/... to the API."""
+    """Serve the versions and OpenAPI documents; /v2.1/... to the API."""
 
     def __init__(self, api_application):
         self.api_application = api_application
@@ -45,6 +46,9 @@ class RootDispatcher:
             else:
                 req.path_info_pop()
             return self._document(req, versions.version_document)
+        if path == prefix + openapi.DOCUMENT_PATH:
+            # Public, as the versions documents: it describes, grants none.
+            return self._document(req, lambda _req: openapi.document())
         if path.startswith(prefix + '/'):
             req.path_info_pop()
             return self.api_application

@@ -14,8 +14,11 @@ create = {
             'properties': {
                 'name': parameter_types.name,
                 'flavorRef': parameter_types.reference,
+                # A directory name under [libvirt] images_path: no path
+                # separators and no "." or "..", which would leave it.
                 'imageRef': {'type': 'string', 'maxLength': 255,
-                             'pattern': r'^[^\x00-\x1f\x7f]*$'},
+                             'pattern': r'^[^\x00-\x1f\x7f/\\]*$',
+                             'not': {'enum': ['.', '..']}},
                 'availability_zone': parameter_types.reference,
                 'min_count': parameter_types.single_count,
                 'max_count': parameter_types.single_count,

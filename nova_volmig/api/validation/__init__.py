@@ -17,7 +17,11 @@ from nova_volmig.i18n import _
 
 def schema(request_body_schema: dict, min_version: str | None = None,
            max_version: str | None = None) -> Callable:
-    """Validate the ``body`` keyword argument against a JSON Schema."""
+    """Validate the ``body`` keyword argument against a JSON Schema.
+
+    The method keeps its schemas in ``request_body_schemas`` (a list of
+    ``(schema, min_version, max_version)``) for the OpenAPI generator.
+    """
     validator = validators.SchemaValidator(request_body_schema)
 
     def decorator(func):
@@ -31,13 +35,18 @@ def schema(request_body_schema: dict, min_version: str | None = None,
                         detail=_('A request body is required.'))
                 validator.validate(body)
             return func(self, req, *args, **kwargs)
+        _record(wrapper, 'request_body_schemas', request_body_schema,
+                min_version, max_version)
         return wrapper
     return decorator
 
 
 def query_schema(query_params_schema: dict, min_version: str | None = None,
                  max_version: str | None = None) -> Callable:
-    """Validate the query string; each parameter may appear once."""
+    """Validate the query string; each parameter may appear once.
+
+    Recorded in ``query_schemas`` as :func:`schema` records bodies.
+    """
     validator = validators.SchemaValidator(query_params_schema)
 
     def decorator(func):
@@ -46,8 +55,18 @@ def query_schema(query_params_schema: dict, min_version: str | None = None,
             if req.api_version_request.matches(min_version, max_version):
                 validator.validate(single_valued_params(req))
             return func(self, req, *args, **kwargs)
+        _record(wrapper, 'query_schemas', query_params_schema, min_version,
+                max_version)
         return wrapper
     return decorator
+
+
+def _record(wrapper: Callable, attribute: str, schema_: dict,
+            min_version: str | None, max_version: str | None) -> None:
+    # functools.wraps shared the inner decorator's list: build a new one.
+    wrapper.__dict__[attribute] = [
+        *getattr(wrapper, attribute, []),
+        (schema_, min_version, max_version)]
 
 
 def single_valued_params(req) -> dict[str, str]:

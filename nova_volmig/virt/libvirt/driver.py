@@ -82,8 +82,14 @@ class LibvirtDriver(driver.ComputeDriver):
     def _kernel_boot(self, instance) -> config.DirectKernelBoot | None:
         if not instance.image_ref:
             return None
-        image_dir = os.path.join(CONF.libvirt.images_path,
-                                 instance.image_ref)
+        images_path = os.path.normpath(CONF.libvirt.images_path)
+        image_dir = os.path.join(images_path, instance.image_ref)
+        # The API refuses separators; a record from before must not reach
+        # a kernel elsewhere on the host either ("../x", "/boot").
+        if os.path.dirname(os.path.normpath(image_dir)) != images_path:
+            raise exception.InvalidInput(
+                reason='image %r is not a name under [libvirt] images_path'
+                       % instance.image_ref)
         kernel = os.path.join(image_dir, 'kernel')
         if not os.path.isfile(kernel):
             raise exception.InvalidInput(

@@ -64,6 +64,20 @@ class ServersTest(fakes.APITestCase):
             self.assertFault(resp, 400, 'badRequest', message)
         self.compute_api.create.assert_not_called()
 
+    def test_image_ref_is_a_name_not_a_path(self):
+        # imageRef names a directory under [libvirt] images_path: a path
+        # would boot a kernel from anywhere on the host (issue 16).
+        for ref in ('../../etc', '/boot', 'a/b', '..', '.', 'a\\b'):
+            resp = self.request('POST', URL, {'server': {'name': 'a',
+                                                         'imageRef': ref}})
+            self.assertFault(resp, 400, 'badRequest', 'imageRef')
+        self.compute_api.create.assert_not_called()
+        self.compute_api.create.return_value = self.instance
+        for ref in ('cirros-0.6.2', 'a..b', '...'):
+            resp = self.request('POST', URL, {'server': {'name': 'a',
+                                                         'imageRef': ref}})
+            self.assertEqual(202, resp.status_int, resp.body)
+
     def test_create_with_an_unknown_flavor(self):
         self.compute_api.create.side_effect = exception.NotFound(
             'Flavor 99 could not be found.')

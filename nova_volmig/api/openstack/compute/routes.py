@@ -8,6 +8,8 @@ apart from the collection names.
 
 from __future__ import annotations
 
+from typing import Callable
+
 import routes
 import routes.middleware
 import webob.dec
@@ -24,45 +26,61 @@ from nova_volmig.i18n import _
 PROJECT_ID_REGEX = r'[0-9a-f\-]+'
 
 
+# Which controller serves a route, and how it is built from the APIs.
+CONTROLLERS: dict[str, tuple[type, Callable]] = {
+    'servers': (servers.ServersController,
+                lambda compute, flavor: (compute, flavor)),
+    'volume_attachments': (volume_attachments.VolumeAttachmentController,
+                           lambda compute, flavor: (compute,)),
+    'instance_actions': (instance_actions.InstanceActionsController,
+                         lambda compute, flavor: (compute,)),
+    'flavors': (flavors.FlavorsController, lambda compute, flavor: (flavor,)),
+    'volume_migrations': (volume_migrations.VolumeMigrationsController,
+                          lambda compute, flavor: (compute,)),
+    'versions': (versions.VersionsController, lambda compute, flavor: ()),
+}
+
+# Nova's ROUTE_LIST: (path, {method: (controller, action)}) in matching
+# order. The OpenAPI document (nova_volmig.api.openapi) is built from it.
+ROUTE_LIST: tuple[tuple[str, dict[str, tuple[str, str]]], ...] = (
+    ('', {'GET': ('versions', 'show')}),
+    ('/', {'GET': ('versions', 'show')}),
+    ('/servers', {'GET': ('servers', 'index'),
+                  'POST': ('servers', 'create')}),
+    ('/servers/detail', {'GET': ('servers', 'detail')}),
+    ('/servers/{id}', {'GET': ('servers', 'show'),
+                       'DELETE': ('servers', 'delete')}),
+    ('/servers/{id}/action', {'POST': ('servers', 'action')}),
+    ('/servers/{server_id}/os-volume_attachments',
+     {'GET': ('volume_attachments', 'index'),
+      'POST': ('volume_attachments', 'create')}),
+    ('/servers/{server_id}/os-volume_attachments/{id}',
+     {'GET': ('volume_attachments', 'show'),
+      'PUT': ('volume_attachments', 'update'),
+      'DELETE': ('volume_attachments', 'delete')}),
+    ('/servers/{server_id}/os-instance-actions',
+     {'GET': ('instance_actions', 'index')}),
+    ('/servers/{server_id}/os-instance-actions/{id}',
+     {'GET': ('instance_actions', 'show')}),
+    ('/flavors', {'GET': ('flavors', 'index')}),
+    ('/flavors/detail', {'GET': ('flavors', 'detail')}),
+    ('/flavors/{id}', {'GET': ('flavors', 'show')}),
+    ('/os-volume-migrations', {'GET': ('volume_migrations', 'index'),
+                               'POST': ('volume_migrations', 'create')}),
+    ('/os-volume-migrations/{id}', {'GET': ('volume_migrations', 'show')}),
+    ('/os-volume-migrations/{id}/action',
+     {'POST': ('volume_migrations', 'action')}),
+)
+
+
 def route_list(compute_api, flavor_api) -> list[tuple[str, dict]]:
     """(path, {method: (resource, action)}) in matching order."""
-    server = wsgi.Resource(servers.ServersController(compute_api,
-                                                     flavor_api))
-    attachments = wsgi.Resource(
-        volume_attachments.VolumeAttachmentController(compute_api))
-    actions = wsgi.Resource(
-        instance_actions.InstanceActionsController(compute_api))
-    flavor = wsgi.Resource(flavors.FlavorsController(flavor_api))
-    migrations = wsgi.Resource(
-        volume_migrations.VolumeMigrationsController(compute_api))
-    version = wsgi.Resource(versions.VersionsController())
-    return [
-        ('', {'GET': (version, 'show')}),
-        ('/', {'GET': (version, 'show')}),
-        ('/servers', {'GET': (server, 'index'),
-                      'POST': (server, 'create')}),
-        ('/servers/detail', {'GET': (server, 'detail')}),
-        ('/servers/{id}', {'GET': (server, 'show'),
-                           'DELETE': (server, 'delete')}),
-        ('/servers/{id}/action', {'POST': (server, 'action')}),
-        ('/servers/{server_id}/os-volume_attachments',
-         {'GET': (attachments, 'index'), 'POST': (attachments, 'create')}),
-        ('/servers/{server_id}/os-volume_attachments/{id}',
-         {'GET': (attachments, 'show'), 'PUT': (attachments, 'update'),
-          'DELETE': (attachments, 'delete')}),
-        ('/servers/{server_id}/os-instance-actions',
-         {'GET': (actions, 'index')}),
-        ('/servers/{server_id}/os-instance-actions/{id}',
-         {'GET': (actions, 'show')}),
-        ('/flavors', {'GET': (flavor, 'index')}),
-        ('/flavors/detail', {'GET': (flavor, 'detail')}),
-        ('/flavors/{id}', {'GET': (flavor, 'show')}),
-        ('/os-volume-migrations', {'GET': (migrations, 'index'),
-                                   'POST': (migrations, 'create')}),
-        ('/os-volume-migrations/{id}', {'GET': (migrations, 'show')}),
-        ('/os-volume-migrations/{id}/action',
-         {'POST': (migrations, 'action')}),
-    ]
+    resources = {
+        name: wsgi.Resource(cls(*args(compute_api, flavor_api)))
+        for name, (cls, args) in CONTROLLERS.items()}
+    return [(path, {method: (resources[name], action)
+                    for method, (name, action) in methods.items()})
+            for path, methods in ROUTE_LIST]
 
 
 class MethodNotAllowed:

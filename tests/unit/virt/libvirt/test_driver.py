@@ -1,5 +1,7 @@
 import os
+import types
 
+from nova_volmig import exception
 from nova_volmig.virt import driver as virt_driver
 from nova_volmig.virt.libvirt import config
 from nova_volmig.virt.libvirt import driver as libvirt_driver
@@ -34,6 +36,25 @@ class DriverTest(base.TestCase):
     def test_virt_type_option(self):
         self.flags(group='libvirt', virt_type='kvm')
         self.assertEqual('kvm', libvirt_driver.virt_type())
+
+    def test_kernel_boot_stays_under_images_path(self):
+        images = self.state_file('images')
+        self.flags(group='libvirt', images_path=images)
+        # A kernel outside images_path, reachable by "../" or an
+        # absolute path (issue 16: imageRef path traversal).
+        outside = self.state_file('elsewhere')
+        os.makedirs(outside)
+        open(os.path.join(outside, 'kernel'), 'w').close()
+        os.makedirs(os.path.join(images, 'good'))
+        open(os.path.join(images, 'good', 'kernel'), 'w').close()
+        drv = libvirt_driver.LibvirtDriver(host=object())
+        for ref in ('../elsewhere', outside, 'good/../../elsewhere', '.',
+                    '..'):
+            self.assertRaises(
+                exception.InvalidInput, drv._kernel_boot,
+                types.SimpleNamespace(image_ref=ref))
+        boot = drv._kernel_boot(types.SimpleNamespace(image_ref='good'))
+        self.assertEqual(os.path.join(images, 'good', 'kernel'), boot.kernel)
 
 
 class LayoutTest(base.TestCase):

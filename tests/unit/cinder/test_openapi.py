@@ -1,0 +1,108 @@
+"""The volume API's OpenAPI document: valid, complete, not restated."""
+
+import os
+from unittest import mock
+
+from openapi_spec_validator import validate as validate_spec
+
+from cinder_driver_side.api import openapi
+from cinder_driver_side.api import router
+from cinder_driver_side.api import wsgi
+from tests.unit.cinder import base
+
+SHIPPED = os.path.join(os.path.dirname(__file__), '..', '..', '..', 'doc',
+                       'source', 'cinder', 'openapi.json')
+SOME_ID = '11111111-2222-3333-4444-555555555555'
+
+
+class Validated(Exception):
+    """Raised by the patched wsgi.validate: the schema was reached."""
+
+
+def resolve(document: dict, schema: dict) -> dict:
+    prefix = '#/components/schemas/'
+    if '$ref' not in schema:
+        return schema
+    return document['components']['schemas'][schema['$ref'][len(prefix):]]
+
+
+class OpenAPIDocumentTest(base.CinderTestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.document = openapi.document()
+
+    def test_valid_openapi_3_1(self):
+        validate_spec(self.document)
+
+    def test_every_route_and_method(self):
+        expected = {(r.path, r.method.lower()) for r in router.ROUTES}
+        expected.add((openapi.DOCUMENT_PATH, 'get'))
+        documented = {(path, method)
+                      for path, item in self.document['paths'].items()
+                      for method in item}
+        self.assertEqual(expected, documented)
+
+    def _handler_schema(self, route: router.Route, body: dict) -> dict:
+        """The schema the route's handler validates ``body`` with."""
+        path = route.path.format(id=SOME_ID, type_id=SOME_ID, key='k')
+        if route.controller == 'volumes' and '{id}' in route.path:
+            path = path.replace(SOME_ID, self.create_volume())
+        seen = []
+
+        def spy(value, schema):
+            seen.append(schema)
+            raise Validated()
+        with mock.patch.object(wsgi, 'validate', spy):
+            self.api(route.method, path, body)
+        self.assertEqual(1, len(seen), route)
+        return seen[0]
+
+    def test_schemas_are_the_handlers_own(self):
+        checked = 0
+        for route in router.ROUTES:
+            op = self.document['paths'][route.path][route.method.lower()]
+            if route.body is not None:
+                documented = resolve(self.document, op['requestBody'][
+                    'content']['application/json']['schema'])
+                self.assertIs(route.body, documented)
+                self.assertIs(route.body, self._handler_schema(route, {}))
+                checked += 1
+            for name, schema in (route.actions or {}).items():
+                variants = op['requestBody']['content'][
+                    'application/json']['schema']['oneOf']
+                self.assertTrue(any(
+                    resolve(self.document, v['properties'][name]) is schema
+                    for v in variants if name in v['properties']), name)
+                if schema is not router._ANY:
+                    self.assertIs(schema, self._handler_schema(
+                        route, {name: {}}))
+                    checked += 1
+        self.assertEqual(8, checked)
+
+    def test_links_name_existing_operations_and_parameters(self):
+        operations = {op['operationId']: op
+                      for item in self.document['paths'].values()
+                      for op in item.values()}
+        for source, links in openapi.LINKS.items():
+            self.assertIn(source, operations)
+            for link in links.values():
+                target = operations[link['operationId']]
+                names = {p['name'] for p in target['parameters']
+                         if 'name' in p}
+                self.assertLessEqual(set(link.get('parameters', {})), names)
+
+    def test_shipped_document_is_current(self):
+        with open(SHIPPED) as f:
+            self.assertEqual(openapi.dumps(), f.read(),
+                             'doc/source/cinder/openapi.json is stale: run '
+                             '`make genapi`')
+
+    def test_served_without_auth(self):
+        status, body = self.api('GET', '/v3/openapi.json', token=None,
+                                version=None)
+        self.assertEqual(200, status)
+        self.assertEqual(self.document, body)
+        status, body = self.api('DELETE', '/v3/openapi.json', token=None)
+        self.assertEqual(405, status)
+        self.assertIn('badMethod', body)
