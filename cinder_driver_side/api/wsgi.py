@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from typing import Any, Callable
 
-import jsonschema
 from oslo_log import log as logging
 from oslo_serialization import jsonutils
 import webob
@@ -105,16 +104,6 @@ def has_lone_surrogate(value: Any) -> bool:
         elif isinstance(item, list):
             stack.extend(item)
     return False
-
-
-def validate(body: dict, schema: dict) -> None:
-    try:
-        jsonschema.validate(body, schema)
-    except jsonschema.ValidationError as e:
-        where = '/'.join(str(p) for p in e.absolute_path) or 'body'
-        raise exception.ValidationError(
-            detail='Invalid input for field/attribute %s. %s'
-            % (where, e.message))
 
 
 def dispatch(handler: Callable, req: Request, **kwargs) -> webob.Response:

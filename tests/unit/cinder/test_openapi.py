@@ -7,7 +7,7 @@ from openapi_spec_validator import validate as validate_spec
 
 from cinder_driver_side.api import openapi
 from cinder_driver_side.api import router
-from cinder_driver_side.api import wsgi
+from cinder_driver_side.api import validation
 from tests.unit.cinder import base
 
 SHIPPED = os.path.join(os.path.dirname(__file__), '..', '..', '..', 'doc',
@@ -16,7 +16,7 @@ SOME_ID = '11111111-2222-3333-4444-555555555555'
 
 
 class Validated(Exception):
-    """Raised by the patched wsgi.validate: the schema was reached."""
+    """Raised by the patched validation.validate: the schema was reached."""
 
 
 def resolve(document: dict, schema: dict) -> dict:
@@ -50,10 +50,10 @@ class OpenAPIDocumentTest(base.CinderTestCase):
             path = path.replace(SOME_ID, self.create_volume())
         seen = []
 
-        def spy(value, schema):
+        def spy(value, schema, name='body'):
             seen.append(schema)
             raise Validated()
-        with mock.patch.object(wsgi, 'validate', spy):
+        with mock.patch.object(validation, 'validate', spy):
             self.api(route.method, path, body)
         self.assertEqual(1, len(seen), route)
         return seen[0]
