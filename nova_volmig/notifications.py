@@ -45,15 +45,9 @@ def _payload(instance, migration, action: str, fault: str | None) -> dict:
     }
 
 
-def notify_volume_migration(context, instance, migration, action: str,
-                            phase: str, fault: str | None = None) -> None:
-    """Emit ``instance.volume_migration.<phase>`` for start/complete/cancel.
-
-    ``phase`` is ``start``, ``end`` or ``error``; notification failures are
-    logged and never break the operation.
-    """
-    event_type = 'instance.volume_migration.%s' % phase
-    payload = _payload(instance, migration, action, fault)
+def _send(context, instance, event_type: str, phase: str,
+          payload: dict) -> None:
+    """Send at ERROR for an ``error`` phase, else INFO; never raise."""
     try:
         notifier = rpc.get_notifier('nova-compute:%s' % CONF.host)
         if phase == 'error':
@@ -63,6 +57,18 @@ def notify_volume_migration(context, instance, migration, action: str,
     except Exception:
         LOG.exception('Failed to send %s notification for instance %s',
                       event_type, instance.uuid)
+
+
+def notify_volume_migration(context, instance, migration, action: str,
+                            phase: str, fault: str | None = None) -> None:
+    """Emit ``instance.volume_migration.<phase>`` for start/complete/cancel.
+
+    ``phase`` is ``start``, ``end`` or ``error``; notification failures are
+    logged and never break the operation.
+    """
+    event_type = 'instance.volume_migration.%s' % phase
+    payload = _payload(instance, migration, action, fault)
+    _send(context, instance, event_type, phase, payload)
 
 
 def notify_volume_detach(context, instance, volume_id: str, phase: str,
@@ -89,12 +95,4 @@ def notify_volume_detach(context, instance, volume_id: str, phase: str,
             'timestamp': timeutils.utcnow().isoformat(),
         },
     }
-    try:
-        notifier = rpc.get_notifier('nova-compute:%s' % CONF.host)
-        if phase == 'error':
-            notifier.error(context, event_type, payload)
-        else:
-            notifier.info(context, event_type, payload)
-    except Exception:
-        LOG.exception('Failed to send %s notification for instance %s',
-                      event_type, instance.uuid)
+    _send(context, instance, event_type, phase, payload)
