@@ -32,7 +32,7 @@ import time
 
 import numpy as np
 
-from cinder_driver_side.volume import copy as copy_mod
+from cinder_driver_side.volume import copy_engines
 from volmig_bench import cleanup
 from volmig_bench import counters
 from volmig_bench import deploy
@@ -237,7 +237,7 @@ class CaseRun:
         path = self.ctx.pool_path(self.backend.name, pool, name)
         filled = fill.fill_volume(self.base_path, self.case.size,
                                   self.plan.fraction, seed=self.params.seed)
-        copy_mod.NativeCopy().copy(self.base_path, path, self.case.size)
+        copy_engines.NativeCopy().copy(self.base_path, path, self.case.size)
         self.info['fill'] = filled.describe()
         return path
 
@@ -257,7 +257,8 @@ class CaseRun:
         path = self._volume_file()
         probe = os.path.join(os.path.dirname(path), '.raw-copy-probe')
         try:
-            result = copy_mod.NativeCopy().copy(path, probe, self.case.size)
+            result = copy_engines.NativeCopy().copy(path, probe,
+                                                    self.case.size)
         finally:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(probe)

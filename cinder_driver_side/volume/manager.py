@@ -23,7 +23,7 @@ from cinder_driver_side import context as cinder_context
 from cinder_driver_side.db import api as db_api
 from cinder_driver_side.db import models
 from cinder_driver_side import exception
-from cinder_driver_side.volume import array as array_mod
+from cinder_driver_side.volume import backend_array
 from cinder_driver_side.volume import migration
 from cinder_driver_side.volume import utils
 
@@ -49,9 +49,9 @@ class VolumeManager:
         self.conf = conf
         self.db = db
         self.nova = nova_client or nova.NovaClient(conf)
-        self.arrays: dict[str, array_mod.Array] = {}
+        self.arrays: dict[str, backend_array.Array] = {}
         for name in conf.enabled_backends:
-            self.arrays[name] = array_mod.Array(conf, name)
+            self.arrays[name] = backend_array.Array(conf, name)
         if not self.arrays:
             raise exception.InvalidInput(
                 reason='no backend: set [DEFAULT] enabled_backends')
@@ -125,7 +125,7 @@ class VolumeManager:
     # Placement
 
     def _find_pool(self, host: str
-                   ) -> tuple[array_mod.Array | None, str]:
+                   ) -> tuple[backend_array.Array | None, str]:
         """The array (None if not one of ours) and pool of ``host``."""
         loc = utils.parse_host(host)
         arr = self.arrays.get(loc.backend)
@@ -135,14 +135,14 @@ class VolumeManager:
         return arr, loc.pool
 
     def locate(self, volume: models.Volume
-               ) -> tuple[array_mod.Array, str]:
+               ) -> tuple[backend_array.Array, str]:
         """The array and pool holding ``volume``'s data."""
         arr, pool = self._find_pool(volume.host)
         if arr is None:
             raise exception.BackendNotFound(host=volume.host)
         return arr, pool
 
-    def array_for_host(self, host: str) -> tuple[array_mod.Array, str]:
+    def array_for_host(self, host: str) -> tuple[backend_array.Array, str]:
         arr, pool = self._find_pool(host)
         if arr is None:
             known = ', '.join(h for a in self.arrays.values()
@@ -152,7 +152,7 @@ class VolumeManager:
         return arr, pool
 
     def _array_for_type(self, ctx, volume_type: models.VolumeType | None
-                        ) -> array_mod.Array | None:
+                        ) -> backend_array.Array | None:
         """First array matching the type's volume_backend_name, if any."""
         if volume_type is None:
             return None
@@ -389,7 +389,7 @@ class VolumeManager:
                 else 'maintenance', 'attach_status': 'detached'})
 
     @staticmethod
-    def _settled_clients(arr: array_mod.Array, backend_name: str
+    def _settled_clients(arr: backend_array.Array, backend_name: str
                          ) -> list:
         """The export's clients once a just-detached one has hung up.
 

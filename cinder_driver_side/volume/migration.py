@@ -33,7 +33,7 @@ from cinder_driver_side.compute import nova as nova_mod
 from cinder_driver_side import context as cinder_context
 from cinder_driver_side.db import models
 from cinder_driver_side import exception
-from cinder_driver_side.volume import copy as copy_mod
+from cinder_driver_side.volume import copy_engines
 
 if TYPE_CHECKING:
     from cinder_driver_side.volume import manager as manager_mod
@@ -266,7 +266,7 @@ class MigrationFlow:
             self.record.dest_host)
         src = src_array.volume_path(src_pool, volume.backend_name)
         dst = dst_array.volume_path(dst_pool, new_volume.backend_name)
-        engine = copy_mod.get_engine(self.record.copy_engine or 'generic')
+        engine = copy_engines.get_engine(self.record.copy_engine or 'generic')
         self._last_percent = None
         started = timeutils.utcnow()
         result = engine.copy(src, dst, volume.size_bytes,
@@ -277,8 +277,8 @@ class MigrationFlow:
         self.db.migration_update(self.ctx, self.migration_id,
                                  {'copy_method': result.method})
         if self.conf.migration_verify_copy:
-            src_digest = copy_mod.file_digest(src, volume.size_bytes)
-            dst_digest = copy_mod.file_digest(dst, volume.size_bytes)
+            src_digest = copy_engines.file_digest(src, volume.size_bytes)
+            dst_digest = copy_engines.file_digest(dst, volume.size_bytes)
             if src_digest != dst_digest:
                 raise exception.CopyVerificationFailed(
                     src=src, dst=dst, src_digest=src_digest,

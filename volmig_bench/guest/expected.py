@@ -16,7 +16,7 @@ from typing import Iterator
 
 import numpy as np
 
-from cinder_driver_side.volume import copy as copy_mod
+from cinder_driver_side.volume import copy_engines
 from volmig_bench import exception
 from volmig_bench.guest import protocol
 
@@ -117,7 +117,7 @@ def sparse_copy(src: str, dst: str) -> None:
     """Copy keeping holes (reflink or copy_file_range where possible)."""
     # A fresh dst: the copy writes src's data extents only.
     open(dst, 'wb').close()
-    copy_mod.NativeCopy().copy(src, dst, os.path.getsize(src))
+    copy_engines.NativeCopy().copy(src, dst, os.path.getsize(src))
     shutil.copystat(src, dst)
 
 

@@ -23,8 +23,8 @@ from nova_volmig.virt.libvirt import blockjob
 from nova_volmig.virt.libvirt import config
 from nova_volmig.virt.libvirt import exception as lv_exc
 from nova_volmig.virt.libvirt import host as libvirt_host
-from nova_volmig.virt.libvirt import migration as lv_migration
 from nova_volmig.virt.libvirt import volume
+from nova_volmig.virt.libvirt import volume_migration
 
 CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
@@ -59,7 +59,7 @@ class LibvirtDriver(driver.ComputeDriver):
 
     def __init__(self, host: libvirt_host.Host | None = None):
         self.host = host or libvirt_host.Host()
-        self.migrator = lv_migration.LibvirtVolumeMigrator(self.host)
+        self.migrator = volume_migration.LibvirtVolumeMigrator(self.host)
 
     # host
 

@@ -9,7 +9,7 @@ import time
 import fixtures
 
 from cinder_driver_side import exception
-from cinder_driver_side.volume import copy as copy_mod
+from cinder_driver_side.volume import copy_engines
 from tests import base
 
 MiB = 1024 * 1024
@@ -41,10 +41,10 @@ class CopyEngineTest(base.TestCase):
     def _copy(self, engine, dst_dir=None, bandwidth=0):
         dst = os.path.join(dst_dir or self.dir, 'dst-' + engine)
         seen = []
-        result = copy_mod.get_engine(engine).copy(
+        result = copy_engines.get_engine(engine).copy(
             self.src, dst, self.size, seen.append, bandwidth)
-        self.assertEqual(copy_mod.file_digest(self.src),
-                         copy_mod.file_digest(dst))
+        self.assertEqual(copy_engines.file_digest(self.src),
+                         copy_engines.file_digest(dst))
         self.assertEqual(sorted(seen), seen)        # monotonic
         self.assertEqual((0, self.size), (seen[0], seen[-1]))
         return dst, result
@@ -80,7 +80,7 @@ class CopyEngineTest(base.TestCase):
         for engine in ('native', 'generic'):
             dst = os.path.join(small, engine)
             err = self.assertRaises(
-                exception.CopyFailed, copy_mod.get_engine(engine).copy,
+                exception.CopyFailed, copy_engines.get_engine(engine).copy,
                 self.src, dst, self.size, None, 0)
             self.assertIn(os.strerror(errno.ENOSPC), str(err))
             os.unlink(dst)
@@ -108,12 +108,12 @@ class CopyEngineTest(base.TestCase):
         self.assertEqual(0, result.bytes_transferred)
         # FICLONERANGE in steps when a rate limit is set.
         seen = []
-        copy_mod.get_engine('native').copy(
+        copy_engines.get_engine('native').copy(
             self.src, os.path.join(mnt, 'dst2'), self.size, seen.append,
             64 * MiB)
         self.assertGreater(len(seen), 3)
-        self.assertEqual(copy_mod.file_digest(self.src),
-                         copy_mod.file_digest(os.path.join(mnt, 'dst2')))
+        self.assertEqual(copy_engines.file_digest(self.src),
+                         copy_engines.file_digest(os.path.join(mnt, 'dst2')))
 
 
 class RateLimiterTest(base.TestCase):
@@ -125,8 +125,8 @@ class RateLimiterTest(base.TestCase):
         def sleep(delay):
             slept.append(delay)
             now[0] += delay
-        limiter = copy_mod.RateLimiter(100, clock=lambda: now[0],
-                                       sleep=sleep)
+        limiter = copy_engines.RateLimiter(100, clock=lambda: now[0],
+                                           sleep=sleep)
         limiter.throttle(50)
         limiter.throttle(50)
         self.assertEqual([0.5, 0.5], slept)

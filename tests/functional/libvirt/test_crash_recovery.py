@@ -14,7 +14,7 @@ import os
 
 from nova_volmig.virt import driver as virt_driver
 from nova_volmig.virt.libvirt import driver as libvirt_driver
-from nova_volmig.virt.libvirt import migration as lv_migration
+from nova_volmig.virt.libvirt import volume_migration
 from tests.functional.fixtures import harness
 from tests.functional.fixtures import libvirt as lv_fixtures
 from tests.functional.fixtures import migration as mig_fixtures
@@ -99,7 +99,7 @@ class _CrashRecovery:
     # start
 
     def test_killed_after_overlay_created(self):
-        step = lv_migration.STEP_START_SNAPSHOT
+        step = volume_migration.STEP_START_SNAPSHOT
         self.assertEqual(step, self._crash('start', pause_at=step))
         self.assertEqual(1, len(os.listdir(self.overlay_dir)))
         self.writer.write_some(2)
@@ -115,7 +115,7 @@ class _CrashRecovery:
         self._finish_complete()
 
     def test_killed_after_snapshot_then_complete(self):
-        self._crash('start', pause_at=lv_migration.STEP_STARTED)
+        self._crash('start', pause_at=volume_migration.STEP_STARTED)
         self.src_at_start = self.src.sha256()
         self.writer.write_some(2)
         self._reconcile(State.OVERLAY_ON_SRC)
@@ -125,7 +125,7 @@ class _CrashRecovery:
         self._finish_complete()
 
     def test_killed_after_snapshot_then_cancel(self):
-        self._crash('start', pause_at=lv_migration.STEP_STARTED)
+        self._crash('start', pause_at=volume_migration.STEP_STARTED)
         self.writer.write_some(2)
         self._reconcile(State.OVERLAY_ON_SRC)
         self._finish_cancel()
@@ -136,7 +136,8 @@ class _CrashRecovery:
         self._started()
         self.writer.write_some(4)
         self._copy_and_set_dst()
-        self._crash('complete', pause_in_job=lv_migration.STEP_COMPLETE_COPY)
+        self._crash('complete',
+                    pause_in_job=volume_migration.STEP_COMPLETE_COPY)
         self.writer.write_some(2)
         self._reconcile(State.SWITCHED_TO_DST)
         self.assertQemuReleased(self.instance, self.src)
@@ -146,7 +147,7 @@ class _CrashRecovery:
         self._started()
         self.writer.write_some(4)
         self._copy_and_set_dst()
-        self._crash('complete', pause_at=lv_migration.STEP_SWITCHED)
+        self._crash('complete', pause_at=volume_migration.STEP_SWITCHED)
         self.assertQemuReleased(self.instance, self.src)
         self.writer.write_some(2)
         self._reconcile(State.SWITCHED_TO_DST)
@@ -159,7 +160,7 @@ class _CrashRecovery:
         self.proc.run('complete')
         self.writer.write_some(2)
         self._crash('complete_finish',
-                    pause_in_job=lv_migration.STEP_COMPLETE_COMMIT)
+                    pause_in_job=volume_migration.STEP_COMPLETE_COMMIT)
         self.writer.write_some(2)
         self._reconcile(State.ON_DST)
         self._finish_complete()
@@ -170,7 +171,7 @@ class _CrashRecovery:
         self._copy_and_set_dst()
         self.proc.run('complete')
         self._crash('complete_finish',
-                    pause_at=lv_migration.STEP_COMPLETE_COMMITTED)
+                    pause_at=volume_migration.STEP_COMPLETE_COMMITTED)
         self.writer.write_some(2)
         self._reconcile(State.ON_DST)
         self._finish_complete()
@@ -182,7 +183,7 @@ class _CrashRecovery:
         self.writer.write_some(4)
         self.proc.run('cancel')
         self._crash('cancel_finish',
-                    pause_in_job=lv_migration.STEP_CANCEL_COMMIT)
+                    pause_in_job=volume_migration.STEP_CANCEL_COMMIT)
         self.writer.write_some(2)
         self._reconcile(State.ON_SRC)
         self._finish_cancel()
@@ -191,7 +192,7 @@ class _CrashRecovery:
         self._started()
         self.writer.write_some(4)
         self._crash('cancel_finish',
-                    pause_at=lv_migration.STEP_CANCEL_COMMITTED)
+                    pause_at=volume_migration.STEP_CANCEL_COMMITTED)
         self.writer.write_some(2)
         self._reconcile(State.ON_SRC)
         self._finish_cancel()

@@ -9,7 +9,7 @@ import subprocess
 from nova_volmig import exception
 from nova_volmig.virt import driver as virt_driver
 from nova_volmig.virt.libvirt import exception as lv_exc
-from nova_volmig.virt.libvirt import migration as lv_migration
+from nova_volmig.virt.libvirt import volume_migration
 from tests.functional.fixtures import libvirt as lv_fixtures
 from tests.functional.libvirt import base
 
@@ -156,6 +156,6 @@ class StartFailureTest(base.LibvirtFunctionalTestCase):
         self.assertIsInstance(err, exception.Conflict)
         self.assertEqual(409, err.code)
         self.assertIn('No space left', str(err))
-        self.assertEqual(lv_migration.STEP_START_FAILED,
+        self.assertEqual(volume_migration.STEP_START_FAILED,
                          migration.driver_data['step'])
         self._check_untouched(instance, src, writer, src.sha256())

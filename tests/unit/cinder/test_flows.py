@@ -7,7 +7,7 @@ from unittest import mock
 
 import fixtures
 
-from cinder_driver_side.volume import copy as copy_mod
+from cinder_driver_side.volume import copy_engines
 from cinder_driver_side.volume import manager
 from cinder_driver_side.volume import migration
 from tests import nova_fixtures
@@ -98,7 +98,7 @@ class AttachedFlowTest(base.CinderTestCase):
         def enospc(*args, **kwargs):
             raise OSError(errno.ENOSPC, 'No space left on device')
         hold = self.nova.hold['cancel'] = threading.Event()
-        with mock.patch.object(copy_mod.NativeCopy, '_copy',
+        with mock.patch.object(copy_engines.NativeCopy, '_copy',
                                side_effect=enospc):
             self.migrate(volume_id)
             self.wait_status(volume_id, 'migrating')
@@ -184,7 +184,7 @@ class AttachedFlowTest(base.CinderTestCase):
                 report(0)
                 threading.Event().wait(0.01)
         self.useFixture(fixtures.MockPatchObject(
-            copy_mod.NativeCopy, '_copy', new=slow_copy))
+            copy_engines.NativeCopy, '_copy', new=slow_copy))
         self.migrate(volume_id)
         self.assertTrue(started.wait(10))
         return volume_id, att
@@ -218,7 +218,7 @@ class AttachedFlowTest(base.CinderTestCase):
             release.wait(30)
             raise OSError(errno.EIO, 'the old service is gone')
         self.useFixture(fixtures.MockPatchObject(
-            copy_mod.NativeCopy, '_copy', new=stuck_copy))
+            copy_engines.NativeCopy, '_copy', new=stuck_copy))
         self.migrate(volume_id)
         self.wait_status(volume_id, 'migrating')
         # A new service on the same database, as after a crash.
@@ -352,14 +352,14 @@ class DetachedFlowTest(base.CinderTestCase):
     def test_lock_volume_sets_maintenance(self):
         volume_id = self.create_volume()
         seen = []
-        real = copy_mod.NativeCopy._copy
+        real = copy_engines.NativeCopy._copy
 
         def spy(engine, *args):
             seen.append(self.svc.db.volume_get(base._admin(),
                                                volume_id).status)
             return real(engine, *args)
         self.useFixture(fixtures.MockPatchObject(
-            copy_mod.NativeCopy, '_copy', new=spy))
+            copy_engines.NativeCopy, '_copy', new=spy))
         self.migrate(volume_id, lock_volume=True)
         volume = self.wait_done(volume_id)
         self.assertEqual(['maintenance'], seen)
@@ -375,7 +375,7 @@ class DetachedFlowTest(base.CinderTestCase):
                 report(0)
                 threading.Event().wait(0.01)
         self.useFixture(fixtures.MockPatchObject(
-            copy_mod.NativeCopy, '_copy', new=slow_copy))
+            copy_engines.NativeCopy, '_copy', new=slow_copy))
         src_path = self.path_of(volume_id)
         before = base.read(src_path)
         self.migrate(volume_id)
@@ -572,7 +572,7 @@ class ProgressWritesTest(base.CinderTestCase):
         self.useFixture(fixtures.MonkeyPatch(
             'cinder_driver_side.volume.migration.PROGRESS_INTERVAL', 3600))
         self.useFixture(fixtures.MonkeyPatch(
-            'cinder_driver_side.volume.copy.DEFAULT_CHUNK', 64 * 1024))
+            'cinder_driver_side.volume.copy_engines.DEFAULT_CHUNK', 64 * 1024))
         written = []
         db = self.svc.db
         original = db.migration_update

@@ -13,7 +13,7 @@ from unittest import mock
 import fixtures
 
 from cinder_driver_side import exception
-from cinder_driver_side.volume import array as array_mod
+from cinder_driver_side.volume import backend_array
 from cinder_driver_side.volume import holders
 from cinder_driver_side.volume import migration
 from cinder_driver_side.volume import nbd
@@ -87,12 +87,12 @@ class ArrayInUseTest(HoldersTest):
     """Array.volume_in_use: the export's clients, not the export."""
 
     def _array(self, export_pid=None):
-        arr = mock.Mock(spec=array_mod.Array)
+        arr = mock.Mock(spec=backend_array.Array)
         arr.volume_path.return_value = self.path
         arr.exporter = mock.Mock()
         arr.exporter.get_export.return_value = None if export_pid is None \
             else nbd.Export('volume-x', self.path, '127.0.0.1', 1, export_pid)
-        arr.export_clients = lambda name: array_mod.Array.export_clients(
+        arr.export_clients = lambda name: backend_array.Array.export_clients(
             arr, name)
         return arr
 
@@ -100,21 +100,21 @@ class ArrayInUseTest(HoldersTest):
         f = open(self.path, 'rb')     # as qemu-storage-daemon has it
         self.addCleanup(f.close)
         arr = self._array(export_pid=os.getpid())
-        self.assertEqual([], array_mod.Array.volume_in_use(arr, 'pool1',
-                                                           'volume-x'))
+        self.assertEqual([], backend_array.Array.volume_in_use(
+            arr, 'pool1', 'volume-x'))
         _server, client, _accepted = _listening_pair(self)
-        found = array_mod.Array.volume_in_use(arr, 'pool1', 'volume-x')
+        found = backend_array.Array.volume_in_use(arr, 'pool1', 'volume-x')
         self.assertEqual(2, len(found))
         self.assertTrue(all('serves NBD export volume-x to client' in str(h)
                             for h in found), found)
 
     def test_without_export_the_open_file_counts(self):
         arr = self._array()
-        self.assertEqual([], array_mod.Array.volume_in_use(arr, 'pool1',
-                                                           'volume-x'))
+        self.assertEqual([], backend_array.Array.volume_in_use(
+            arr, 'pool1', 'volume-x'))
         f = open(self.path, 'rb')
         self.addCleanup(f.close)
-        self.assertEqual([os.getpid()], [h.pid for h in array_mod.Array.
+        self.assertEqual([os.getpid()], [h.pid for h in backend_array.Array.
                                          volume_in_use(arr, 'pool1',
                                                        'volume-x')])
 
@@ -202,10 +202,10 @@ class AttachmentDeleteKeepsUsedExportTest(base.CinderTestCase):
         answers = [[client] if c else [] for c in clients]
         self.useFixture(fixtures.MockPatch(
             'cinder_driver_side.volume.manager.EXPORT_CLIENTS_SETTLE', 0.5))
-        with mock.patch.object(array_mod.Array, 'export_clients',
+        with mock.patch.object(backend_array.Array, 'export_clients',
                                side_effect=lambda name: answers.pop(0)
                                if len(answers) > 1 else answers[0]), \
-                mock.patch.object(array_mod.Array,
+                mock.patch.object(backend_array.Array,
                                   'terminate_connection') as terminate:
             status, body = self.api('DELETE', '/attachments/%s'
                                     % attachment_id)

@@ -6,7 +6,7 @@ from nova_volmig.virt import driver as virt_driver
 from nova_volmig.virt.libvirt import config
 from nova_volmig.virt.libvirt import driver as libvirt_driver
 from nova_volmig.virt.libvirt import exception as lv_exc
-from nova_volmig.virt.libvirt import migration as lv_migration
+from nova_volmig.virt.libvirt import volume_migration
 from tests import base
 from tests.functional.fixtures import migration as mig_fixtures
 
@@ -64,10 +64,10 @@ class LayoutTest(base.TestCase):
         self.migration = mig_fixtures.FakeMigrationHandle(
             'inst-1', FILE, dst_connection_info=DST,
             src_attachment_id='att-1')
-        self.layout = lv_migration._Layout(self.migration)
+        self.layout = volume_migration._Layout(self.migration)
 
     def test_overlay_names(self):
-        ov1, ov2 = lv_migration.overlay_paths('inst-1', 'att-1')
+        ov1, ov2 = volume_migration.overlay_paths('inst-1', 'att-1')
         overlay_dir = self.conf.conf.libvirt.volume_migration_overlay_dir
         self.assertEqual(os.path.join(overlay_dir,
                                       'inst-1_att-1_start.qcow2'), ov1)
