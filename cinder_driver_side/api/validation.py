@@ -3,7 +3,8 @@
 Draft 2020-12, extended for hostile input (issue 16):
 
 * ``type`` also refuses NUL characters in every string and object key it
-  checks: PostgreSQL cannot store them and would answer a 500 later;
+  checks (``volmig_common.wsgi.validation``): PostgreSQL cannot store
+  them and would answer a 500 later;
 * ``integer`` means a JSON integer: ``1.0`` is not a size;
 * messages name the limit that was crossed and never repeat a huge value.
 
@@ -13,12 +14,13 @@ API description too.
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import Any
 
 import jsonschema
-from jsonschema import validators
 
 from cinder_driver_side import exception
+from volmig_common.wsgi import bodies
+from volmig_common.wsgi import validation as common_validation
 
 # Longest rendering of an offending value put in an error message.
 MAX_VALUE_CHARS = 100
@@ -32,39 +34,15 @@ def _is_integer(_checker, instance) -> bool:
     return isinstance(instance, int) and not isinstance(instance, bool)
 
 
-def _has_nul(instance) -> bool:
-    """A NUL in a string, or in a key of an object."""
-    if isinstance(instance, str):
-        return '\x00' in instance
-    if isinstance(instance, dict):
-        return any('\x00' in key for key in instance)
-    return False
-
-
 _Base = jsonschema.Draft202012Validator
-_draft_type = _Base.VALIDATORS['type']
 
-
-def _type_without_nul(validator, types, instance, schema
-                      ) -> Iterator[jsonschema.ValidationError]:
-    """The ``type`` keyword, plus: no NUL in strings or object keys."""
-    errors = list(_draft_type(validator, types, instance, schema))
-    yield from errors
-    if not errors and _has_nul(instance):
-        yield jsonschema.ValidationError(NUL_MESSAGE)
-
-
-Validator = validators.extend(
-    _Base, validators={'type': _type_without_nul},
+Validator = common_validation.refusing_nul(
+    _Base, NUL_MESSAGE,
     type_checker=_Base.TYPE_CHECKER.redefine('integer', _is_integer))
 
 
 def _short(value: Any) -> str:
-    text = value if isinstance(value, str) else repr(value)
-    text = text.replace('\x00', '\\x00')
-    if len(text) > MAX_VALUE_CHARS:
-        text = text[:MAX_VALUE_CHARS] + '...'
-    return text
+    return bodies.shorten(value, MAX_VALUE_CHARS)
 
 
 _TEMPLATES = {
@@ -95,8 +73,7 @@ def _message_of_value(error: jsonschema.ValidationError) -> str:
         # jsonschema repeats the (maybe huge) value in these messages.
         return _TEMPLATES[error.validator] % {
             'v': _short(error.validator_value)}
-    return _short(error.message) if len(error.message) > 4 * \
-        MAX_VALUE_CHARS else error.message
+    return common_validation.plain_message(error, MAX_VALUE_CHARS)
 
 
 def validate(instance: Any, schema: dict, name: str = 'body') -> None:

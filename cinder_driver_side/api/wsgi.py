@@ -13,6 +13,8 @@ import webob.exc
 
 from cinder_driver_side.api import microversions
 from cinder_driver_side import exception
+from volmig_common.wsgi import bodies
+from volmig_common.wsgi import faults
 
 LOG = logging.getLogger(__name__)
 
@@ -24,10 +26,13 @@ FAULT_NAMES = {400: 'badRequest', 401: 'unauthorized', 403: 'forbidden',
                503: 'serviceUnavailable'}
 
 
+GENERIC_ERROR = ('The server has either erred or is incapable of '
+                 'performing the requested operation.')
+
+
 def fault_body(code: int, message: str) -> dict:
     """Cinder's fault: ``{"itemNotFound": {"code": 404, "message": ..}}``."""
-    return {FAULT_NAMES.get(code, 'computeFault'): {'code': code,
-                                                    'message': message}}
+    return faults.fault_body(FAULT_NAMES, code, message)
 
 
 def fault(code: int, message: str,
@@ -76,34 +81,11 @@ class Request(webob.Request):
             raise exception.InvalidInput(reason='malformed JSON: %s' % e)
         if not isinstance(body, dict):
             raise exception.InvalidInput(reason='the body must be an object')
-        if has_lone_surrogate(body):
+        if bodies.has_lone_surrogate(body):
             raise exception.InvalidInput(
                 reason='a string holds a lone UTF-16 surrogate escape '
                        '(such as \\ud800), which is no character')
         return body
-
-
-def has_lone_surrogate(value: Any) -> bool:
-    """True if a string (key or value) in ``value`` can't be UTF-8.
-
-    ``json.loads`` decodes an unpaired ``\\ud800`` escape into a str that
-    no encoder or database driver accepts. Iterative, so as deep as the
-    parser allows.
-    """
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, str):
-            try:
-                item.encode('utf-8')
-            except UnicodeEncodeError:
-                return True
-        elif isinstance(item, dict):
-            stack.extend(item)
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-    return False
 
 
 def dispatch(handler: Callable, req: Request, **kwargs) -> webob.Response:
@@ -124,8 +106,7 @@ def dispatch(handler: Callable, req: Request, **kwargs) -> webob.Response:
         return fault(e.code, e.explanation or e.title, version)
     except Exception:
         LOG.exception('Unexpected error in %s %s', req.method, req.path)
-        return fault(500, 'The server has either erred or is incapable of '
-                          'performing the requested operation.', version)
+        return fault(500, GENERIC_ERROR, version)
     if isinstance(result, webob.Response):
         if version is not None:
             result.headers['OpenStack-API-Version'] = 'volume %s' % version

@@ -24,6 +24,8 @@ import webob.exc
 from nova_volmig.api import api_version_request
 from nova_volmig import exception
 from nova_volmig.i18n import _
+from volmig_common.wsgi import bodies
+from volmig_common.wsgi import faults
 
 LOG = logging.getLogger(__name__)
 
@@ -151,8 +153,8 @@ class Controller:
 
 
 def fault_body(code: int, message: str) -> dict:
-    name = FAULT_NAMES.get(code, 'computeFault')
-    return {name: {'code': code, 'message': message}}
+    """Nova's fault body (``volmig_common.wsgi.faults``)."""
+    return faults.fault_body(FAULT_NAMES, code, message)
 
 
 def fault_response(code: int, message: str,
@@ -223,35 +225,12 @@ def parse_json_body(req: Request) -> Any:
     except (ValueError, RecursionError, UnicodeDecodeError):
         raise exception.ValidationError(
             detail=_('Malformed request body: it is not valid JSON.'))
-    if has_lone_surrogate(body):
+    if bodies.has_lone_surrogate(body):
         raise exception.ValidationError(
             detail=_('Malformed request body: a string holds a lone UTF-16 '
                      'surrogate escape (such as \\ud800), which is no '
                      'character.'))
     return body
-
-
-def has_lone_surrogate(value: Any) -> bool:
-    """True if a string (key or value) in ``value`` can't be UTF-8.
-
-    ``json.loads`` decodes an unpaired ``\\ud800`` escape into a str that
-    no encoder, database driver or log handler accepts. Iterative: the
-    nesting depth is bounded by the parser, not by this walk.
-    """
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, str):
-            try:
-                item.encode('utf-8')
-            except UnicodeEncodeError:
-                return True
-        elif isinstance(item, dict):
-            stack.extend(item)
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-    return False
 
 
 # The resource

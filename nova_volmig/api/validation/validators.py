@@ -1,8 +1,9 @@
 """JSON Schema validator with Nova's error messages and format checks.
 
-Draft 2020-12, extended so that the ``type`` keyword also refuses NUL
-characters in every string and object key it checks (issue 16 item 8):
-PostgreSQL cannot store them and would answer a 500 later.
+Draft 2020-12, extended by ``volmig_common.wsgi.validation`` so that the
+``type`` keyword also refuses NUL characters in every string and object
+key it checks (issue 16 item 8): PostgreSQL cannot store them and would
+answer a 500 later.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import jsonschema
 
 from nova_volmig import exception
 from nova_volmig.i18n import _
+from volmig_common.wsgi import bodies
+from volmig_common.wsgi import validation as common_validation
 
 # Canonical, hyphenated form only: ids are compared as strings later.
 _UUID_RE = re.compile(r'^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-'
@@ -26,29 +29,6 @@ NUL_MESSAGE = _('It must not contain NUL characters.')
 format_checker = jsonschema.FormatChecker(formats=())
 
 
-def _has_nul(instance) -> bool:
-    """A NUL in a string, or in a key of an object."""
-    if isinstance(instance, str):
-        return '\x00' in instance
-    if isinstance(instance, dict):
-        return any('\x00' in key for key in instance)
-    return False
-
-
-def _extend(validator_cls):
-    """``validator_cls`` whose ``type`` keyword also refuses NUL."""
-    draft_type = validator_cls.VALIDATORS['type']
-
-    def type_without_nul(validator, types, instance, schema):
-        errors = list(draft_type(validator, types, instance, schema))
-        yield from errors
-        if not errors and _has_nul(instance):
-            yield jsonschema.ValidationError(NUL_MESSAGE)
-
-    return jsonschema.validators.extend(
-        validator_cls, validators={'type': type_without_nul})
-
-
 @format_checker.checks('uuid')
 def _is_uuid(instance) -> bool:
     if not isinstance(instance, str):
@@ -57,15 +37,12 @@ def _is_uuid(instance) -> bool:
 
 
 def _short(value) -> str:
-    text = repr(value) if not isinstance(value, str) else value
-    text = text.replace('\x00', '\\x00')
-    if len(text) > MAX_VALUE_CHARS:
-        text = text[:MAX_VALUE_CHARS] + '...'
-    return text
+    return bodies.shorten(value, MAX_VALUE_CHARS)
 
 
 def _message(error: jsonschema.ValidationError) -> str:
-    if error.validator in ('type', 'pattern') and _has_nul(error.instance):
+    if error.validator in ('type', 'pattern') and bodies.has_nul(
+            error.instance):
         return NUL_MESSAGE
     if error.validator == 'format' and error.validator_value == 'uuid':
         return _('%s is not a valid UUID.') % _short(error.instance)
@@ -81,8 +58,7 @@ def _message(error: jsonschema.ValidationError) -> str:
             'minProperties': _('It has fewer than %(v)s properties.'),
         }
         return templates[error.validator] % {'v': error.validator_value}
-    return _short(error.message) if len(error.message) > 4 * \
-        MAX_VALUE_CHARS else error.message
+    return common_validation.plain_message(error, MAX_VALUE_CHARS)
 
 
 class SchemaValidator:
@@ -92,8 +68,8 @@ class SchemaValidator:
         validator_cls = jsonschema.validators.validator_for(
             schema, default=jsonschema.Draft202012Validator)
         validator_cls.check_schema(schema)
-        self.validator = _extend(validator_cls)(
-            schema, format_checker=format_checker)
+        self.validator = common_validation.refusing_nul(
+            validator_cls, NUL_MESSAGE)(schema, format_checker=format_checker)
 
     def validate(self, instance, name: str | None = None) -> None:
         error = jsonschema.exceptions.best_match(

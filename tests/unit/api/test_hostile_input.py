@@ -22,6 +22,7 @@ from nova_volmig.api import wsgi
 from nova_volmig import exception
 from tests import rawhttp
 from tests.unit.api import fakes
+from volmig_common.wsgi import bodies
 
 LATEST = 'compute %s' % fakes.LATEST
 
@@ -146,13 +147,13 @@ class LoneSurrogateTest(fakes.APITestCase):
             self.compute_api.create.call_args.kwargs['name'])
 
     def test_has_lone_surrogate(self):
-        self.assertFalse(wsgi.has_lone_surrogate(
+        self.assertFalse(bodies.has_lone_surrogate(
             {'a': ['b', {'c': 1.5, 'd': None}], 'e': '\U0001f600'}))
-        self.assertTrue(wsgi.has_lone_surrogate({'a': [{'b': '\udcff'}]}))
+        self.assertTrue(bodies.has_lone_surrogate({'a': [{'b': '\udcff'}]}))
         deep = '\ud800'
         for _ in range(5000):
             deep = [deep]
-        self.assertTrue(wsgi.has_lone_surrogate(deep))
+        self.assertTrue(bodies.has_lone_surrogate(deep))
 
 
 class _ServerTestCase(fakes.APITestCase):

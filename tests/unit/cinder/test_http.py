@@ -16,9 +16,9 @@ import webob
 
 from cinder_driver_side.api import last_resort
 from cinder_driver_side.api import server as api_server
-from cinder_driver_side.api import wsgi
 from tests import rawhttp
 from tests.unit.cinder import base
+from volmig_common.wsgi import bodies
 
 HEADERS = {'X-Auth-Token': 'admin:p1',
            'OpenStack-API-Version': 'volume 3.72'}
@@ -130,8 +130,8 @@ class BodyTest(_HTTPTestCase):
         self.assertEqual('\U0001f600', resp.json()['volume']['name'])
 
     def test_has_lone_surrogate(self):
-        self.assertFalse(wsgi.has_lone_surrogate({'a': ['\U0001f600', 1]}))
-        self.assertTrue(wsgi.has_lone_surrogate([{'\ud800': None}]))
+        self.assertFalse(bodies.has_lone_surrogate({'a': ['\U0001f600', 1]}))
+        self.assertTrue(bodies.has_lone_surrogate([{'\ud800': None}]))
 
     def test_microversion_of_thousands_of_digits_is_400(self):
         resp = self.raw('GET', '/v3/p1/volumes', headers={
