@@ -10,33 +10,15 @@ validate with (a unit test holds them to it). Served at
 from __future__ import annotations
 
 import functools
-import json
-import re
-from typing import Any
 
 from cinder_driver_side.api import microversions
 from cinder_driver_side.api import router
 from cinder_driver_side.api import schemas
 from cinder_driver_side.api import wsgi
+from volmig_common.wsgi import openapi as common_openapi
 
-OPENAPI_VERSION = '3.1.0'
-DOCUMENT_PATH = '/openapi.json'
-
-_PARAM_RE = re.compile(r'{(\w+)}')
-
-# Every error answer: {"<faultName>": {"code": 4xx, "message": "..."}}.
-FAULT_SCHEMA = {
-    'type': 'object',
-    'minProperties': 1, 'maxProperties': 1,
-    'propertyNames': {'enum': sorted({*wsgi.FAULT_NAMES.values(),
-                                      'computeFault'})},
-    'additionalProperties': {
-        'type': 'object',
-        'properties': {'code': {'type': 'integer'},
-                       'message': {'type': 'string'}},
-        'required': ['code', 'message'],
-    },
-}
+OPENAPI_VERSION = common_openapi.OPENAPI_VERSION
+DOCUMENT_PATH = common_openapi.DOCUMENT_PATH
 
 # Success codes the handlers answer with (they return (status, body)).
 _CODES = {('volumes', 'create'): 202, ('volumes', 'delete'): 202,
@@ -101,18 +83,9 @@ def _schema_names() -> dict[int, str]:
             if isinstance(value, dict) and not name.startswith('_')}
 
 
-class _Builder:
+class _Builder(common_openapi.Components):
     def __init__(self):
-        self.names = _schema_names()
-        self.components: dict[str, dict] = {'Fault': FAULT_SCHEMA}
-
-    def ref(self, schema: dict) -> dict:
-        """A ``$ref`` to a named schema, or the schema itself inline."""
-        name = self.names.get(id(schema))
-        if name is None:
-            return schema
-        self.components[name] = schema
-        return {'$ref': '#/components/schemas/%s' % name}
+        super().__init__(_schema_names(), wsgi.FAULT_NAMES)
 
     def body(self, route: router.Route) -> dict | None:
         if route.body is not None:
@@ -131,38 +104,19 @@ class _Builder:
 
 
 def _responses(op_id: str, codes: tuple[int, ...]) -> dict:
-    responses = {}
-    for code in codes:
-        success: dict[str, Any] = {'description': 'Success.'}
-        if code != 204:
-            success['content'] = {'application/json': {
-                'schema': {'type': ['object', 'null']}}}
-        if op_id in LINKS:
-            success['links'] = LINKS[op_id]
-        responses[str(code)] = success
-    responses['4XX'] = {
-        'description': 'A fault: its name, code and message.',
-        'content': {'application/json': {
-            'schema': {'$ref': '#/components/schemas/Fault'}}}}
+    responses = {str(code): common_openapi.success(
+        code, {'type': ['object', 'null']}, LINKS.get(op_id))
+        for code in codes}
+    responses['4XX'] = common_openapi.fault()
     return responses
 
 
 def _operation(builder: _Builder, route: router.Route) -> dict:
     op_id = '%s.%s' % (route.controller, route.action)
-    operation: dict[str, Any] = {
-        'operationId': op_id,
-        'tags': [route.controller],
-        'summary': '%s %s' % (route.controller,
-                              route.action.replace('_', ' ')),
-        'parameters': [{'$ref': '#/components/parameters/microversion'}],
-    }
-    if route.actions:
-        operation['description'] = 'Actions: %s.' % ', '.join(
-            sorted(route.actions))
-    operation['parameters'] += [
-        {'name': name, 'in': 'path', 'required': True,
-         'schema': {'type': 'string'}}
-        for name in _PARAM_RE.findall(route.path)]
+    operation = common_openapi.operation(
+        op_id, route.controller,
+        '%s %s' % (route.controller, route.action.replace('_', ' ')),
+        route.path, list(route.actions) if route.actions else None)
     operation['parameters'] += [
         {'name': name, 'in': 'query', 'required': False,
          'schema': {'type': 'string'}} for name in route.query]
@@ -183,46 +137,20 @@ def document() -> dict:
     for route in router.ROUTES:
         paths.setdefault(route.path, {})[route.method.lower()] = \
             _operation(builder, route)
-    paths[DOCUMENT_PATH] = {'get': {
-        'operationId': 'openapi.show', 'tags': ['versions'],
-        'summary': 'This document.', 'security': [],
-        'responses': {'200': {'description': 'The OpenAPI document.',
-                              'content': {'application/json': {
-                                  'schema': {'type': 'object'}}}}}}}
-    return {
-        'openapi': OPENAPI_VERSION,
-        'info': {
-            'title': 'nova-volmig volume API (Cinder side)',
-            'version': microversions.MAX_VERSION,
-            'description': (
-                'Volume API v3, microversions %s to %s (header '
-                '"OpenStack-API-Version: volume <version>"); attachments '
-                'need %s. Every path also answers under /v3/{project_id}.'
-                % (microversions.MIN_VERSION, microversions.MAX_VERSION,
-                   microversions.ATTACHMENTS)),
-        },
-        'servers': [{'url': '/v3'}],
-        'security': [{'token': []}],
-        'paths': paths,
-        'components': {
-            'schemas': dict(sorted(builder.components.items())),
-            'parameters': {'microversion': {
-                'name': 'OpenStack-API-Version', 'in': 'header',
-                'required': False,
-                'description': 'volume <major.minor> or volume latest; '
-                               '%s when absent.' % microversions.MIN_VERSION,
-                'schema': {'type': 'string'},
-                'examples': {'latest': {'value': 'volume %s'
-                                        % microversions.MAX_VERSION}},
-            }},
-            'securitySchemes': {'token': {
-                'type': 'apiKey', 'in': 'header', 'name': 'X-Auth-Token',
-                'description': 'A Keystone token; with auth_strategy '
-                               'noauth2, "<user>:<project>".'}},
-        },
-    }
+    return common_openapi.document(
+        service_type='volume',
+        title='nova-volmig volume API (Cinder side)',
+        version=microversions.MAX_VERSION,
+        description=(
+            'Volume API v3, microversions %s to %s (header '
+            '"OpenStack-API-Version: volume <version>"); attachments '
+            'need %s. Every path also answers under /v3/{project_id}.'
+            % (microversions.MIN_VERSION, microversions.MAX_VERSION,
+               microversions.ATTACHMENTS)),
+        server_url='/v3', min_version=microversions.MIN_VERSION,
+        paths=paths, components=builder)
 
 
 def dumps() -> str:
     """The document as shipped in doc/source/cinder/openapi.json."""
-    return json.dumps(document(), indent=2) + '\n'
+    return common_openapi.dumps(document())

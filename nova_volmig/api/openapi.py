@@ -13,9 +13,7 @@ from __future__ import annotations
 import functools
 import importlib
 import inspect
-import json
 import pkgutil
-import re
 from typing import Any, Callable
 
 from nova_volmig.api import api_version_request
@@ -23,25 +21,10 @@ from nova_volmig.api.openstack import common
 from nova_volmig.api.openstack.compute import routes
 from nova_volmig.api import schemas
 from nova_volmig.api import wsgi
+from volmig_common.wsgi import openapi as common_openapi
 
-OPENAPI_VERSION = '3.1.0'
-DOCUMENT_PATH = '/openapi.json'
-
-_PARAM_RE = re.compile(r'{(\w+)}')
-
-# Every error answer: {"<faultName>": {"code": 4xx, "message": "..."}}.
-FAULT_SCHEMA = {
-    'type': 'object',
-    'minProperties': 1, 'maxProperties': 1,
-    'propertyNames': {'enum': sorted({*wsgi.FAULT_NAMES.values(),
-                                      'computeFault'})},
-    'additionalProperties': {
-        'type': 'object',
-        'properties': {'code': {'type': 'integer'},
-                       'message': {'type': 'string'}},
-        'required': ['code', 'message'],
-    },
-}
+OPENAPI_VERSION = common_openapi.OPENAPI_VERSION
+DOCUMENT_PATH = common_openapi.DOCUMENT_PATH
 
 # How one answer leads to the next call (OpenAPI links): documentation for
 # clients, and the sequences schemathesis's stateful phase chains.
@@ -114,16 +97,9 @@ def _schema_names() -> dict[int, str]:
     return names
 
 
-class _Builder:
+class _Builder(common_openapi.Components):
     def __init__(self):
-        self.names = _schema_names()
-        self.components: dict[str, dict] = {'Fault': FAULT_SCHEMA}
-
-    def ref(self, schema: dict) -> dict:
-        """A ``$ref`` to a named request schema (the object itself)."""
-        name = self.names[id(schema)]
-        self.components[name] = schema
-        return {'$ref': '#/components/schemas/%s' % name}
+        super().__init__(_schema_names(), wsgi.FAULT_NAMES)
 
     def body(self, methods: list[Callable]) -> dict | None:
         """The request body of one route (of its ``@action`` methods)."""
@@ -171,16 +147,9 @@ def _handlers(controller_cls: type, action: str) -> list[Callable]:
 
 
 def _responses(op_id: str, code: int) -> dict:
-    success: dict[str, Any] = {'description': 'Success.'}
-    if code != 204:
-        success['content'] = {'application/json': {
-            'schema': {'type': 'object'}}}
-    if op_id in LINKS:
-        success['links'] = LINKS[op_id]
-    fault = {'description': 'A fault: its name, code and message.',
-             'content': {'application/json': {
-                 'schema': {'$ref': '#/components/schemas/Fault'}}}}
-    return {str(code): success, '4XX': fault}
+    return {str(code): common_openapi.success(code, {'type': 'object'},
+                                              LINKS.get(op_id)),
+            '4XX': common_openapi.fault()}
 
 
 def _operation(builder: _Builder, path: str, controller: str,
@@ -189,18 +158,10 @@ def _operation(builder: _Builder, path: str, controller: str,
     handlers = _handlers(controller_cls, action)
     op_id = '%s.%s' % (controller, action)
     doc = inspect.getdoc(handlers[0]) if action != 'action' else None
-    operation: dict[str, Any] = {
-        'operationId': op_id,
-        'tags': [controller],
-        'summary': (doc or '%s %s' % (controller, action)).splitlines()[0],
-        'parameters': [{'$ref': '#/components/parameters/microversion'}],
-    }
-    if action == 'action':
-        operation['description'] = 'Actions: %s.' % ', '.join(sorted(
-            h.wsgi_action for h in handlers))
-    operation['parameters'] += [
-        {'name': name, 'in': 'path', 'required': True,
-         'schema': {'type': 'string'}} for name in _PARAM_RE.findall(path)]
+    operation = common_openapi.operation(
+        op_id, controller,
+        (doc or '%s %s' % (controller, action)).splitlines()[0], path,
+        [h.wsgi_action for h in handlers] if action == 'action' else None)
     operation['parameters'] += builder.query(handlers[0])
     body = builder.body(handlers)
     if body is not None:
@@ -225,49 +186,21 @@ def document() -> dict:
         for method, (controller, action) in methods.items():
             item[method.lower()] = _operation(builder, path, controller,
                                               action)
-    paths[DOCUMENT_PATH] = {'get': {
-        'operationId': 'openapi.show', 'tags': ['versions'],
-        'summary': 'This document.', 'security': [],
-        'responses': {'200': {'description': 'The OpenAPI document.',
-                              'content': {'application/json': {
-                                  'schema': {'type': 'object'}}}}}}}
-    return {
-        'openapi': OPENAPI_VERSION,
-        'info': {
-            'title': 'nova-volmig compute API',
-            'version': api_version_request.MAX_API_VERSION,
-            'description': (
-                'Compute API v2.1, microversions %s to %s (header '
-                '"OpenStack-API-Version: compute <version>"). Every path '
-                'also answers under /v2.1/{project_id}.'
-                % (api_version_request.MIN_API_VERSION,
-                   api_version_request.MAX_API_VERSION)),
-        },
-        'servers': [{'url': '/' + common.API_PREFIX}],
-        'security': [{'token': []}],
-        'paths': paths,
-        'components': {
-            'schemas': dict(sorted(builder.components.items())),
-            'parameters': {'microversion': {
-                'name': wsgi.VERSION_HEADER, 'in': 'header',
-                'required': False,
-                'description': 'compute <major.minor> or compute latest; '
-                               '%s when absent.'
-                               % api_version_request.MIN_API_VERSION,
-                'schema': {'type': 'string'},
-                'examples': {'latest': {
-                    'value': '%s %s' % (
-                        api_version_request.SERVICE_TYPE,
-                        api_version_request.MAX_API_VERSION)}},
-            }},
-            'securitySchemes': {'token': {
-                'type': 'apiKey', 'in': 'header', 'name': 'X-Auth-Token',
-                'description': 'A Keystone token; with auth_strategy '
-                               'noauth2, "<user>:<project>".'}},
-        },
-    }
+    return common_openapi.document(
+        service_type=api_version_request.SERVICE_TYPE,
+        title='nova-volmig compute API',
+        version=api_version_request.MAX_API_VERSION,
+        description=(
+            'Compute API v2.1, microversions %s to %s (header '
+            '"OpenStack-API-Version: compute <version>"). Every path '
+            'also answers under /v2.1/{project_id}.'
+            % (api_version_request.MIN_API_VERSION,
+               api_version_request.MAX_API_VERSION)),
+        server_url='/' + common.API_PREFIX,
+        min_version=api_version_request.MIN_API_VERSION,
+        paths=paths, components=builder)
 
 
 def dumps() -> str:
     """The document as shipped in doc/source/api/openapi.json."""
-    return json.dumps(document(), indent=2, sort_keys=False) + '\n'
+    return common_openapi.dumps(document())
