@@ -2,6 +2,8 @@
 
 from oslo_config import cfg
 
+from volmig_common.wsgi import opts
+
 default_opts = [
     cfg.StrOpt('host', default='aio',
                help='Name of this volume service host; the first part of '
@@ -41,18 +43,7 @@ default_opts = [
                 help='Port of the volume API; 0 picks a free one.'),
     cfg.IntOpt('osapi_volume_workers_threads', default=32, min=1,
                help='Maximum concurrent API requests (threads).'),
-    cfg.IntOpt('client_socket_timeout', default=60, min=1,
-               help='Seconds an API client connection may stay idle, or '
-                    'take to send a request, before it is closed (a '
-                    'request started but not finished in time answers '
-                    '408).'),
-    cfg.IntOpt('backlog', default=1024, min=128,
-               help='API connections waiting to be accepted (the listen '
-                    'backlog).'),
-    cfg.IntOpt('max_request_header_size', default=65536, min=1024,
-               help='Largest API request line plus headers accepted, in '
-                    'bytes; a longer request line answers 414, longer '
-                    'headers 431.'),
+    *opts.server_opts(),
     cfg.StrOpt('auth_strategy', default='noauth2',
                choices=[('noauth2', 'X-Auth-Token "<user>:<project>", roles '
                                     'from X-Roles; loopback tests only'),

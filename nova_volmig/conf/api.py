@@ -2,6 +2,8 @@
 
 from oslo_config import cfg
 
+from volmig_common.wsgi import opts
+
 api_group = cfg.OptGroup('api', title='Compute REST API options')
 
 api_opts = [
@@ -17,17 +19,7 @@ api_opts = [
     cfg.PortOpt('port', default=8774, help='Port the API listens on.'),
     cfg.IntOpt('workers_threads', default=32, min=1,
                help='Maximum concurrent requests served (threads).'),
-    cfg.IntOpt('client_socket_timeout', default=60, min=1,
-               help='Seconds a client connection may stay idle, or take '
-                    'to send a request, before it is closed (a request '
-                    'started but not finished in time answers 408).'),
-    cfg.IntOpt('backlog', default=1024, min=128,
-               help='Connections waiting to be accepted (the listen '
-                    'backlog).'),
-    cfg.IntOpt('max_request_header_size', default=65536, min=1024,
-               help='Largest request line plus headers accepted, in '
-                    'bytes; a longer request line answers 414, longer '
-                    'headers 431.'),
+    *opts.server_opts(),
     cfg.IntOpt('max_request_body_size', default=114688, min=1024,
                help='Largest request body accepted, in bytes; larger '
                     'bodies answer 400.'),
