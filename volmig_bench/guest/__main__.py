@@ -35,6 +35,10 @@ def add_writer_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--window-ms', type=int, default=100)
     parser.add_argument('--align', default='4k',
                         help='offsets are multiples of this (default 4k)')
+    parser.add_argument('--sync-every', type=int, default=1,
+                        help='writes per fdatasync, each batch acknowledged '
+                             'once durable (default 1; 0: one fsync at the '
+                             'end, nothing acknowledged before)')
 
 
 def writer_params(args: argparse.Namespace) -> protocol.WriterParams:
@@ -42,7 +46,8 @@ def writer_params(args: argparse.Namespace) -> protocol.WriterParams:
         seed=args.seed, rate=protocol.parse_rate(args.rate),
         mix=protocol.parse_mix(args.mix), device=args.device,
         duration=args.duration, count=args.count,
-        window_ms=args.window_ms, align=protocol.parse_size(args.align))
+        window_ms=args.window_ms, align=protocol.parse_size(args.align),
+        sync_every=args.sync_every)
 
 
 def main(argv: list[str] | None = None) -> int:
