@@ -267,7 +267,9 @@ def verify_log(volume: str, base: str, params: protocol.WriterParams,
             path='-', reason='the guest wrote with %s, not %s'
             % (theirs, mine))
     disk_size = int(log.header['size'])
-    ack = log.last_ack
+    # Read once: a monitor thread may be feeding the log meanwhile.
+    ack, done = log.last_ack, log.done
+    acked = ack.last + 1 if ack is not None else 0
     if ack is not None:
         write = _Schedule(params, disk_size).write(ack.last)
         if (write.offset, write.size) != (ack.offset, ack.length):
@@ -276,5 +278,5 @@ def verify_log(volume: str, base: str, params: protocol.WriterParams,
                 'the host recomputes %d+%d: different parameters?' % (
                     ack.last, ack.offset, ack.length, write.offset,
                     write.size))
-    issued = log.done.count if log.done is not None else None
-    return verify_volume(volume, base, params, log.acked, disk_size, issued)
+    issued = done.count if done is not None else None
+    return verify_volume(volume, base, params, acked, disk_size, issued)
