@@ -244,6 +244,18 @@ def _classify(block: np.ndarray, owner: int, holds_base: bool, offset: int,
         'write %d' % owner if owner >= 0 else 'the base')
 
 
+def params_from_header(log: protocol.WriterLog) -> protocol.WriterParams:
+    """What the writer wrote with, as its H line states it."""
+    try:
+        h = log.header
+        return protocol.WriterParams(seed=int(h['seed']),
+                                     mix=protocol.parse_mix(h['mix']),
+                                     align=int(h['align']))
+    except (KeyError, ValueError) as exc:
+        raise exception.WriterLogError(path='-', reason='no usable H line: '
+                                       '%s' % exc)
+
+
 def verify_log(volume: str, base: str, params: protocol.WriterParams,
                log: protocol.WriterLog) -> Verdict:
     """Check ``volume`` against what ``log`` acknowledged so far.

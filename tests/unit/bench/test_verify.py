@@ -189,3 +189,26 @@ class VerifyLogTestCase(base.TestCase):
         other = protocol.WriterParams(seed=PARAMS.seed + 1, mix=PARAMS.mix)
         self.assertRaises(exception.WriterLogError, verify.verify_log,
                           self.volume, self.base, other, self._log())
+
+
+class GuestCheckCommandTestCase(base.TestCase):
+    """``volmig-bench guest-check`` fails when a verdict does."""
+
+    def _run(self, final):
+        from unittest import mock
+
+        from volmig_bench import cli
+        from volmig_bench.guest import check
+
+        result = check.CheckResult(
+            boot_s=1.0, guest_uptime_s=1.0, seconds=1.0, writes=3,
+            target_rate=1, achieved_rate=1, latency={}, lags=0,
+            expected_sha256='x', actual_sha256='x', final=final)
+        with mock.patch.object(check, 'check_guest', return_value=result):
+            return cli.main(['guest-check', '--state-path', self.state_path])
+
+    def test_lost_write_fails(self):
+        self.assertEqual(1, self._run(verify.Verdict(ok=9, missing=1)))
+
+    def test_passed(self):
+        self.assertEqual(0, self._run(verify.Verdict(ok=9, newer=1)))

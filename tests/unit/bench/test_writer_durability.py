@@ -5,10 +5,12 @@ system calls in order, which shows each A line was printed after the
 fdatasync() that made its writes durable, and never before.
 """
 
+import json
 import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 
 from tests import base
@@ -140,3 +142,27 @@ class DurabilityTestCase(base.TestCase):
         self.assertTrue(v.passed, v)
         self.assertGreater(v.newer, 0)
         self.assertEqual(49, v.acknowledged)
+
+    def test_verify_command(self):
+        params = protocol.WriterParams(seed=7, rate=0, count=60)
+        res = subprocess.run(self._argv(params), capture_output=True,
+                             text=True)
+        self.assertEqual(0, res.returncode, res.stderr)
+        log = self.state_file('console.log')
+        # Mid-run: the last line cut short is left for the next read.
+        cut = res.stdout.index('A 30 ') + 4
+        with open(log, 'w') as f:
+            f.write(res.stdout[:cut])
+        argv = [sys.executable, '-m', 'volmig_bench.guest', 'verify',
+                '--volume', self.disk, '--base', self.base, '--log', log]
+        out = subprocess.run(argv, capture_output=True, text=True)
+        self.assertEqual(0, out.returncode, out.stderr)
+        verdict = json.loads(out.stdout)
+        self.assertEqual((30, 'ok'), (verdict['acknowledged'],
+                                      verdict['verdict']))
+        self.assertGreater(verdict['newer'], 0)
+        # A lost acknowledged write: the volume back to its base.
+        shutil.copy(self.base, self.disk)
+        out = subprocess.run(argv, capture_output=True, text=True)
+        self.assertEqual(1, out.returncode, out.stderr)
+        self.assertGreater(json.loads(out.stdout)['missing'], 0)
