@@ -94,6 +94,10 @@ def cmd_guest_check(args) -> dict:
         raise exception.ChecksumMismatch(
             what='the guest disk', expected=result.expected_sha256,
             actual=result.actual_sha256)
+    for verdict in (result.mid_run, result.final):
+        if verdict is not None and not verdict.passed:
+            raise exception.WriterLogError(path='the guest disk',
+                                           reason=str(verdict))
     return result.as_dict()
 
 

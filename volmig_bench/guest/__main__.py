@@ -1,4 +1,10 @@
-"""``python -m volmig_bench.guest build --dest DIR [writer options]``."""
+"""``python -m volmig_bench.guest build --dest DIR [writer options]``.
+
+``python -m volmig_bench.guest verify --volume V --base B --log L``: check
+a volume against the writes the guest acknowledged in its console log L
+(the writer's parameters are read from the log); prints the counts as
+JSON, exits 1 when an acknowledged write is lost.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +22,7 @@ except Exception:  # noqa: S110 - already initialised by the caller
 from volmig_bench import exception  # noqa: E402
 from volmig_bench.guest import builder  # noqa: E402
 from volmig_bench.guest import protocol  # noqa: E402
+from volmig_bench.guest import verify  # noqa: E402
 
 
 def add_writer_arguments(parser: argparse.ArgumentParser) -> None:
@@ -35,6 +42,10 @@ def add_writer_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--window-ms', type=int, default=100)
     parser.add_argument('--align', default='4k',
                         help='offsets are multiples of this (default 4k)')
+    parser.add_argument('--sync-every', type=int, default=1,
+                        help='writes per fdatasync, each batch acknowledged '
+                             'once durable (default 1; 0: one fsync at the '
+                             'end, nothing acknowledged before)')
 
 
 def writer_params(args: argparse.Namespace) -> protocol.WriterParams:
@@ -42,7 +53,8 @@ def writer_params(args: argparse.Namespace) -> protocol.WriterParams:
         seed=args.seed, rate=protocol.parse_rate(args.rate),
         mix=protocol.parse_mix(args.mix), device=args.device,
         duration=args.duration, count=args.count,
-        window_ms=args.window_ms, align=protocol.parse_size(args.align))
+        window_ms=args.window_ms, align=protocol.parse_size(args.align),
+        sync_every=args.sync_every)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -53,8 +65,23 @@ def main(argv: list[str] | None = None) -> int:
     build.add_argument('--cache-dir', default=None,
                        help='default: %s' % builder.default_cache_dir())
     add_writer_arguments(build)
+    check = sub.add_parser('verify', help='check a volume against the '
+                           'writes the guest acknowledged')
+    check.add_argument('--volume', required=True,
+                       help='the volume: a file or block device')
+    check.add_argument('--base', required=True,
+                       help='the volume as it was before the guest wrote')
+    check.add_argument('--log', required=True,
+                       help="the writer's console log (so far)")
     args = parser.parse_args(argv)
     try:
+        if args.command == 'verify':
+            # Complete lines only: the writer may be mid-line.
+            log = protocol.WriterLogReader(args.log).poll()
+            verdict = verify.verify_log(args.volume, args.base,
+                                        verify.params_from_header(log), log)
+            print(json.dumps(verdict.as_dict(), indent=2))
+            return 0 if verdict.passed else 1
         image = builder.build(args.dest, writer_params(args),
                               cache_dir=args.cache_dir)
     except exception.BenchError as exc:

@@ -26,7 +26,15 @@ DOMAIN_PREFIX = 'volmig-bench-'
 
 def domain_xml(name: str, image: builder.GuestImage, disk_path: str,
                console_log: str, virtio_log: str, memory_mb: int = 128,
-               disk_format: str = 'raw') -> str:
+               disk_format: str = 'raw', serial: str | None = None,
+               decoys: tuple[str, ...] = ()) -> str:
+    """The domain; ``disk_path`` is its data disk, after any ``decoys``.
+
+    ``serial`` is the data disk's ``<serial>`` (Nova sets the volume id;
+    the guest sees its first 20 characters). The decoys, raw disks without
+    a serial, come first (vdb, vdc...) so that a writer that picked the
+    first disk instead of the serial one would write to a decoy.
+    """
     dom = ET.Element('domain', type='qemu')
     ET.SubElement(dom, 'name').text = name
     ET.SubElement(dom, 'uuid').text = str(uuid.uuid4())
@@ -42,11 +50,17 @@ def domain_xml(name: str, image: builder.GuestImage, disk_path: str,
     ET.SubElement(dom, 'on_reboot').text = 'destroy'
     ET.SubElement(dom, 'on_crash').text = 'destroy'
     devices = ET.SubElement(dom, 'devices')
-    disk = ET.SubElement(devices, 'disk', type='file', device='disk')
-    ET.SubElement(disk, 'driver', name='qemu', type=disk_format,
-                  cache='none', io='native')
-    ET.SubElement(disk, 'source', file=disk_path)
-    ET.SubElement(disk, 'target', dev='vdb', bus='virtio')
+    disks = [(p, 'raw', None) for p in decoys]
+    for i, (path, fmt, disk_serial) in enumerate(
+            disks + [(disk_path, disk_format, serial)]):
+        disk = ET.SubElement(devices, 'disk', type='file', device='disk')
+        ET.SubElement(disk, 'driver', name='qemu', type=fmt,
+                      cache='none', io='native')
+        ET.SubElement(disk, 'source', file=path)
+        ET.SubElement(disk, 'target', dev='vd' + chr(ord('b') + i),
+                      bus='virtio')
+        if disk_serial:
+            ET.SubElement(disk, 'serial').text = disk_serial
     serial = ET.SubElement(devices, 'serial', type='file')
     ET.SubElement(serial, 'source', path=console_log, append='on')
     ET.SubElement(serial, 'target', port='0')
@@ -102,7 +116,8 @@ class GuestRun:
 @contextlib.contextmanager
 def running_guest(image: builder.GuestImage, disk_path: str, log_dir: str,
                   uri: str = 'qemu:///system', memory_mb: int = 128,
-                  disk_format: str = 'raw') -> Iterator[GuestRun]:
+                  disk_format: str = 'raw', serial: str | None = None,
+                  decoys: tuple[str, ...] = ()) -> Iterator[GuestRun]:
     """A transient domain on ``disk_path``; destroyed on leaving."""
     import libvirt
 
@@ -116,7 +131,8 @@ def running_guest(image: builder.GuestImage, disk_path: str, log_dir: str,
     domain = None
     try:
         xml = domain_xml(name, image, os.path.abspath(disk_path),
-                         console_log, virtio_log, memory_mb, disk_format)
+                         console_log, virtio_log, memory_mb, disk_format,
+                         serial, tuple(os.path.abspath(d) for d in decoys))
         created_at = time.monotonic()
         try:
             domain = conn.createXML(xml, 0)

@@ -49,9 +49,10 @@ class Write:
     size: int
 
 
-def schedule(seed: int, mix: protocol.Mix, disk_size: int, count: int,
-             start: int = 0, align: int = SECTOR) -> Iterator[Write]:
-    """Writes ``start .. count-1`` of the writer, in order."""
+def schedule_arrays(seed: int, mix: protocol.Mix, disk_size: int,
+                    count: int, start: int = 0, align: int = SECTOR
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """(offsets, sizes) of writes ``start .. count-1``, as uint64 arrays."""
     disk_size -= disk_size % SECTOR
     sizes = np.array([s for s, _ in mix], dtype=np.uint64)
     cum = np.cumsum(np.array([w for _, w in mix], dtype=np.uint64))
@@ -59,17 +60,26 @@ def schedule(seed: int, mix: protocol.Mix, disk_size: int, count: int,
         raise exception.InvalidParameter(
             name='disk size', value=disk_size,
             reason='smaller than the largest write of the mix')
+    n = max(count - start, 0)
     with np.errstate(over='ignore'):
-        for first in range(start, count, _CHUNK):
-            n = min(_CHUNK, count - first)
-            d = _draws(seed, 2 * first, 2 * n)
-            pick = np.searchsorted(cum, d[0::2] % cum[-1], side='right')
-            size = sizes[pick]
-            nslots = (np.uint64(disk_size) - size) // np.uint64(align) + \
-                np.uint64(1)
-            offset = (d[1::2] % nslots) * np.uint64(align)
-            for i in range(n):
-                yield Write(first + i, int(offset[i]), int(size[i]))
+        d = _draws(seed, 2 * start, 2 * n)
+        pick = np.searchsorted(cum, d[0::2] % cum[-1], side='right')
+        size = sizes[pick]
+        nslots = (np.uint64(disk_size) - size) // np.uint64(align) + \
+            np.uint64(1)
+        offset = (d[1::2] % nslots) * np.uint64(align)
+    return offset, size
+
+
+def schedule(seed: int, mix: protocol.Mix, disk_size: int, count: int,
+             start: int = 0, align: int = SECTOR) -> Iterator[Write]:
+    """Writes ``start .. count-1`` of the writer, in order."""
+    for first in range(start, max(count, start + 1), _CHUNK):
+        n = min(_CHUNK, count - first)
+        offset, size = schedule_arrays(seed, mix, disk_size, first + n,
+                                       first, align)
+        for i in range(n):
+            yield Write(first + i, int(offset[i]), int(size[i]))
 
 
 def write_data(seed: int, write: Write) -> bytes:

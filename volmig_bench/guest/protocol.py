@@ -18,6 +18,9 @@ import time
 from volmig_bench import exception
 
 SECTOR = 4096
+#: the version on the writer's H line; 2 added A lines and sync_every
+PROTOCOL_VERSION = 2
+MAX_SYNC_EVERY = 4096
 _SIZE_UNITS = {'': 1, 'k': 1 << 10, 'm': 1 << 20, 'g': 1 << 30}
 _RATE_UNITS = {'': 1, 'k': 10 ** 3, 'm': 10 ** 6, 'g': 10 ** 9}
 
@@ -98,6 +101,10 @@ class WriterParams:
     wait_dev: float = 300.0
     #: offsets are multiples of this (4 KiB: a file system's blocks)
     align: int = SECTOR
+    #: writes per fdatasync(), each batch acknowledged (an A line) once it
+    #: returned; 1: every write. 0: one fsync at the end (the version 1
+    #: writer: nothing is acknowledged before it stops)
+    sync_every: int = 1
 
     def __post_init__(self):
         if self.seed < 0 or self.seed >= 2 ** 64:
@@ -111,6 +118,10 @@ class WriterParams:
             raise exception.InvalidParameter(
                 name='align', value=self.align,
                 reason='a positive multiple of 4k')
+        if not 0 <= self.sync_every <= MAX_SYNC_EVERY:
+            raise exception.InvalidParameter(
+                name='sync_every', value=self.sync_every,
+                reason='0 to %d writes' % MAX_SYNC_EVERY)
         if not re.fullmatch(r'auto|/dev/[\w/.-]+|serial:[\w-]+',
                             self.device):
             raise exception.InvalidParameter(
@@ -130,7 +141,8 @@ class WriterParams:
                 '--window-ms', str(self.window_ms),
                 '--max-lag-ms', str(self.max_lag_ms),
                 '--wait-dev', repr(float(self.wait_dev)),
-                '--align', str(self.align)]
+                '--align', str(self.align),
+                '--sync-every', str(self.sync_every)]
 
     def kernel_args(self) -> str:
         """The ``volmig.*`` words of the kernel command line."""
@@ -152,7 +164,8 @@ class WriterParams:
                    window_ms=int(values.get('window-ms', 100)),
                    max_lag_ms=int(values.get('max-lag-ms', 1000)),
                    wait_dev=float(values.get('wait-dev', 300)),
-                   align=int(values.get('align', SECTOR)))
+                   align=int(values.get('align', SECTOR)),
+                   sync_every=int(values.get('sync-every', 1)))
 
 
 @dataclasses.dataclass
@@ -163,6 +176,18 @@ class Window:
     latencies_us: list[int]
     #: host monotonic time at which the line was read (None: from a file
     #: parsed after the fact)
+    arrived: float | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Ack:
+    """An A line: writes ``first..last`` (inclusive) are durable."""
+
+    first: int
+    last: int
+    #: offset and length of write ``last``, as the guest computed them
+    offset: int
+    length: int
     arrived: float | None = None
 
 
@@ -187,6 +212,10 @@ class WriterLog:
     #: (seq, lag_us) of schedule resets
     lags: list[tuple[int, int]] = dataclasses.field(default_factory=list)
     errors: list[str] = dataclasses.field(default_factory=list)
+    #: the last A line (None: nothing acknowledged yet)
+    last_ack: Ack | None = None
+    #: number of A lines read
+    ack_lines: int = 0
     done: Done | None = None
     #: lines that are not the writer's (init messages, noise)
     other: list[str] = dataclasses.field(default_factory=list)
@@ -194,6 +223,16 @@ class WriterLog:
     @property
     def window_us(self) -> int:
         return int(self.header.get('window_us', 100000))
+
+    @property
+    def version(self) -> int:
+        """The writer's protocol version (0: no H line yet)."""
+        return int(self.header.get('version', 0))
+
+    @property
+    def acked(self) -> int:
+        """Writes acknowledged so far (0..acked-1): from the A lines."""
+        return self.last_ack.last + 1 if self.last_ack else 0
 
     @property
     def reported_writes(self) -> int:
@@ -208,13 +247,29 @@ class WriterLog:
                                  'its acknowledged count is unknown')
         return self.done.count
 
+    def _feed_ack(self, rest: str, arrived: float | None) -> None:
+        first, last, *words = rest.split()
+        v = dict(word.split('=', 1) for word in words)
+        ack = Ack(int(first), int(last), int(v['off']), int(v['len']),
+                  arrived)
+        # The writer is sequential: a gap or overlap means lost lines.
+        if ack.first != self.acked or ack.last < ack.first:
+            raise ValueError('acknowledges %d..%d after %d writes'
+                             % (ack.first, ack.last, self.acked))
+        self.last_ack = ack
+        self.ack_lines += 1
+
     def feed(self, line: str, arrived: float | None = None) -> None:
         line = line.strip('\r\n\x00 ')
         kind, _, rest = line.partition(' ')
         try:
             if kind == 'H':
-                self.header = dict(word.split('=', 1) for word in
-                                   rest.split() if '=' in word)
+                words = rest.split()
+                self.header = dict(word.split('=', 1) for word in words
+                                   if '=' in word)
+                self.header['version'] = words[1]
+            elif kind == 'A':
+                self._feed_ack(rest, arrived)
             elif kind == 'S':
                 self.t0_us = int(rest.split('=', 1)[1])
                 self.started_at = arrived

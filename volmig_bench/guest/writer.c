@@ -17,20 +17,38 @@
  * of the write is that pattern with words 0..3 replaced by MAGIC, seed,
  * seq and the sector's own byte offset on the disk (all little-endian).
  *
- * PROTOCOL (stdout, one line each, plain ASCII):
- *   H volmig-writer 1 dev=<path> size=<bytes> seed=<n> rate=<bytes/s>
+ * DURABILITY: a write is acknowledged only once it is durable: pwrite()
+ * on the O_DIRECT disk, then fdatasync() (a virtio-blk FLUSH, which QEMU
+ * turns into a flush of its image) after every --sync-every writes
+ * (default 1: each write), and before the writer sleeps for its rate
+ * schedule, so an acknowledgement never waits on idle time. The A line is
+ * printed (and flushed) the moment fdatasync() returned. --sync-every 0 is
+ * the old behaviour: one fsync() at the end, the only A line after it.
+ *
+ * PROTOCOL version 2 (stdout, one line each, plain ASCII):
+ *   H volmig-writer 2 dev=<path> size=<bytes> seed=<n> rate=<bytes/s>
  *     mix=<size:weight,...> window_us=<n> align=<bytes>
- *     uptime_ms=<guest uptime>
+ *     uptime_ms=<guest uptime> sync_every=<n>
  *   S t0_us=<CLOCK_MONOTONIC of write 0's schedule>
+ *   A <first> <last> off=<offset> len=<bytes>  writes <first>..<last>
+ *     (inclusive) are durable: acknowledged. Ranges are contiguous from 0
+ *     (first = previous last + 1); off/len are those of write <last>, for
+ *     the host to check that it recomputes the same schedule. Writes are
+ *     deterministic, so the range says everything else (content seed: the
+ *     H line's seed).
  *   L <window> <n> <lat_us> ... latencies of the n writes *issued* in
- *     window number <window> (issue time - t0) / window_us, in order
+ *     window number <window> (issue time - t0) / window_us, in order:
+ *     from issue to acknowledgement (pwrite plus its share of fdatasync;
+ *     with --sync-every 0, the pwrite alone)
  *   G <seq> <lag_us>  the schedule was behind by more than max lag and was
  *     reset before write <seq> (the writer does not burst to catch up)
  *   E seq=<n> errno=<n>  write <seq> failed; it is not acknowledged
  *   D count=<n> bytes=<n> fsync_us=<n> reason=<count|duration|signal|
  *     power-button|error> status=<ok|error>
- * Only D is authoritative for the number of acknowledged writes: it is
- * printed after fsync() returned.
+ * Version 1 (no A lines, no sync_every) acknowledged nothing before D.
+ * A is authoritative for what was acknowledged so far; D's count is the
+ * number of writes pwrite() completed (equal to the acknowledged count
+ * when status=ok), printed after the final fsync() returned.
  *
  * Stops on: --count writes, --duration seconds, SIGINT/SIGTERM, or a
  * KEY_POWER press on any /dev/input/event* (an ACPI power-button press sent
@@ -63,6 +81,8 @@
 #define WORDS (SECTOR / 8)
 #define MAX_MIX 16
 #define MAX_INPUTS 16
+#define MAX_SYNC_EVERY 4096
+#define SERIAL_BYTES 20 /* VIRTIO_BLK_ID_BYTES: the guest sees no more */
 
 static volatile sig_atomic_t got_signal;
 
@@ -154,6 +174,20 @@ static void fill(uint64_t *buf, uint64_t size, uint64_t seed, uint64_t seq,
     }
 }
 
+/*
+ * 1 if the disk serial `seen` (sysfs, newline-terminated) matches the
+ * wanted prefix. virtio-blk carries at most SERIAL_BYTES bytes of serial,
+ * so a volume id (36 characters, as Nova sets it) arrives truncated: only
+ * its first SERIAL_BYTES characters are compared.
+ */
+static int serial_matches(const char *seen, const char *wanted)
+{
+    size_t n = strlen(wanted), len = strcspn(seen, "\n");
+    if (n > SERIAL_BYTES)
+        n = SERIAL_BYTES;
+    return n > 0 && len >= n && !strncmp(seen, wanted, n);
+}
+
 /* The first virtio disk (or one whose serial starts with `serial`). */
 static int find_disk(const char *serial, char *out, size_t outlen)
 {
@@ -175,7 +209,7 @@ static int find_disk(const char *serial, char *out, size_t outlen)
             if (!fgets(buf, sizeof(buf), f))
                 buf[0] = 0;
             fclose(f);
-            if (strncmp(buf, serial, strlen(serial)))
+            if (!serial_matches(buf, serial))
                 continue;
         }
         if (!best[0] || strlen(e->d_name) < strlen(best) ||
@@ -250,6 +284,7 @@ static void usage(void)
             "  [--rate BYTES/S (0: as fast as possible)] [--mix SPEC]\n"
             "  [--count N] [--duration S] [--window-ms N] [--max-lag-ms N]\n"
             "  [--wait-dev S] [--align BYTES] [--no-direct]\n"
+            "  [--sync-every N (fdatasync after N writes; 0: at the end)]\n"
             "  [--no-power-button]\n");
 }
 
@@ -291,6 +326,44 @@ static void window_add(struct window *w, uint64_t idx, uint64_t lat_us)
     w->n++;
 }
 
+/* Writes issued since the last acknowledgement. */
+struct batch {
+    uint64_t first;                 /* seq of the first pending write */
+    uint64_t n;
+    uint64_t last_off, last_len;
+    uint64_t issued[MAX_SYNC_EVERY]; /* issue times, for L latencies */
+};
+
+/*
+ * fdatasync() the pending writes, then acknowledge them: one A line,
+ * flushed at once, and their issue-to-ack latencies into the L windows.
+ * Returns -1 (and prints E) when the flush failed: nothing acknowledged.
+ */
+static int acknowledge(int fd, struct batch *b, struct window *w,
+                       uint64_t t0, uint64_t window_us, int latencies)
+{
+    uint64_t done, i;
+    if (!b->n)
+        return 0;
+    if (fdatasync(fd)) {
+        printf("E fsync seq=%" PRIu64 " errno=%d\n", b->first + b->n - 1,
+               errno);
+        fflush(stdout);
+        return -1;
+    }
+    done = now_ns();
+    if (latencies)
+        for (i = 0; i < b->n; i++)
+            window_add(w, (b->issued[i] - t0) / (window_us * 1000),
+                       (done - b->issued[i]) / 1000);
+    printf("A %" PRIu64 " %" PRIu64 " off=%" PRIu64 " len=%" PRIu64 "\n",
+           b->first, b->first + b->n - 1, b->last_off, b->last_len);
+    fflush(stdout);
+    b->first += b->n;
+    b->n = 0;
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -306,6 +379,7 @@ int main(int argc, char **argv)
         {"align", required_argument, 0, 'a'},
         {"no-direct", no_argument, 0, 'N'},
         {"no-power-button", no_argument, 0, 'P'},
+        {"sync-every", required_argument, 0, 'y'},
         {0, 0, 0, 0},
     };
     const char *dev = "auto", *mixspec = "64k";
@@ -317,7 +391,8 @@ int main(int argc, char **argv)
     struct pollfd fds[MAX_INPUTS];
     struct mix m;
     uint64_t disk_size, maxsize = 0, seq = 0, bytes = 0, t0, base_t;
-    uint64_t base_bytes = 0, fsync_start;
+    uint64_t base_bytes = 0, fsync_start, sync_every = 1;
+    static struct batch pend;
     const char *reason = "count";
     struct window win = {0};
     uint64_t *buf;
@@ -341,6 +416,7 @@ int main(int argc, char **argv)
         case 'a': align = parse_size(optarg, &end); break;
         case 'N': direct = 0; break;
         case 'P': buttons = 0; break;
+        case 'y': sync_every = strtoull(optarg, NULL, 10); break;
         default: usage(); return 2;
         }
     }
@@ -351,6 +427,11 @@ int main(int argc, char **argv)
     if (align == 0 || align % SECTOR) {
         fprintf(stderr, "volmig-writer: --align must be a multiple of "
                 "%d\n", SECTOR);
+        return 2;
+    }
+    if (sync_every > MAX_SYNC_EVERY) {
+        fprintf(stderr, "volmig-writer: --sync-every at most %d\n",
+                MAX_SYNC_EVERY);
         return 2;
     }
     for (i = 0; i < m.n; i++)
@@ -415,13 +496,14 @@ int main(int argc, char **argv)
         fclose(f);
     }
 
-    printf("H volmig-writer 1 dev=%s size=%" PRIu64 " seed=%" PRIu64
+    printf("H volmig-writer 2 dev=%s size=%" PRIu64 " seed=%" PRIu64
            " rate=%" PRIu64 " mix=", devpath, disk_size, seed, rate);
     for (i = 0; i < m.n; i++)
         printf("%s%" PRIu64 ":%" PRIu64, i ? "," : "", m.size[i],
                m.cum[i] - (i ? m.cum[i - 1] : 0));
-    printf(" window_us=%" PRIu64 " align=%" PRIu64 " uptime_ms=%.0f\n",
-           window_us, align, uptime * 1000);
+    printf(" window_us=%" PRIu64 " align=%" PRIu64 " uptime_ms=%.0f"
+           " sync_every=%" PRIu64 "\n", window_us, align, uptime * 1000,
+           sync_every);
     t0 = base_t = now_ns();
     printf("S t0_us=%" PRIu64 "\n", t0 / 1000);
     fflush(stdout);
@@ -446,6 +528,13 @@ int main(int argc, char **argv)
         if (rate) {
             due = base_t + (uint64_t)((unsigned __int128)(bytes - base_bytes)
                                       * 1000000000ULL / rate);
+            /* Acknowledge before sleeping: an ack never waits for idle. */
+            if (sync_every && pend.n && due > now_ns() &&
+                acknowledge(fd, &pend, &win, t0, window_us, 1)) {
+                reason = "error";
+                status = 1;
+                break;
+            }
             if (wait_events(fds, nfds, due)) {
                 reason = "power-button";
                 break;
@@ -474,11 +563,27 @@ int main(int argc, char **argv)
             status = 1;
             break;
         }
+        if (sync_every)
+            pend.issued[pend.n] = issue;
+        else
+            window_add(&win, (issue - t0) / (window_us * 1000),
+                       (done - issue) / 1000);
+        pend.n++;
+        pend.last_off = off;
+        pend.last_len = size;
         seq++;
         bytes += size;
-        window_add(&win, (issue - t0) / (window_us * 1000),
-                   (done - issue) / 1000);
+        if (sync_every && pend.n >= sync_every &&
+            acknowledge(fd, &pend, &win, t0, window_us, 1)) {
+            reason = "error";
+            status = 1;
+            break;
+        }
     }
+    /* What is still pending (a partial batch, or all of --sync-every 0). */
+    if (!status && acknowledge(fd, &pend, &win, t0, window_us,
+                               sync_every != 0))
+        status = 1;
     window_flush(&win);
     fsync_start = now_ns();
     if (fsync(fd)) {

@@ -136,3 +136,65 @@ class WriterLogTestCase(base.TestCase):
         log.feed('volmig-guest: booted in 2 s')
         self.assertEqual(['volmig-guest: booted in 2 s'], log.other)
         self.assertFalse(os.path.exists(self.state_file('x')))
+
+
+LOG_V2 = (
+    'H volmig-writer 2 dev=/dev/vdb size=67108864 seed=1 rate=20000000 '
+    'mix=65536:1 window_us=100000 align=4096 uptime_ms=2180 '
+    'sync_every=1\n'
+    'S t0_us=2193933\n'
+    'A 0 0 off=4096 len=65536\n'
+    'A 1 2 off=8192 len=65536\n'
+    'L 0 3 3505 525 469\n')
+
+
+class AckLineTestCase(base.TestCase):
+    """Version 2: A lines acknowledge contiguous ranges of writes."""
+
+    def test_acks_accumulate(self):
+        log = protocol.WriterLog()
+        self.assertEqual(0, log.acked)
+        self.assertIsNone(log.last_ack)
+        for line in LOG_V2.splitlines():
+            log.feed(line, arrived=5.0)
+        self.assertEqual(2, log.version)
+        self.assertEqual('1', log.header['sync_every'])
+        self.assertEqual(3, log.acked)
+        self.assertEqual(2, log.ack_lines)
+        self.assertEqual(protocol.Ack(1, 2, 8192, 65536, 5.0), log.last_ack)
+        self.assertEqual(3, log.reported_writes)
+
+    def test_version_1_header(self):
+        log = protocol.parse_file(self._write(LOG_TEXT))
+        self.assertEqual(1, log.version)
+        self.assertEqual(0, log.acked)
+
+    def test_gap_or_overlap_is_an_error(self):
+        for bad in ('A 1 2 off=0 len=4096', 'A 0 0 off=0 len=4096\n'
+                    'A 0 1 off=0 len=4096', 'A 0 -1 off=0 len=4096',
+                    'A 0 1 off=0', 'A 0'):
+            self.assertRaises(exception.WriterLogError,
+                              protocol.parse_file, self._write(bad + '\n'))
+
+    def test_tailed_mid_run(self):
+        path = self._write(LOG_V2[:LOG_V2.index('A 1')])
+        reader = protocol.WriterLogReader(path, clock=lambda: 1.0)
+        self.assertEqual(1, reader.poll().acked)
+        self._write(LOG_V2[LOG_V2.index('A 1'):], 'a')
+        self.assertEqual(3, reader.poll().acked)
+
+    def test_sync_every_parameter(self):
+        params = protocol.WriterParams(sync_every=8)
+        self.assertIn('volmig.sync-every=8', params.kernel_args())
+        self.assertEqual(params, protocol.WriterParams.from_kernel_args(
+            params.kernel_args()))
+        self.assertEqual(1, protocol.WriterParams().sync_every)
+        for bad in (-1, protocol.MAX_SYNC_EVERY + 1):
+            self.assertRaises(exception.InvalidParameter,
+                              protocol.WriterParams, sync_every=bad)
+
+    def _write(self, text, mode='w'):
+        path = self.state_file('virtio-console.log')
+        with open(path, mode) as f:
+            f.write(text)
+        return path
