@@ -50,7 +50,9 @@ from volmig_bench import host  # noqa: E402
 from volmig_bench import link  # noqa: E402
 from volmig_bench import nbd  # noqa: E402
 from volmig_bench import plan as plan_mod  # noqa: E402
+from volmig_bench import plot  # noqa: E402
 from volmig_bench import report  # noqa: E402
+from volmig_bench import results  # noqa: E402
 from volmig_bench import xfs_pool  # noqa: E402
 
 SUBCOMMANDS = ('run', 'probe', 'guest-build', 'guest-check', 'nbd-nodelay',
@@ -142,15 +144,14 @@ def cmd_nbd_nodelay(args) -> dict:
 def cmd_report(args) -> dict | None:
     from rich.console import Console
 
-    result = report.load_json(args.json)
+    result = results.load_json(args.json)
     if args.format == 'rst':
         print(report.render_rst(result, title=result['started_at']))
         return None
     Console().print(report.render_table(result))
     for line in report.render_summary(result):
         Console().print(line, markup=False, highlight=False)
-    png = report.write_plot(result, os.path.splitext(args.json)[0]
-                            + '.png')
+    png = plot.write_plot(result, os.path.splitext(args.json)[0] + '.png')
     return {'png': png}
 
 

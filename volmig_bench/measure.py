@@ -18,7 +18,7 @@ import time
 from volmig_bench import deploy
 from volmig_bench.events import BlockJobEvent
 from volmig_bench import plan as plan_mod
-from volmig_bench import report
+from volmig_bench import results
 from volmig_bench import stats
 
 
@@ -170,9 +170,9 @@ def build_row(obs: Observation, case: plan_mod.Case,
             values['nova_finish_s'] = _span(
                 phases.get('nova_complete_returned'),
                 clock.server_time(nova.get('updated_at')))
-    row = report.new_row(obs.flow, case.backend.link, obs.link_kind,
-                         case.backend.array, case.size, obs.iteration,
-                         **values)
+    row = results.new_row(obs.flow, case.backend.link, obs.link_kind,
+                          case.backend.array, case.size, obs.iteration,
+                          **values)
     row['rate'] = case.rate
     row['status'] = obs.status
     row['id'] = '%s-%s' % (row['id'], '%gm' % (case.rate / 1e6))

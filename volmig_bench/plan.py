@@ -16,6 +16,7 @@ import re
 from volmig_bench import exception
 from volmig_bench.guest import protocol
 from volmig_bench import link
+from volmig_bench import results
 
 KiB = 1024
 MiB = 1024 * KiB
@@ -130,9 +131,7 @@ class Case:
 
     @property
     def label(self) -> str:
-        from volmig_bench import report
-
-        return '%s %s %s MB/s' % (report.format_size(self.size),
+        return '%s %s %s MB/s' % (results.format_size(self.size),
                                   self.backend, '%g' % (self.rate / 1e6))
 
 

@@ -36,6 +36,7 @@ from cinder_driver_side.volume import copy_engines
 from volmig_bench import cleanup
 from volmig_bench import counters
 from volmig_bench import deploy
+from volmig_bench import display
 from volmig_bench import events as events_mod
 from volmig_bench import exception
 from volmig_bench import fill
@@ -49,6 +50,7 @@ from volmig_bench import measure
 from volmig_bench import nbd
 from volmig_bench import plan as plan_mod
 from volmig_bench import report
+from volmig_bench import results
 from volmig_bench import stats
 from volmig_bench import xfs_pool
 
@@ -124,58 +126,12 @@ def _fs_type(path: str) -> str:
     return best[1]
 
 
-class Reporter:
-    """Progress on the terminal: a live table where there is one."""
-
-    def __init__(self, result: dict, total_steps: int, console=None):
-        from rich.console import Console
-
-        self.console = console or Console()
-        self.live = None
-        if self.console.is_terminal:
-            self.live = report.LiveReport(result, total_steps, self.console)
-        self.result = result
-        self.started = time.monotonic()
-
-    def __enter__(self) -> 'Reporter':
-        if self.live:
-            self.live.__enter__()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self.live:
-            self.live.__exit__(*exc)
-
-    def step(self, text: str) -> None:
-        if self.live:
-            self.live.step(text)
-        else:
-            self.console.print('[%5.1fs] %s' % (time.monotonic()
-                                                - self.started, text),
-                               highlight=False, markup=False)
-
-    def note(self, text: str) -> None:
-        self.result['notes'].append(text)
-        if self.live:
-            self.live.console.log(text)
-        else:
-            self.console.print('        note: %s' % text, highlight=False,
-                               markup=False)
-
-    def add_row(self, row: dict) -> None:
-        if self.live:
-            self.live.add_row(row)
-        else:
-            self.result['rows'].append(row)
-            cells = report.row_cells(row)
-            self.step('row: %s' % ' | '.join(cells))
-
-
 class RunContext:
     """What the cases of one run share."""
 
     def __init__(self, plan: plan_mod.BenchPlan, work_dir: str,
-                 out_dir: str, reporter: Reporter, cache_dir: str | None):
+                 out_dir: str, reporter: display.Reporter,
+                 cache_dir: str | None):
         self.plan = plan
         self.work_dir = work_dir
         self.out_dir = out_dir
@@ -650,7 +606,7 @@ def _check_space(plan: plan_mod.BenchPlan, state_path: str) -> None:
         raise exception.InvalidParameter(
             name='state path', value=state_path,
             reason='%s free, the plan needs about %s' % (
-                report.format_size(free), report.format_size(need)))
+                results.format_size(free), results.format_size(need)))
 
 
 def _destroy_leftover_domains(uuids) -> None:
@@ -773,7 +729,7 @@ def _checks(result: dict) -> list[dict]:
                 continue
             checks.append({
                 'name': '%s nbd %s: new flow %s several times below '
-                        'legacy' % (report.format_size(summary['size']),
+                        'legacy' % (results.format_size(summary['size']),
                                     summary['array'], what),
                 'ok': ratio >= SEVERAL, 'fatal': False,
                 'detail': 'legacy / new = %.1fx' % ratio})
@@ -841,12 +797,13 @@ def run(plan: plan_mod.BenchPlan, state_path: str,
         '%Y%m%dT%H%M%SZ')
     out_dir = os.path.abspath(os.path.join(out_root, stamp))
     os.makedirs(out_dir, exist_ok=True)
-    result = report.new_result(plan.describe(), host=host_facts(state_path))
+    result = results.new_result(plan.describe(),
+                                host=host_facts(state_path))
     result['runs'] = []
     cases = plan.cases()
     started = time.monotonic()
-    with Reporter(result, len(cases) * plan.migrations_per_case,
-                  console) as reporter, cleanup.signals_raise():
+    with display.Reporter(result, len(cases) * plan.migrations_per_case,
+                          console) as reporter, cleanup.signals_raise():
         work_dir = os.path.join(state_path, 'bench', 'run-%s-%d'
                                 % (stamp, os.getpid()))
         ctx = RunContext(plan, work_dir, out_dir, reporter, cache_dir)
@@ -890,7 +847,7 @@ def run(plan: plan_mod.BenchPlan, state_path: str,
                         reporter.add_row(row)
                     if getattr(case_run, 'series', None):
                         key = '%s-%s-%gm' % (
-                            report.format_size(case.size).replace(' ', ''),
+                            results.format_size(case.size).replace(' ', ''),
                             case.backend.name, case.rate / 1e6)
                         result['timeseries'][key] = case_run.series
                 reporter.step('tearing down')
@@ -898,26 +855,13 @@ def run(plan: plan_mod.BenchPlan, state_path: str,
             result['elapsed_s'] = round(time.monotonic() - started, 1)
             result['summary'] = _summary(result['rows'])
             result['checks'] = _checks(result)
-            _write(result, out_dir, out_root)
+            report.write_run(result, out_dir, out_root)
     return result
 
 
 def _save_aio_log(ctx: RunContext) -> None:
     with contextlib.suppress(OSError):
         shutil.copy(ctx.aio.log_path, os.path.join(ctx.out_dir, 'aio.log'))
-
-
-def _write(result: dict, out_dir: str, out_root: str) -> None:
-    result['files'] = {
-        'json': report.write_json(result,
-                                  os.path.join(out_dir, 'results.json')),
-        'png': report.write_plot(result,
-                                 os.path.join(out_dir, 'results.png'))}
-    report.write_json(result, result['files']['json'])
-    latest = os.path.join(out_root, 'latest')
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(latest)
-    os.symlink(os.path.basename(out_dir), latest)
 
 
 def verdict(result: dict) -> None:

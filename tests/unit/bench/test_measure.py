@@ -10,6 +10,7 @@ from volmig_bench.guest import protocol
 from volmig_bench import measure
 from volmig_bench import plan
 from volmig_bench import report
+from volmig_bench import results
 from volmig_bench import runner
 from volmig_bench import stats
 
@@ -73,7 +74,7 @@ class BuildRowTestCase(base.TestCase):
         row = measure.build_row(self._new_obs(), CASE, _timeline(), CLOCK,
                                 raw_copy_s=0.5, legacy_timeout_s=120,
                                 guest_bytes=lambda a, b: int((b - a) * 10))
-        report.validate(report.new_result({}) | {'rows': [row]})
+        results.validate(results.new_result({}) | {'rows': [row]})
         self.assertAlmostEqual(4.0, row['total_s'])
         self.assertAlmostEqual(3.0, row['cinder_done_s'])
         self.assertAlmostEqual(0.5, row['cinder_complete_wait_s'])
@@ -178,10 +179,10 @@ class CounterSamplerTestCase(base.TestCase):
 
 def _row(flow, total, wait=None, status='success', checksum=True,
          link='nbd', bytes_=None):
-    row = report.new_row(flow, link, 'netns-veth', 'cfr', G, total_s=total,
-                         cinder_complete_wait_s=wait,
-                         bytes_through_compute=bytes_, checksum_ok=checksum,
-                         status=status)
+    row = results.new_row(flow, link, 'netns-veth', 'cfr', G, total_s=total,
+                          cinder_complete_wait_s=wait,
+                          bytes_through_compute=bytes_, checksum_ok=checksum,
+                          status=status)
     row['rate'] = 20 * 10 ** 6
     return row
 
@@ -189,14 +190,14 @@ def _row(flow, total, wait=None, status='success', checksum=True,
 class VerdictTestCase(base.TestCase):
 
     def _result(self, rows, runs=None):
-        result = report.new_result({})
+        result = results.new_result({})
         result['rows'] = rows
         result['runs'] = runs if runs is not None else [
             {'case': 'c', 'checksum_ok': True, 'expected_sha256': 'a',
              'actual_sha256': 'a'}]
         result['summary'] = runner._summary(rows)
         result['checks'] = runner._checks(result)
-        report.validate(result)
+        results.validate(result)
         return result
 
     def test_summary_ratios_and_checks(self):
