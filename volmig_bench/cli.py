@@ -192,6 +192,7 @@ def build_plan(args) -> plan_mod.BenchPlan:
 def cmd_run(args) -> dict:
     from rich.console import Console
 
+    from volmig_bench import checks
     from volmig_bench import runner
 
     plan = build_plan(args)
@@ -208,7 +209,7 @@ def cmd_run(args) -> dict:
                 result['files']['json'], result['files']['png'],
                 result['elapsed_s'])]:
         console.print(line, highlight=False, markup=False)
-    runner.verdict(result)
+    checks.verdict(result)
     return None
 
 
@@ -266,10 +267,10 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def cmd_cleanup(args) -> dict:
-    from volmig_bench import runner
+    from volmig_bench import teardown
 
     # Deployments and domains first: they hold files in the pools.
-    runs = runner.cleanup_stale_runs(_state_dir(args))
+    runs = teardown.cleanup_stale_runs(_state_dir(args))
     return {'runs': runs, 'namespaces': link.cleanup_stale(),
             'pools': xfs_pool.cleanup_stale(os.path.join(
                 _state_dir(args), 'bench'))}

@@ -1,12 +1,14 @@
 """The result's plot: time and bytes per migration, the sweep, latencies.
 
-One PNG (matplotlib, Agg) per result file.
+One PNG (matplotlib, Agg) per result file; the colours and the words of
+each flow come from the registry (:mod:`volmig_bench.flows`).
 """
 
 from __future__ import annotations
 
 import os
 
+from volmig_bench import flows
 from volmig_bench import results
 
 
@@ -16,8 +18,7 @@ def _log_if_wide(ax, values) -> None:
         ax.set_yscale('log')
 
 
-FLOW_COLORS = {'new': 'tab:blue', 'new-write_blocking': 'tab:cyan',
-               'legacy': 'tab:gray'}
+FLOW_COLORS = {f.name: f.color for f in flows.FLOWS.values()}
 
 
 def _sweep_axis(rows: list[dict]) -> str | None:
@@ -110,7 +111,7 @@ def write_plot(result: dict, path: str) -> str:
                [v for v in raw if v is not None], marker='_', s=400,
                color='black', label='array raw copy (limit)', zorder=3)
     for i, r in enumerate(rows):
-        if r['flow'] == 'legacy' and r['legacy_converged'] is False:
+        if flows.is_baseline(r['flow']) and r['legacy_converged'] is False:
             ax.annotate('did not converge', (i, total[i]), ha='center',
                         va='bottom', fontsize=8, color='tab:red')
         if not r['checksum_ok']:
@@ -118,8 +119,8 @@ def write_plot(result: dict, path: str) -> str:
                         fontsize=8, color='tab:red', rotation=90)
     _log_if_wide(ax, total)
     ax.set_ylabel('seconds')
-    ax.set_title('Volume migration time (blue: new flow, cyan: new, '
-                 'write-blocking complete, grey: legacy swap)')
+    ax.set_title('Volume migration time (%s)' % ', '.join(
+        f.legend for f in flows.FLOWS.values()))
     ax.set_xticks(list(x), labels, fontsize=7)
     ax.legend(fontsize=8)
 

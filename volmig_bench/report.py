@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 
+from volmig_bench import flows
 from volmig_bench import plot
 from volmig_bench import results
 
@@ -64,7 +65,7 @@ def row_cells(row: dict) -> list[str]:
     through = _mb(row['bytes_through_compute'])
     if row.get('bytes_source') == 'qemu process io':
         through += '*'
-    if row.get('status') == 'error' and row['flow'] != 'legacy':
+    if row.get('status') == 'error' and not flows.is_baseline(row['flow']):
         converged = 'FAILED'
     return [results.format_size(row['size']), link, row['array'], row['flow'],
             _s(row['total_s']), _s(row['cinder_complete_wait_s']),
@@ -91,7 +92,7 @@ def render_table(result: dict, title: str = 'volmig-bench'):
         style = None
         if not row['checksum_ok']:
             style = 'bold red'
-        elif row['flow'] == 'legacy':
+        elif flows.is_baseline(row['flow']):
             style = 'dim' if row['legacy_converged'] else 'yellow'
         table.add_row(*cells, style=style)
     return table
@@ -116,7 +117,7 @@ def render_summary(result: dict) -> list[str]:
     """One line per configuration: new flows against legacy, and checks."""
     lines = []
     for entry in result.get('summary', []):
-        if entry['flow'] == 'legacy':
+        if flows.is_baseline(entry['flow']):
             continue
         where = '%s %s %s, %s MB/s writes' % (
             results.format_size(entry['size']), entry['link'], entry['array'],

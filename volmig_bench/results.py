@@ -18,7 +18,8 @@ Each ROW is one migration (flow x link x array x size x iteration):
 
 =========================  =============================================
 ``id``                     unique, e.g. ``1g-nbd-xfs-new-0``
-``flow``                   ``new`` (start, native copy, complete; two-step
+``flow``                   a registered flow (:mod:`volmig_bench.flows`):
+                           ``new`` (start, native copy, complete; two-step
                            complete), ``new-write_blocking`` (the
                            single-step complete mode) or ``legacy`` (swap)
 ``link``                   ``file`` | ``nbd``
@@ -95,6 +96,7 @@ import os
 import jsonschema
 
 from volmig_bench import exception
+from volmig_bench import flows
 
 SCHEMA_ID = 'volmig-bench/1'
 _NUM = {'type': ['number', 'null']}
@@ -114,7 +116,7 @@ ROW_SCHEMA = {
                  'checksum_ok', 'error'],
     'properties': {
         'id': {'type': 'string'},
-        'flow': {'enum': ['new', 'new-write_blocking', 'legacy']},
+        'flow': {'enum': list(flows.names())},
         'link': {'enum': ['file', 'nbd']},
         'link_kind': {'enum': ['local', 'netns-veth', 'throttle-group']},
         'array': {'enum': ['cfr', 'xfs-reflink']},
