@@ -1,9 +1,10 @@
 """Teardown of what a run leaves outside its ExitStack's reach.
 
 The domains, NBD daemons and deployment of a run are stopped by the run
-itself (:mod:`volmig_bench.runner` registers these functions on its
-stack); :func:`cleanup_stale_runs` does the same for runs killed with
-SIGKILL (``volmig-bench cleanup``), by the pids they recorded.
+itself (:func:`volmig_bench.environment.start_deployment` registers these
+functions on its stack); :func:`cleanup_stale_runs` does the same for
+runs killed with SIGKILL (``volmig-bench cleanup``), by the pids they
+recorded. Processes are handled through psutil.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ import glob
 import json
 import os
 import shutil
-import signal
-import time
+
+import psutil
 
 from volmig_bench import cleanup
 
@@ -39,36 +40,39 @@ def destroy_leftover_domains(uuids) -> None:
 
 
 def stop_leftover_exports(aio_state: str) -> None:
-    """qemu-storage-daemons the deployment started and left behind."""
+    """qemu-storage-daemons the deployment started and left behind.
+
+    By the pids Cinder recorded, each checked to still be a
+    qemu-storage-daemon (the pid may have been reused).
+    """
     for path in glob.glob(os.path.join(aio_state, 'cinder', 'nbd', '*',
                                        '*.json')):
-        with contextlib.suppress(OSError, ValueError, KeyError):
+        with contextlib.suppress(OSError, ValueError, KeyError,
+                                 psutil.Error):
             with open(path) as f:
-                pid = json.load(f)['pid']
-            with open('/proc/%d/cmdline' % pid, 'rb') as f:
-                argv = f.read().split(b'\0')
-            if os.path.basename(argv[0]) == b'qemu-storage-daemon':
-                os.kill(pid, signal.SIGTERM)
+                proc = psutil.Process(json.load(f)['pid'])
+            argv = proc.cmdline()
+            if argv and os.path.basename(argv[0]) == 'qemu-storage-daemon':
+                proc.terminate()
 
 
 def stop_aio_of(aio_state: str) -> None:
-    """SIGTERM the nova-volmig-aio that serves ``aio_state``, if any."""
-    with contextlib.suppress(OSError, ValueError, KeyError):
+    """SIGTERM the nova-volmig-aio that serves ``aio_state``, if any.
+
+    Then wait until it is reaped, not only exited (a zombie still has
+    its pid: :meth:`psutil.Process.wait` polls for it to go), and
+    SIGKILL it after a minute.
+    """
+    with contextlib.suppress(OSError, ValueError, KeyError, psutil.Error):
         with open(os.path.join(aio_state, 'aio.json')) as f:
-            pid = json.load(f)['pid']
-        with open('/proc/%d/cmdline' % pid, 'rb') as f:
-            argv = f.read().split(b'\0')
-        if aio_state.encode() not in argv:
+            proc = psutil.Process(json.load(f)['pid'])
+        if aio_state not in proc.cmdline():
             return  # the pid was reused by something else
-        os.kill(pid, signal.SIGTERM)
-        # Until it is reaped (gone from /proc), not only exited: a zombie
-        # still counts here, unlike cleanup.pid_alive.
-        deadline = time.monotonic() + 60
-        while os.path.exists('/proc/%d' % pid) and \
-                time.monotonic() < deadline:
-            time.sleep(0.1)
-        if os.path.exists('/proc/%d' % pid):
-            os.kill(pid, signal.SIGKILL)
+        proc.terminate()
+        try:
+            proc.wait(60)
+        except psutil.TimeoutExpired:
+            proc.kill()
 
 
 def cleanup_stale_runs(state_path: str) -> list[str]:
