@@ -11,6 +11,12 @@ The real parts the benchmark runs on, one module per concern:
 * :mod:`volmig_bench.fill` - deterministic volume contents with holes.
 * :mod:`volmig_bench.nbd` - NBD exports with ``TCP_NODELAY`` on accepted
   connections.
-* :mod:`volmig_bench.stats`, :mod:`volmig_bench.report` - latency windows,
-  the result structure, table, JSON and plot.
+* :mod:`volmig_bench.runner` - one run, in layers: set-up
+  (:mod:`~volmig_bench.environment`), case execution
+  (:mod:`~volmig_bench.case`, the flows in :mod:`volmig_bench.flows`),
+  measurement (:mod:`~volmig_bench.probes`, :mod:`~volmig_bench.measure`,
+  :mod:`~volmig_bench.stats`), checks (:mod:`~volmig_bench.checks`),
+  results (:mod:`~volmig_bench.results`), reporting and display
+  (:mod:`~volmig_bench.report`, :mod:`~volmig_bench.plot`,
+  :mod:`~volmig_bench.display`) and :mod:`~volmig_bench.teardown`.
 """

@@ -50,7 +50,9 @@ from volmig_bench import host  # noqa: E402
 from volmig_bench import link  # noqa: E402
 from volmig_bench import nbd  # noqa: E402
 from volmig_bench import plan as plan_mod  # noqa: E402
+from volmig_bench import plot  # noqa: E402
 from volmig_bench import report  # noqa: E402
+from volmig_bench import results  # noqa: E402
 from volmig_bench import xfs_pool  # noqa: E402
 
 SUBCOMMANDS = ('run', 'probe', 'guest-build', 'guest-check', 'nbd-nodelay',
@@ -146,15 +148,14 @@ def cmd_nbd_nodelay(args) -> dict:
 def cmd_report(args) -> dict | None:
     from rich.console import Console
 
-    result = report.load_json(args.json)
+    result = results.load_json(args.json)
     if args.format == 'rst':
         print(report.render_rst(result, title=result['started_at']))
         return None
     Console().print(report.render_table(result))
     for line in report.render_summary(result):
         Console().print(line, markup=False, highlight=False)
-    png = report.write_plot(result, os.path.splitext(args.json)[0]
-                            + '.png')
+    png = plot.write_plot(result, os.path.splitext(args.json)[0] + '.png')
     return {'png': png}
 
 
@@ -195,6 +196,7 @@ def build_plan(args) -> plan_mod.BenchPlan:
 def cmd_run(args) -> dict:
     from rich.console import Console
 
+    from volmig_bench import checks
     from volmig_bench import runner
 
     plan = build_plan(args)
@@ -211,7 +213,7 @@ def cmd_run(args) -> dict:
                 result['files']['json'], result['files']['png'],
                 result['elapsed_s'])]:
         console.print(line, highlight=False, markup=False)
-    runner.verdict(result)
+    checks.verdict(result)
     return None
 
 
@@ -269,10 +271,10 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def cmd_cleanup(args) -> dict:
-    from volmig_bench import runner
+    from volmig_bench import teardown
 
     # Deployments and domains first: they hold files in the pools.
-    runs = runner.cleanup_stale_runs(_state_dir(args))
+    runs = teardown.cleanup_stale_runs(_state_dir(args))
     return {'runs': runs, 'namespaces': link.cleanup_stale(),
             'pools': xfs_pool.cleanup_stale(os.path.join(
                 _state_dir(args), 'bench'))}

@@ -1,9 +1,11 @@
-"""Host prerequisites: commands and the Debian packages that provide them."""
+"""Host prerequisites (commands and their Debian packages) and host facts."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import platform
 import shutil
 
 from oslo_concurrency import processutils
@@ -74,3 +76,49 @@ def require_static_libc() -> None:
         if not found():
             raise exception.CommandUnavailable(
                 what='libc.a', reason='libc6-dev did not provide it')
+
+
+def host_facts(state_path: str) -> dict:
+    """Machine and versions, for the result and the doc."""
+    import libvirt
+
+    facts = {'kernel': platform.release(), 'python': platform.python_version(),
+             'cpus': os.cpu_count()}
+    with contextlib.suppress(OSError):
+        with open('/proc/cpuinfo') as f:
+            for line in f:
+                if line.startswith('model name'):
+                    facts['cpu'] = line.split(':', 1)[1].strip()
+                    break
+        with open('/proc/meminfo') as f:
+            facts['memory_gib'] = round(int(f.readline().split()[1])
+                                        / 2 ** 20, 1)
+        with open('/etc/os-release') as f:
+            for line in f:
+                if line.startswith('PRETTY_NAME='):
+                    facts['os'] = line.split('=', 1)[1].strip().strip('"')
+    conn = libvirt.open('qemu:///system')
+    try:
+        lib = conn.getLibVersion()
+        qemu = conn.getVersion()
+        facts['libvirt'] = '%d.%d.%d' % (lib // 10 ** 6, lib // 1000 % 1000,
+                                         lib % 1000)
+        facts['qemu'] = '%d.%d.%d' % (qemu // 10 ** 6,
+                                      qemu // 1000 % 1000, qemu % 1000)
+    finally:
+        conn.close()
+    facts['state_path_fs'] = _fs_type(state_path)
+    return facts
+
+
+def _fs_type(path: str) -> str:
+    path = os.path.abspath(path)
+    best = ('', '?')
+    with contextlib.suppress(OSError):
+        with open('/proc/mounts') as f:
+            for line in f:
+                _, mnt, fstype = line.split()[:3]
+                if (path == mnt or path.startswith(mnt.rstrip('/') + '/')) \
+                        and len(mnt) > len(best[0]):
+                    best = (mnt, fstype)
+    return best[1]

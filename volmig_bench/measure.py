@@ -7,7 +7,10 @@ so that it can be tested without QEMU:
   libvirt's block-job events) and server timestamps (Cinder's phase
   times, Nova's record), mapped onto it by :class:`WallClock`;
 * the guest writer's latency timeline (:mod:`volmig_bench.stats`);
-* byte counters read before and after.
+* byte counters read before and after;
+
+and, once every row is in, the means per configuration with the ratios
+of the baseline (legacy) to each new flow (:func:`summarize`).
 """
 
 from __future__ import annotations
@@ -15,10 +18,13 @@ from __future__ import annotations
 import dataclasses
 import time
 
+import numpy as np
+
 from volmig_bench import deploy
 from volmig_bench.events import BlockJobEvent
+from volmig_bench import flows
 from volmig_bench import plan as plan_mod
-from volmig_bench import report
+from volmig_bench import results
 from volmig_bench import stats
 
 
@@ -102,7 +108,8 @@ def build_row(obs: Observation, case: plan_mod.Case,
     record = obs.cinder_record or {}
     phases = {k: clock.server_time(v)
               for k, v in (record.get('phase_times') or {}).items()}
-    legacy = obs.flow == 'legacy'
+    flow = flows.get(obs.flow)
+    legacy = flow.baseline
     values = {
         'phases_s': {k: round(v - obs.called_at, 4)
                      for k, v in sorted(phases.items(),
@@ -111,7 +118,7 @@ def build_row(obs: Observation, case: plan_mod.Case,
         'cinder_done_s': _span(obs.called_at,
                                clock.server_time(record.get('finished_at'))),
         'copy_method': record.get('copy_method'),
-        'complete_mode': plan_mod.COMPLETE_MODES.get(obs.flow),
+        'complete_mode': flow.complete_mode,
         'error': obs.error,
     }
     if obs.link_bytes is not None:
@@ -170,10 +177,55 @@ def build_row(obs: Observation, case: plan_mod.Case,
             values['nova_finish_s'] = _span(
                 phases.get('nova_complete_returned'),
                 clock.server_time(nova.get('updated_at')))
-    row = report.new_row(obs.flow, case.backend.link, obs.link_kind,
-                         case.backend.array, case.size, obs.iteration,
-                         **values)
+    row = results.new_row(obs.flow, case.backend.link, obs.link_kind,
+                          case.backend.array, case.size, obs.iteration,
+                          **values)
     row['rate'] = case.rate
     row['status'] = obs.status
     row['id'] = '%s-%s' % (row['id'], '%gm' % (case.rate / 1e6))
     return row
+
+
+def summarize(rows: list[dict]) -> list[dict]:
+    """Mean per (size, rate, link, array, flow), ratios to legacy."""
+    groups: dict[tuple, list[dict]] = {}
+    for row in rows:
+        key = (row['size'], row.get('rate'), row['link'], row['array'],
+               row['flow'])
+        groups.setdefault(key, []).append(row)
+
+    def mean(values):
+        values = [v for v in values if v is not None]
+        return float(np.mean(values)) if values else None
+
+    out = []
+    for key, members in groups.items():
+        size, rate, link_name, array, flow = key
+        ok = [r for r in members if r['status'] == 'success']
+        entry = {'size': size, 'rate': rate, 'link': link_name,
+                 'array': array, 'flow': flow, 'n': len(members),
+                 'succeeded': len(ok),
+                 'total_s': mean(r['total_s'] for r in ok),
+                 'bytes': mean(r['bytes_through_compute'] for r in ok),
+                 'complete_wait_s': mean(r['cinder_complete_wait_s']
+                                         for r in ok),
+                 'p99_during_ms': mean(r['guest_latency']['during']['p99_ms']
+                                       for r in ok)}
+        out.append(entry)
+    for entry in out:
+        if flows.is_baseline(entry['flow']):
+            continue
+        legacy = next((e for e in out if flows.is_baseline(e['flow'])
+                       and all(e[k] == entry[k]
+                               for k in ('size', 'rate', 'link', 'array'))),
+                      None)
+        if legacy is None:
+            continue
+        for what, key in (('time', 'total_s'), ('bytes', 'bytes')):
+            if legacy[key] and entry[key]:
+                entry['%s_ratio' % what] = round(legacy[key] / entry[key],
+                                                 2)
+            elif legacy['succeeded'] == 0 and what == 'time':
+                entry['time_ratio'] = None
+                entry['legacy_did_not_finish'] = True
+    return out

@@ -14,8 +14,10 @@ import itertools
 import re
 
 from volmig_bench import exception
+from volmig_bench import flows as flows_mod
 from volmig_bench.guest import protocol
 from volmig_bench import link
+from volmig_bench import results
 
 KiB = 1024
 MiB = 1024 * KiB
@@ -23,9 +25,6 @@ GiB = 1024 * MiB
 
 LINKS = ('nbd', 'file')
 ARRAYS = ('cfr', 'xfs-reflink')
-FLOWS = ('new', 'new-write_blocking', 'legacy')
-#: Nova's [libvirt] volume_migration_complete_mode of each new flow
-COMPLETE_MODES = {'new': 'two_step', 'new-write_blocking': 'write_blocking'}
 MIN_SIZE = 16 * MiB
 MAX_SIZE = 16 * GiB
 SCENARIOS = ('default', 'convergence')
@@ -74,14 +73,16 @@ def parse_backends(text: str) -> tuple[Backend, ...]:
 
 
 def parse_flows(text: str) -> tuple[str, ...]:
+    """``'new,legacy'``: registered flows (:mod:`volmig_bench.flows`)."""
     flows = tuple(f.strip() for f in text.split(',') if f.strip())
-    bad = [f for f in flows if f not in FLOWS]
+    bad = [f for f in flows if f not in flows_mod.FLOWS]
     if bad or not flows or len(set(flows)) != len(flows):
         raise exception.InvalidParameter(
             name='flows', value=text,
             reason='a comma list of distinct flows among %s'
-                   % ', '.join(FLOWS))
-    if 'legacy' not in flows or not any(f in COMPLETE_MODES for f in flows):
+                   % ', '.join(flows_mod.names()))
+    if flows_mod.BASELINE not in flows or \
+            not any(not flows_mod.is_baseline(f) for f in flows):
         raise exception.InvalidParameter(
             name='flows', value=text,
             reason='the bench compares: give legacy and at least one new '
@@ -130,9 +131,7 @@ class Case:
 
     @property
     def label(self) -> str:
-        from volmig_bench import report
-
-        return '%s %s %s MB/s' % (report.format_size(self.size),
+        return '%s %s %s MB/s' % (results.format_size(self.size),
                                   self.backend, '%g' % (self.rate / 1e6))
 
 

@@ -22,7 +22,7 @@ import libvirt
 
 from tests import base
 from volmig_bench import link
-from volmig_bench import report
+from volmig_bench import results
 
 SMALL = ['--size', '64M', '--warmup', '1', '--gap', '0.5', '--tail', '0.5']
 
@@ -95,7 +95,7 @@ class BenchRunTestCase(base.TestCase):
         self.addDetail('output', _text(output[-6000:]))
         self.assertEqual(0, code, output[-4000:])
         latest = os.path.join(self.out, 'latest')
-        result = report.load_json(os.path.join(latest, 'results.json'))
+        result = results.load_json(os.path.join(latest, 'results.json'))
         with open(os.path.join(latest, 'results.png'), 'rb') as f:
             self.assertEqual(b'\x89PNG', f.read(4))
         self.assertIn('volmig-bench', output)       # the table

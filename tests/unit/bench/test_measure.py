@@ -5,12 +5,11 @@ import datetime
 from tests import base
 from volmig_bench import counters
 from volmig_bench import events
-from volmig_bench import exception
 from volmig_bench.guest import protocol
 from volmig_bench import measure
 from volmig_bench import plan
 from volmig_bench import report
-from volmig_bench import runner
+from volmig_bench import results
 from volmig_bench import stats
 
 G = plan.GiB
@@ -73,7 +72,7 @@ class BuildRowTestCase(base.TestCase):
         row = measure.build_row(self._new_obs(), CASE, _timeline(), CLOCK,
                                 raw_copy_s=0.5, legacy_timeout_s=120,
                                 guest_bytes=lambda a, b: int((b - a) * 10))
-        report.validate(report.new_result({}) | {'rows': [row]})
+        results.validate(results.new_result({}) | {'rows': [row]})
         self.assertAlmostEqual(4.0, row['total_s'])
         self.assertAlmostEqual(3.0, row['cinder_done_s'])
         self.assertAlmostEqual(0.5, row['cinder_complete_wait_s'])
@@ -174,95 +173,3 @@ class CounterSamplerTestCase(base.TestCase):
         import os
 
         self.assertGreaterEqual(counters.process_io_bytes(os.getpid()), 0)
-
-
-def _row(flow, total, wait=None, status='success', checksum=True,
-         link='nbd', bytes_=None):
-    row = report.new_row(flow, link, 'netns-veth', 'cfr', G, total_s=total,
-                         cinder_complete_wait_s=wait,
-                         bytes_through_compute=bytes_, checksum_ok=checksum,
-                         status=status)
-    row['rate'] = 20 * 10 ** 6
-    return row
-
-
-class VerdictTestCase(base.TestCase):
-
-    def _result(self, rows, runs=None):
-        result = report.new_result({})
-        result['rows'] = rows
-        result['runs'] = runs if runs is not None else [
-            {'case': 'c', 'checksum_ok': True, 'expected_sha256': 'a',
-             'actual_sha256': 'a'}]
-        result['summary'] = runner._summary(rows)
-        result['checks'] = runner._checks(result)
-        report.validate(result)
-        return result
-
-    def test_summary_ratios_and_checks(self):
-        result = self._result([
-            _row('new', 2.0, 0.4, bytes_=100),
-            _row('legacy', 10.0, bytes_=2000),
-            _row('new-write_blocking', 2.5, 1.4, bytes_=120)])
-        new = [s for s in result['summary'] if s['flow'] == 'new'][0]
-        self.assertEqual(5.0, new['time_ratio'])
-        self.assertEqual(20.0, new['bytes_ratio'])
-        checks = {c['name'].split(' (')[0] if 'complete' not in c['name']
-                  else c['name'][:60]: c['ok'] for c in result['checks']}
-        self.assertTrue(all(ok for name, ok in checks.items()
-                            if 'write_blocking' not in name), checks)
-        wb = [c for c in result['checks'] if 'new-write_blocking' in
-              c['name']][0]
-        self.assertFalse(wb['ok'])
-        self.assertFalse(wb['fatal'])
-        runner.verdict(result)   # only fatal checks raise
-        lines = report.render_summary(result)
-        self.assertIn('5.0x faster than legacy', '\n'.join(lines))
-        self.assertIn('[short]', '\n'.join(lines))
-
-    def test_summary_says_slower_when_new_is_slower(self):
-        result = self._result([_row('new', 2.5, 0.4, bytes_=100),
-                               _row('legacy', 2.0, bytes_=2000)])
-        text = '\n'.join(report.render_summary(result))
-        self.assertIn('1.2x slower than legacy', text)
-        self.assertNotIn('faster', text)
-
-    def test_checksum_mismatch_fails_loudly(self):
-        result = self._result([_row('new', 2.0, 0.4, checksum=False),
-                               _row('legacy', 9.0)],
-                              runs=[{'case': '1 GiB nbd:cfr',
-                                     'checksum_ok': False,
-                                     'expected_sha256': 'aa',
-                                     'actual_sha256': 'bb'}])
-        exc = self.assertRaises(exception.ChecksumMismatch, runner.verdict,
-                                result)
-        self.assertIn('DATA INTEGRITY FAILURE', str(exc))
-        self.assertIn('expected aa, found bb', str(exc))
-
-    def test_failed_new_flow_fails(self):
-        result = self._result([_row('new', 2.0, status='error'),
-                               _row('legacy', 9.0)])
-        self.assertRaises(exception.BenchError, runner.verdict, result)
-
-    def test_legacy_not_converging_is_a_finding_not_a_failure(self):
-        legacy = _row('legacy', 130.0, status='error')
-        legacy['legacy_converged'] = False
-        result = self._result([_row('new', 3.0, 0.5), legacy])
-        runner.verdict(result)
-        new = [s for s in result['summary'] if s['flow'] == 'new'][0]
-        self.assertTrue(new['legacy_did_not_finish'])
-        self.assertIn('legacy did not finish',
-                      '\n'.join(report.render_summary(result)))
-
-    def test_case_that_did_not_finish_fails(self):
-        result = self._result([], runs=[{'case': 'c', 'error': 'boom'}])
-        exc = self.assertRaises(exception.BenchError, runner.verdict,
-                                result)
-        self.assertIn('boom', str(exc))
-
-    def test_legacy_timeout_scales_with_the_link(self):
-        p = plan.BenchPlan(sizes=(16 * G,))
-        self.assertEqual(413, runner.legacy_timeout(p))
-        self.assertEqual(120, runner.legacy_timeout(plan.BenchPlan()))
-        self.assertEqual(300, runner.legacy_timeout(
-            plan.BenchPlan(legacy_timeout_s=300)))

@@ -1,0 +1,96 @@
+"""The run's verdicts and the summary they read: arithmetic only."""
+
+from tests import base
+from volmig_bench import checks
+from volmig_bench import exception
+from volmig_bench import measure
+from volmig_bench import plan
+from volmig_bench import report
+from volmig_bench import results
+
+G = plan.GiB
+
+
+def _row(flow, total, wait=None, status='success', checksum=True,
+         link='nbd', bytes_=None):
+    row = results.new_row(flow, link, 'netns-veth', 'cfr', G, total_s=total,
+                          cinder_complete_wait_s=wait,
+                          bytes_through_compute=bytes_, checksum_ok=checksum,
+                          status=status)
+    row['rate'] = 20 * 10 ** 6
+    return row
+
+
+class VerdictTestCase(base.TestCase):
+
+    def _result(self, rows, runs=None):
+        result = results.new_result({})
+        result['rows'] = rows
+        result['runs'] = runs if runs is not None else [
+            {'case': 'c', 'checksum_ok': True, 'expected_sha256': 'a',
+             'actual_sha256': 'a'}]
+        result['summary'] = measure.summarize(rows)
+        result['checks'] = checks.run_checks(result)
+        results.validate(result)
+        return result
+
+    def test_summary_ratios_and_checks(self):
+        result = self._result([
+            _row('new', 2.0, 0.4, bytes_=100),
+            _row('legacy', 10.0, bytes_=2000),
+            _row('new-write_blocking', 2.5, 1.4, bytes_=120)])
+        new = [s for s in result['summary'] if s['flow'] == 'new'][0]
+        self.assertEqual(5.0, new['time_ratio'])
+        self.assertEqual(20.0, new['bytes_ratio'])
+        named = {c['name'].split(' (')[0] if 'complete' not in c['name']
+                 else c['name'][:60]: c['ok'] for c in result['checks']}
+        self.assertTrue(all(ok for name, ok in named.items()
+                            if 'write_blocking' not in name), named)
+        wb = [c for c in result['checks'] if 'new-write_blocking' in
+              c['name']][0]
+        self.assertFalse(wb['ok'])
+        self.assertFalse(wb['fatal'])
+        checks.verdict(result)   # only fatal checks raise
+        lines = report.render_summary(result)
+        self.assertIn('5.0x faster than legacy', '\n'.join(lines))
+        self.assertIn('[short]', '\n'.join(lines))
+
+    def test_summary_says_slower_when_new_is_slower(self):
+        result = self._result([_row('new', 2.5, 0.4, bytes_=100),
+                               _row('legacy', 2.0, bytes_=2000)])
+        text = '\n'.join(report.render_summary(result))
+        self.assertIn('1.2x slower than legacy', text)
+        self.assertNotIn('faster', text)
+
+    def test_checksum_mismatch_fails_loudly(self):
+        result = self._result([_row('new', 2.0, 0.4, checksum=False),
+                               _row('legacy', 9.0)],
+                              runs=[{'case': '1 GiB nbd:cfr',
+                                     'checksum_ok': False,
+                                     'expected_sha256': 'aa',
+                                     'actual_sha256': 'bb'}])
+        exc = self.assertRaises(exception.ChecksumMismatch, checks.verdict,
+                                result)
+        self.assertIn('DATA INTEGRITY FAILURE', str(exc))
+        self.assertIn('expected aa, found bb', str(exc))
+
+    def test_failed_new_flow_fails(self):
+        result = self._result([_row('new', 2.0, status='error'),
+                               _row('legacy', 9.0)])
+        self.assertRaises(exception.BenchError, checks.verdict, result)
+
+    def test_legacy_not_converging_is_a_finding_not_a_failure(self):
+        legacy = _row('legacy', 130.0, status='error')
+        legacy['legacy_converged'] = False
+        result = self._result([_row('new', 3.0, 0.5), legacy])
+        checks.verdict(result)
+        new = [s for s in result['summary'] if s['flow'] == 'new'][0]
+        self.assertTrue(new['legacy_did_not_finish'])
+        self.assertIn('legacy did not finish',
+                      '\n'.join(report.render_summary(result)))
+
+    def test_case_that_did_not_finish_fails(self):
+        result = self._result([], runs=[{'case': 'c', 'error': 'boom'}])
+        exc = self.assertRaises(exception.BenchError, checks.verdict,
+                                result)
+        self.assertIn('boom', str(exc))

@@ -1,0 +1,114 @@
+"""The run's checks: the data's integrity and the verdicts on the results.
+
+* :func:`verify_volume` - the final volume against its base image plus
+  every write the guest's writer acknowledged (sha256 of both);
+* :func:`run_checks` - the run's verdicts: every case ran, integrity,
+  the new flows all succeeded (fatal), and the issue's bars (Cinder's
+  wait in complete, new flows several times below legacy; findings);
+* :func:`verdict` - raise on a fatal one, after the files are written.
+"""
+
+from __future__ import annotations
+
+from volmig_bench import exception
+from volmig_bench import flows
+from volmig_bench.guest import expected
+from volmig_bench.guest import protocol
+from volmig_bench import results
+
+#: the bench's verdicts: new flow several times below legacy
+SEVERAL = 3.0
+COMPLETE_WAIT_LIMIT_S = 1.0
+
+
+def verify_volume(final_path: str, base_path: str,
+                  params: protocol.WriterParams,
+                  log: protocol.WriterLog) -> dict:
+    """Checksum of the final volume against base + acknowledged writes.
+
+    ``base_path`` (the volume's initial contents) is rewritten in place
+    with the writes (:func:`volmig_bench.guest.expected.apply_writes`).
+    The writer must also have stopped cleanly and reported no error.
+    """
+    actual = expected.sha256_file(final_path)
+    expected.apply_writes(base_path, params.seed, params.mix,
+                          log.acknowledged, align=params.align)
+    want = expected.sha256_file(base_path)
+    ok = (actual == want and log.done.ok and not log.errors)
+    return {'checksum_ok': ok, 'expected_sha256': want,
+            'actual_sha256': actual, 'writes': log.acknowledged,
+            'writer_errors': log.errors, 'final_path': final_path}
+
+
+def mismatch_note(label: str, checked: dict,
+                  log: protocol.WriterLog) -> str:
+    """The note a failed :func:`verify_volume` leaves in the result."""
+    return ('DATA INTEGRITY FAILURE in %s: expected sha256 %s, found '
+            '%s (writer status %s, errors %s)' % (
+                label, checked['expected_sha256'], checked['actual_sha256'],
+                log.done.status if hasattr(log.done, 'status')
+                else log.done.ok, log.errors))
+
+
+def run_checks(result: dict) -> list[dict]:
+    """The run's verdicts (integrity, convergence, the issue's bars)."""
+    rows = result['rows']
+    new = [r for r in rows if not flows.is_baseline(r['flow'])]
+    verified = [c for c in result['runs'] if 'checksum_ok' in c]
+    checks = [
+        {'name': 'every case ran to the end', 'fatal': True,
+         'ok': bool(result['runs']) and not any(
+             c.get('error') for c in result['runs']),
+         'detail': '; '.join('%s: %s' % (c['case'], c['error'])
+                             for c in result['runs'] if c.get('error'))},
+        {'name': 'data integrity (checksum of every case)',
+         'ok': all(c['checksum_ok'] for c in verified), 'fatal': True,
+         'detail': '; '.join('%s: expected %s, found %s' % (
+             c['case'], c['expected_sha256'], c['actual_sha256'])
+             for c in verified if not c['checksum_ok'])},
+        {'name': 'new flows all succeeded (never failed to converge)',
+         'ok': all(r['status'] == 'success' for r in new), 'fatal': True,
+         'detail': '; '.join('%s: %s' % (r['id'], r['error'])
+                             for r in new if r['status'] != 'success')},
+    ]
+    for flow in flows.new_flows():
+        waits = [r['cinder_complete_wait_s'] for r in new
+                 if r['flow'] == flow.name
+                 and r['cinder_complete_wait_s'] is not None]
+        if not waits:
+            continue
+        name = 'Cinder waits under %g s in complete (%s)' % (
+            COMPLETE_WAIT_LIMIT_S, flow.name)
+        if flow.complete_wait_note:
+            name += '; ' + flow.complete_wait_note
+        checks.append({'name': name, 'fatal': False,
+                       'ok': max(waits) < COMPLETE_WAIT_LIMIT_S,
+                       'detail': 'max %.3f s' % max(waits)})
+    for summary in result.get('summary', []):
+        if summary['link'] != 'nbd' or summary['flow'] != flows.HEADLINE:
+            continue
+        for what in ('time', 'bytes'):
+            ratio = summary.get('%s_ratio' % what)
+            if ratio is None:
+                continue
+            checks.append({
+                'name': '%s nbd %s: new flow %s several times below '
+                        'legacy' % (results.format_size(summary['size']),
+                                    summary['array'], what),
+                'ok': ratio >= SEVERAL, 'fatal': False,
+                'detail': 'legacy / new = %.1fx' % ratio})
+    return checks
+
+
+def verdict(result: dict) -> None:
+    """Raise when the run proved a failure (after everything was written)."""
+    failed = [c for c in result['checks'] if c['fatal'] and not c['ok']]
+    integrity = [c for c in failed if c['name'].startswith('data integ')]
+    if integrity:
+        raise exception.ChecksumMismatch(
+            'DATA INTEGRITY FAILURE: the final volume differs from its '
+            'base plus every acknowledged guest write: %s'
+            % integrity[0]['detail'])
+    if failed:
+        raise exception.BenchError('%s: %s' % (failed[0]['name'],
+                                               failed[0].get('detail')))
