@@ -190,21 +190,7 @@ class VolumeManager:
                                      {'status': STATUS.AVAILABLE})
 
     def delete_volume(self, ctx, volume: models.Volume) -> None:
-        if volume.migration_status in MIG.ACTIVE:
-            raise exception.InvalidVolume(
-                reason='Volume cannot be deleted while migrating')
-        if (volume.migration_status or '').startswith('target:'):
-            raise exception.InvalidVolume(
-                reason='Volume is the destination of a migration of %s'
-                % volume.migration_status[len('target:'):])
-        if self.db.attachment_get_all(ctx.elevated(), volume_id=volume.id):
-            raise exception.InvalidVolume(
-                reason='Volume status must be available or error and '
-                       'have no attachments; it has attachments')
-        if volume.status not in ('available', 'error', 'error_deleting'):
-            raise exception.InvalidVolume(
-                reason='Volume status must be available or error, but '
-                       'current status is: %s' % volume.status)
+        """Delete a volume volume.api.API.delete_volume let through."""
         self.db.volume_update(ctx, volume.id,
                               {'status': STATUS.DELETING},
                               expected={'status': volume.status})
@@ -389,154 +375,19 @@ class VolumeManager:
 
     # Migration
 
-    def migrate_volume(self, ctx, volume: models.Volume, host: str,
-                       force_host_copy: bool = False,
-                       lock_volume: bool = False,
-                       new_type: models.VolumeType | None = None
-                       ) -> models.Migration:
-        """Validate, claim the volume and start the flow in a thread.
-
-        The claim is a compare-and-swap; returns the migration record.
-        """
-        if self.stopping.is_set():
-            raise exception.InvalidVolume(
-                reason='the volume service is stopping')
-        if volume.migration_status in MIG.ACTIVE:
-            raise exception.InvalidVolume(
-                reason='Volume %s is already part of an active migration '
-                       '(migration_status %s)'
-                % (volume.id, volume.migration_status))
-        if (volume.migration_status or '').startswith('target:'):
-            raise exception.InvalidVolume(
-                reason='volume %s is the destination of a migration'
-                % volume.id)
-        if volume.status not in ('available', 'in-use'):
-            raise exception.InvalidVolume(
-                reason='Volume status must be available or in-use, but '
-                       'current status is: %s' % volume.status)
-        dest_array, dest_pool = self.placement.array_for_host(host)
-        dest_array.check_volume_size(dest_pool, volume.size_bytes)
-        src_array, _src_pool = self.placement.locate(volume)
-        if utils.parse_host(host) == utils.parse_host(volume.host):
-            raise exception.InvalidHost(
-                reason='Destination host must be different than the '
-                       'current host')
-        if new_type is None:
-            vtype = self.db.volume_type_get(ctx, volume.volume_type_id)
-            wanted = self.db.extra_specs_get(ctx, vtype.id).get(
-                'volume_backend_name')
-            if wanted and wanted != dest_array.volume_backend_name:
-                raise exception.InvalidHost(
-                    reason='volume type %s needs volume_backend_name %s; '
-                           '%s is %s (use retype to change it)'
-                    % (vtype.name, wanted, host,
-                       dest_array.volume_backend_name))
-        attachments = self.db.attachment_get_all(ctx, volume_id=volume.id)
-        if attachments and volume.multiattach:
-            raise exception.MultiattachMigrationRefused(volume_id=volume.id)
-        if len(attachments) > 1:
-            raise exception.InvalidVolume(
-                reason='volume %s has %d attachments'
-                % (volume.id, len(attachments)))
-        src_attachment = attachments[0] if attachments else None
-        if src_attachment is not None and (
-                src_attachment.attach_status != 'attached'
-                or not src_attachment.instance_uuid
-                or not src_attachment.connection_info):
-            raise exception.InvalidVolume(
-                reason='attachment %s of volume %s is %s; migrate attached '
-                       'volumes once the attachment is complete'
-                % (src_attachment.id, volume.id,
-                   src_attachment.attach_status))
-        kind = flows.choose_kind(src_attachment is not None,
-                                 force_host_copy,
-                                 self.conf.attached_migration_mode)
-        if kind == fields.MigrationKind.DETACHED:
-            # Detached deletes src at the end: refuse now if a guest
-            # still has it (the flow checks again before the switch).
-            self.placement.check_not_in_use(volume)
-        engine = flows.copy_engine(kind, force_host_copy,
-                                   same_array=dest_array is src_array)
-        # Upstream: lock_volume applies to available volumes only.
-        lock = bool(lock_volume) and volume.status == 'available'
-        values = {'migration_status': 'starting',
-                  'migration_progress': None}
-        if lock:
-            values['status'] = 'maintenance'
-        try:
-            self.db.volume_update(ctx, volume.id, values, expected={
-                'migration_status': (None, 'success', 'error'),
-                'status': volume.status})
-        except db_api.UnexpectedValues:
-            raise exception.InvalidVolume(
-                reason='Volume %s is already part of an active migration '
-                       'or changed state meanwhile' % volume.id)
-        record = self.db.migration_create(ctx, {
-            'volume_id': volume.id, 'kind': kind, 'copy_engine': engine,
-            'source_host': volume.host, 'dest_host': host,
-            'new_type_id': new_type.id if new_type else None,
-            'instance_uuid': src_attachment.instance_uuid
-            if src_attachment else None,
-            'src_attachment_id': src_attachment.id
-            if src_attachment else None,
-            'lock_volume': lock, 'original_status': volume.status,
-            'status': 'starting'})
-        LOG.info('Migrating volume %(vol)s from %(src)s to %(dst)s: '
-                 '%(kind)s, copy %(engine)s, migration %(mig)s',
-                 {'vol': volume.id, 'src': volume.host, 'dst': host,
-                  'kind': kind, 'engine': engine, 'mig': record.id})
+    def migrate_volume(self, ctx, record: models.Migration) -> None:
+        """Start the flow of a migration volume.api.API has claimed."""
         flow = flows.flow_for(record, self._flow_collaborators())
         self._register(flow)
         flow.start()
-        return record
 
-    def retype(self, ctx, volume: models.Volume, new_type_name: str,
-               migration_policy: str = 'never') -> models.Migration | None:
-        new_type = self.get_type(ctx, new_type_name)
-        if new_type.id == volume.volume_type_id:
-            raise exception.InvalidInput(
-                reason='New volume type must be different from the '
-                       'current one (%s)' % new_type.name)
-        if volume.status not in ('available', 'in-use'):
-            raise exception.InvalidVolume(
-                reason='Volume status must be available or in-use, but '
-                       'current status is: %s' % volume.status)
-        if volume.migration_status in MIG.ACTIVE:
-            raise exception.InvalidVolume(
-                reason='Volume %s is already part of an active migration'
-                % volume.id)
-        src_array, _pool = self.placement.locate(volume)
-        target = self.placement.array_for_type(ctx, self.db, new_type)
-        if target is None or target is src_array:
-            self.db.volume_update(ctx, volume.id,
-                                  {'volume_type_id': new_type.id})
-            return None
-        if migration_policy != 'on-demand':
-            raise exception.InvalidInput(
-                reason='Retype requires migration but is not allowed '
-                       '(migration_policy is %s, not on-demand)'
-                % migration_policy)
-        host = str(target.location(next(iter(target.pools))))
-        return self.migrate_volume(ctx, volume, host, new_type=new_type)
+    def migrate_volume_completion(self, ctx, record: models.Migration,
+                                  error: bool) -> str:
+        """Nova's callback at the end of a legacy swap (checked by the API).
 
-    def migrate_volume_completion(self, ctx, volume_id: str,
-                                  new_volume_id: str, error: bool) -> str:
-        """Nova's callback at the end of a legacy swap."""
-        volume = self.db.volume_get(ctx, volume_id)
-        new_volume = self.db.volume_get(ctx, new_volume_id)
-        if volume.migration_status not in MIG.ACTIVE:
-            raise exception.InvalidVolume(
-                reason='Source volume not mid-migration.')
-        if new_volume.migration_status != 'target:%s' % volume.id:
-            raise exception.InvalidVolume(
-                reason='Destination volume not mid-migration.')
-        record = self.db.migration_get_latest(ctx, volume_id)
-        if record.kind != fields.MigrationKind.LEGACY or \
-                record.new_volume_id != new_volume_id:
-            raise exception.InvalidVolume(
-                reason='volume %s is not in a swap to %s'
-                % (volume_id, new_volume_id))
-        flow = self.get_flow(volume_id) or flows.flow_for(
+        The flow may be gone (e.g. after a restart): a new one finishes.
+        """
+        flow = self.get_flow(record.volume_id) or flows.flow_for(
             record, self._flow_collaborators())
         return flow.legacy_completion(error)
 
