@@ -1,7 +1,7 @@
 """The volume API's OpenAPI 3.1 document, built from the route table.
 
 Paths, methods, query parameters and request bodies come from
-``router.ROUTES``, whose schemas are the very objects the handlers
+``route_table.ROUTES``, whose schemas are the very objects the handlers
 validate with (a unit test holds them to it). Served at
 ``GET /v3/openapi.json``; ``make genapi`` ships it as
 ``doc/source/cinder/openapi.json``.
@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 
 from cinder_driver_side.api import microversions
-from cinder_driver_side.api import router
+from cinder_driver_side.api import route_table
 from cinder_driver_side.api import schemas
 from cinder_driver_side.api import wsgi
 from volmig_common.wsgi import openapi as common_openapi
@@ -87,7 +87,7 @@ class _Builder(common_openapi.Components):
     def __init__(self):
         super().__init__(_schema_names(), wsgi.FAULT_NAMES)
 
-    def body(self, route: router.Route) -> dict | None:
+    def body(self, route: route_table.Route) -> dict | None:
         if route.body is not None:
             schema = self.ref(route.body)
         elif route.actions:
@@ -111,7 +111,7 @@ def _responses(op_id: str, codes: tuple[int, ...]) -> dict:
     return responses
 
 
-def _operation(builder: _Builder, route: router.Route) -> dict:
+def _operation(builder: _Builder, route: route_table.Route) -> dict:
     op_id = '%s.%s' % (route.controller, route.action)
     operation = common_openapi.operation(
         op_id, route.controller,
@@ -134,7 +134,7 @@ def document() -> dict:
     """The OpenAPI 3.1 document of the volume API (built once)."""
     builder = _Builder()
     paths: dict[str, dict] = {}
-    for route in router.ROUTES:
+    for route in route_table.ROUTES:
         paths.setdefault(route.path, {})[route.method.lower()] = \
             _operation(builder, route)
     return common_openapi.document(

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 from oslo_config import cfg
 import routes
 import webob.dec
@@ -11,7 +9,8 @@ import webob.dec
 from cinder_driver_side.api import attachments
 from cinder_driver_side.api import auth
 from cinder_driver_side.api import microversions
-from cinder_driver_side.api import schemas
+from cinder_driver_side.api import openapi
+from cinder_driver_side.api import route_table
 from cinder_driver_side.api import types
 from cinder_driver_side.api import versions
 from cinder_driver_side.api import volumes
@@ -24,70 +23,6 @@ MAX_BODY = 1024 * 1024
 # Both /v3/{project_id}/... and, as since 3.67, /v3/... without it.
 _COLLECTIONS = ('volumes', 'types', 'attachments', 'scheduler-stats')
 _PROJECT = r'(?!(%s)(/|$))[^/]+' % '|'.join(_COLLECTIONS)
-
-
-class Route(NamedTuple):
-    """One route of the volume API, below ``/v3[/{project_id}]``.
-
-    ``body`` is the JSON schema the handler validates the request body
-    with; for ``.../action`` routes, ``{action name: schema of its
-    argument}``. ``query`` names the query parameters the handler reads.
-    The OpenAPI document (``cinder_driver_side.api.openapi``) is built
-    from these; a unit test checks each schema is the handler's own.
-    """
-
-    path: str
-    controller: str
-    method: str
-    action: str
-    body: dict | None = None
-    actions: dict[str, dict] | None = None
-    query: tuple[str, ...] = ()
-
-
-# Any value: os-complete takes no argument and ignores what it is given.
-_ANY: dict = {}
-
-ROUTES: tuple[Route, ...] = (
-    Route('/volumes', 'volumes', 'GET', 'index',
-          query=('all_tenants', 'all_projects', 'status', 'name')),
-    Route('/volumes', 'volumes', 'POST', 'create',
-          body=schemas.volume_create),
-    Route('/volumes/detail', 'volumes', 'GET', 'detail',
-          query=('all_tenants', 'all_projects', 'status', 'name')),
-    Route('/volumes/{id}', 'volumes', 'GET', 'show'),
-    Route('/volumes/{id}', 'volumes', 'DELETE', 'delete'),
-    Route('/volumes/{id}/action', 'volumes', 'POST', 'action', actions={
-        'os-migrate_volume': schemas.migrate_volume,
-        'os-retype': schemas.retype,
-        'os-migrate_volume_completion': schemas.migrate_volume_completion,
-    }),
-    Route('/volumes/{id}/migration', 'volumes', 'GET', 'migration'),
-    Route('/attachments', 'attachments', 'GET', 'index',
-          query=('volume_id', 'instance_id')),
-    Route('/attachments', 'attachments', 'POST', 'create',
-          body=schemas.attachment_create),
-    Route('/attachments/detail', 'attachments', 'GET', 'detail',
-          query=('volume_id', 'instance_id')),
-    Route('/attachments/{id}', 'attachments', 'GET', 'show'),
-    Route('/attachments/{id}', 'attachments', 'PUT', 'update',
-          body=schemas.attachment_update),
-    Route('/attachments/{id}', 'attachments', 'DELETE', 'delete'),
-    Route('/attachments/{id}/action', 'attachments', 'POST', 'action',
-          actions={'os-complete': _ANY}),
-    Route('/types', 'types', 'GET', 'index'),
-    Route('/types', 'types', 'POST', 'create', body=schemas.type_create),
-    Route('/types/{id}', 'types', 'GET', 'show'),
-    Route('/types/{id}', 'types', 'DELETE', 'delete'),
-    Route('/types/{type_id}/extra_specs', 'types', 'GET',
-          'extra_specs_index'),
-    Route('/types/{type_id}/extra_specs', 'types', 'POST',
-          'extra_specs_create', body=schemas.extra_specs),
-    Route('/types/{type_id}/extra_specs/{key}', 'types', 'DELETE',
-          'extra_specs_delete'),
-    Route('/scheduler-stats/get_pools', 'types', 'GET', 'pools',
-          query=('detail',)),
-)
 
 
 class APIRouter:
@@ -105,7 +40,7 @@ class APIRouter:
                 conf, manager, enforcer),
             'types': types.TypesController(conf, manager, enforcer),
         }
-        for route in ROUTES:
+        for route in route_table.ROUTES:
             for prefix in ('/v3/{project_id}', '/v3'):
                 self.mapper.connect(
                     prefix + route.path, controller=route.controller,
@@ -113,7 +48,7 @@ class APIRouter:
                     conditions={'method': [route.method]},
                     requirements={'project_id': _PROJECT})
         self._paths = routes.Mapper()
-        for route in ROUTES:
+        for route in route_table.ROUTES:
             for prefix in ('/v3/{project_id}', '/v3'):
                 self._paths.connect(prefix + route.path,
                                     requirements={'project_id': _PROJECT})
@@ -128,9 +63,7 @@ class APIRouter:
             base = (self.conf.public_endpoint or req.host_url).rstrip('/')
             return wsgi.json_response(versions.versions(base))
         if path == '/v3/openapi.json':
-            # Public, as the versions document; built from this module's
-            # ROUTES, hence imported here.
-            from cinder_driver_side.api import openapi
+            # Public, as the versions document.
             if req.method not in ('GET', 'HEAD'):
                 return wsgi.fault(405, 'Method not allowed')
             return wsgi.json_response(openapi.document())

@@ -6,6 +6,7 @@ import json
 
 from cinder_driver_side.api import microversions
 from cinder_driver_side.db import models
+from cinder_driver_side.objects import fields
 from cinder_driver_side import policies
 
 
@@ -46,7 +47,8 @@ def volume_detail(req, base: str, volume: models.Volume,
             'volume_id': volume.id, 'server_id': a.instance_uuid,
             'host_name': a.attached_host, 'device': a.mountpoint,
             'attached_at': _time(a.attach_time)}
-            for a in attachments if a.attach_status == 'attached'],
+            for a in attachments
+            if a.attach_status == fields.VolumeAttachStatus.ATTACHED],
         'links': link(base, volume.project_id, 'volumes', volume.id),
         'metadata': {},
         'bootable': 'false',
@@ -80,7 +82,8 @@ def volume_detail(req, base: str, volume: models.Volume,
         body['os-vol-mig-status-attr:name_id'] = volume.name_id
         body['migration_status'] = volume.migration_status
     if (version >= microversions.MIGRATION_PROGRESS
-            and volume.migration_status == 'migrating'
+            and volume.migration_status
+            == fields.VolumeMigrationStatus.MIGRATING
             and volume.migration_progress is not None
             and enforcer.authorize(ctx, policies.MIG_PROGRESS,
                                    fatal=False)):

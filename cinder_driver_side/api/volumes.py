@@ -1,4 +1,8 @@
-"""/volumes and /volumes/{id}/action."""
+"""/volumes and /volumes/{id}/action.
+
+Requests go to the volume API (``volume.api.API``), which validates them
+and calls the manager, as upstream's controllers call cinder.volume.api.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from cinder_driver_side.api import validation
 from cinder_driver_side.api import views
 from cinder_driver_side import exception
 from cinder_driver_side import policies
+from cinder_driver_side.volume import api as volume_api
 from cinder_driver_side.volume import utils
 
 
@@ -18,6 +23,10 @@ def _bool(value) -> bool:
 
 
 class VolumesController(base.Controller):
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.volume_api = volume_api.API(self.manager)
 
     def _detail(self, req, volume) -> dict:
         attachments = self.db.attachment_get_all(req.context.elevated(),
@@ -76,7 +85,7 @@ class VolumesController(base.Controller):
             # The schema bounds it: an int or a short digit string.
             size_bytes = int(spec['size']) * utils.GiB
         multiattach = _bool(spec.get('multiattach', False))
-        volume = self.manager.create_volume(
+        volume = self.volume_api.create_volume(
             req.context, size_bytes=size_bytes,
             name=spec.get('name', spec.get('display_name')),
             description=spec.get('description',
@@ -89,14 +98,14 @@ class VolumesController(base.Controller):
         volume = self._get(req, id)
         self.authorize(req, 'volume:delete',
                        {'project_id': volume.project_id})
-        self.manager.delete_volume(req.context, volume)
+        self.volume_api.delete_volume(req.context, volume)
         return 202, None
 
     def migration(self, req, id, **_kw):
         """The latest migration of a volume (``volmig show``)."""
         self.authorize(req, policies.MIGRATE)
         self._get(req, id)
-        record = self.manager.get_migration(req.context, id)
+        record = self.volume_api.get_migration(req.context, id)
         return 200, {'migration': views.migration(record)}
 
     def action(self, req, id, **_kw):
@@ -119,7 +128,7 @@ class VolumesController(base.Controller):
         validation.validate(args, schemas.migrate_volume)
         self.authorize(req, policies.MIGRATE)
         volume = self._get(req, volume_id)
-        self.manager.migrate_volume(
+        self.volume_api.migrate_volume(
             req.context, volume, args['host'],
             force_host_copy=_bool(args.get('force_host_copy', False)),
             lock_volume=_bool(args.get('lock_volume', False)))
@@ -130,8 +139,8 @@ class VolumesController(base.Controller):
         volume = self._get(req, volume_id)
         self.authorize(req, policies.RETYPE,
                        {'project_id': volume.project_id})
-        self.manager.retype(req.context, volume, args['new_type'],
-                            args.get('migration_policy') or 'never')
+        self.volume_api.retype(req.context, volume, args['new_type'],
+                               args.get('migration_policy') or 'never')
         return 202, None
 
     def _migrate_completion(self, req, volume_id, args):
@@ -139,6 +148,6 @@ class VolumesController(base.Controller):
         self.authorize(req, policies.MIGRATE_COMPLETION)
         error = args.get('error')
         error = bool(error) and strutils.bool_from_string(error)
-        save_volume_id = self.manager.migrate_volume_completion(
+        save_volume_id = self.volume_api.migrate_volume_completion(
             req.context, volume_id, args['new_volume'], error)
         return 200, {'save_volume_id': save_volume_id}

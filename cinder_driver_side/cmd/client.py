@@ -26,8 +26,10 @@ from rich import console as rich_console
 from rich import progress as rich_progress
 from rich import table as rich_table
 
+from cinder_driver_side.objects import fields
+
 MICROVERSION = '3.72'
-ACTIVE = ('starting', 'migrating', 'completing')
+MIG = fields.VolumeMigrationStatus
 
 
 class ClientError(Exception):
@@ -86,9 +88,9 @@ def bar_state(volume: dict) -> tuple[int | None, str]:
     """
     status = volume.get('migration_status')
     percent = volume.get('migration_progress')
-    if status == 'migrating' and percent is not None:
-        return int(percent), 'migrating'
-    if status in ('completing', 'success'):
+    if status == MIG.MIGRATING and percent is not None:
+        return int(percent), MIG.MIGRATING
+    if status in (MIG.COMPLETING, MIG.SUCCESS):
         return 100, status
     return None, status or 'waiting'
 
@@ -101,7 +103,7 @@ def watch(api: VolumeAPI, volume_id: str, console, interval: float = 0.5
                rich_progress.TaskProgressColumn(),
                rich_progress.TimeElapsedColumn())
     with rich_progress.Progress(*columns, console=console) as bar:
-        task = bar.add_task('starting', total=100)
+        task = bar.add_task(MIG.STARTING, total=100)
         while True:
             volume = api.volume(volume_id)
             status = volume.get('migration_status')
@@ -113,11 +115,11 @@ def watch(api: VolumeAPI, volume_id: str, console, interval: float = 0.5
                 bar.update(task, description=description)
             else:
                 bar.update(task, completed=percent, description=description)
-            if status not in ACTIVE:
+            if status not in MIG.ACTIVE:
                 break
             time.sleep(interval)
     record = api.migration(volume_id)
-    if status == 'success':
+    if status == MIG.SUCCESS:
         console.print('[green]%s migrated to %s[/green]'
                       % (volume_id, record['dest_host']))
         return 0

@@ -23,11 +23,6 @@ LOG = logging.getLogger(__name__)
 
 COMPUTE_MICROVERSION = '2.105'
 
-# Nova's volume-migration record statuses (DESIGN 4).
-ACTIVE = ('starting', 'running', 'completing', 'cancelling')
-# src released for sure ("completing" may still fall back to running).
-SWITCHED = ('completed',)
-
 
 def _fault_message(response) -> str:
     """Nova's fault message: ``{"conflict": {"message": ...}}``."""

@@ -23,6 +23,7 @@ import sqlalchemy as sa
 
 from cinder_driver_side.db import models
 from cinder_driver_side import exception
+from cinder_driver_side.objects import fields
 
 LOG = logging.getLogger(__name__)
 
@@ -320,7 +321,7 @@ class Connection:
     def volume_destroy(self, context, volume_id: str) -> None:
         with self._writer(context) as session:
             self._cas(session, models.Volume, volume_id,
-                      {'deleted': True, 'status': 'deleted',
+                      {'deleted': True, 'status': fields.VolumeStatus.DELETED,
                        'deleted_at': timeutils.utcnow(),
                        'migration_progress': None}, None)
 
@@ -338,7 +339,7 @@ class Connection:
             now = timeutils.utcnow()
             self._cas(session, models.Volume, volume_id, values, None)
             self._cas(session, models.Volume, new_volume_id,
-                      {'deleted': True, 'status': 'deleted',
+                      {'deleted': True, 'status': fields.VolumeStatus.DELETED,
                        'deleted_at': now, 'migration_status': None}, None)
             for attachment_id in attachment_ids:
                 self._cas(session, models.VolumeAttachment, attachment_id,
@@ -396,7 +397,8 @@ class Connection:
     def attachment_destroy(self, context, attachment_id: str) -> None:
         with self._writer(context) as session:
             self._cas(session, models.VolumeAttachment, attachment_id,
-                      {'deleted': True, 'attach_status': 'detached',
+                      {'deleted': True,
+                       'attach_status': fields.VolumeAttachStatus.DETACHED,
                        'detach_time': timeutils.utcnow()}, None)
 
     # Migrations

@@ -7,6 +7,8 @@ import datetime
 import sqlalchemy as sa
 from sqlalchemy import orm
 
+from cinder_driver_side.objects import fields
+
 
 def _utcnow() -> datetime.datetime:
     return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
@@ -63,7 +65,7 @@ class Volume(Base):
     size_bytes: orm.Mapped[int] = orm.mapped_column(sa.BigInteger)
     status: orm.Mapped[str] = orm.mapped_column(sa.String(255))
     attach_status: orm.Mapped[str] = orm.mapped_column(
-        sa.String(255), default='detached')
+        sa.String(255), default=fields.VolumeAttachStatus.DETACHED)
     availability_zone: orm.Mapped[str] = orm.mapped_column(
         sa.String(255), default='nova')
     host: orm.Mapped[str | None] = orm.mapped_column(sa.String(255))

@@ -1,8 +1,10 @@
 """The volume manager: volumes, types, attachments and migrations.
 
 Cinder splits this between cinder-api, the scheduler and cinder-volume;
-here it is one object per service, called by the REST layer in-process.
-Migrations run in threads (cinder_driver_side.volume.migration).
+here the request checks of volumes and migrations are in
+``volume.api`` and the rest is one object per service, called
+in-process. Migrations run in threads, one flow (strategy) each
+(``cinder_driver_side.volume.flows``).
 """
 
 from __future__ import annotations
@@ -23,13 +25,17 @@ from cinder_driver_side import context as cinder_context
 from cinder_driver_side.db import api as db_api
 from cinder_driver_side.db import models
 from cinder_driver_side import exception
+from cinder_driver_side.objects import fields
 from cinder_driver_side.volume import backend_array
-from cinder_driver_side.volume import migration
+from cinder_driver_side.volume import flows
+from cinder_driver_side.volume import placement as placement_mod
 from cinder_driver_side.volume import utils
 
 LOG = logging.getLogger(__name__)
 
-MIGRATING = migration.ACTIVE_STATUSES
+MIG = fields.VolumeMigrationStatus
+STATUS = fields.VolumeStatus
+ATTACH = fields.VolumeAttachStatus
 #: Seconds a deleted attachment's NBD clients get to hang up before the
 #: export is kept for them.
 EXPORT_CLIENTS_SETTLE = 2.0
@@ -55,7 +61,8 @@ class VolumeManager:
         if not self.arrays:
             raise exception.InvalidInput(
                 reason='no backend: set [DEFAULT] enabled_backends')
-        self._flows: dict[str, migration.MigrationFlow] = {}
+        self.placement = placement_mod.Placement(conf, self.arrays)
+        self._flows: dict[str, flows.MigrationFlow] = {}
         self._flows_lock = threading.Lock()
         self.stopping = threading.Event()
 
@@ -72,8 +79,8 @@ class VolumeManager:
                 ctx, self.conf.default_volume_type,
                 description='Default Volume Type')
         self._adopt_exports(ctx)
-        for row in self.db.migration_get_all(ctx, statuses=MIGRATING):
-            flow = migration.MigrationFlow(self, row)
+        for row in self.db.migration_get_all(ctx, statuses=MIG.ACTIVE):
+            flow = flows.flow_for(row, self._flow_collaborators())
             self._register(flow)
             flow.start(recover=True)
 
@@ -109,66 +116,34 @@ class VolumeManager:
             for arr in self.arrays.values():
                 arr.stop()
 
-    def _register(self, flow: migration.MigrationFlow) -> None:
+    def _flow_collaborators(self) -> flows.Collaborators:
+        return flows.Collaborators(
+            conf=self.conf, db=self.db, nova=self.nova,
+            placement=self.placement,
+            connect_attachment=self.connect_attachment, done=self.flow_done)
+
+    def _register(self, flow: flows.MigrationFlow) -> None:
         with self._flows_lock:
             self._flows[flow.volume_id] = flow
 
-    def flow_done(self, flow: migration.MigrationFlow) -> None:
+    def flow_done(self, flow: flows.MigrationFlow) -> None:
         with self._flows_lock:
             if self._flows.get(flow.volume_id) is flow:
                 del self._flows[flow.volume_id]
 
-    def get_flow(self, volume_id: str) -> migration.MigrationFlow | None:
+    def get_flow(self, volume_id: str) -> flows.MigrationFlow | None:
         with self._flows_lock:
             return self._flows.get(volume_id)
 
     # Placement
 
-    def _find_pool(self, host: str
-                   ) -> tuple[backend_array.Array | None, str]:
-        """The array (None if not one of ours) and pool of ``host``."""
-        loc = utils.parse_host(host)
-        arr = self.arrays.get(loc.backend)
-        if arr is None or loc.host != self.conf.host \
-                or loc.pool not in arr.pools:
-            return None, loc.pool
-        return arr, loc.pool
-
     def locate(self, volume: models.Volume
                ) -> tuple[backend_array.Array, str]:
         """The array and pool holding ``volume``'s data."""
-        arr, pool = self._find_pool(volume.host)
-        if arr is None:
-            raise exception.BackendNotFound(host=volume.host)
-        return arr, pool
-
-    def array_for_host(self, host: str) -> tuple[backend_array.Array, str]:
-        arr, pool = self._find_pool(host)
-        if arr is None:
-            known = ', '.join(h for a in self.arrays.values()
-                              for h in a.pool_hosts())
-            raise exception.InvalidHost(
-                reason='no pool named %s; known pools: %s' % (host, known))
-        return arr, pool
-
-    def _array_for_type(self, ctx, volume_type: models.VolumeType | None
-                        ) -> backend_array.Array | None:
-        """First array matching the type's volume_backend_name, if any."""
-        if volume_type is None:
-            return None
-        wanted = self.db.extra_specs_get(ctx, volume_type.id).get(
-            'volume_backend_name')
-        if not wanted:
-            return None
-        for arr in self.arrays.values():
-            if arr.volume_backend_name == wanted:
-                return arr
-        raise exception.InvalidVolumeType(
-            reason='no backend has volume_backend_name %s (type %s)'
-            % (wanted, volume_type.name))
+        return self.placement.locate(volume)
 
     def pool_stats(self) -> list[dict]:
-        return [p for a in self.arrays.values() for p in a.pool_stats()]
+        return self.placement.pool_stats()
 
     # Volume types
 
@@ -193,7 +168,7 @@ class VolumeManager:
         specs = self.db.extra_specs_get(ctx, vtype.id)
         multiattach = multiattach or _is_true(specs.get('multiattach',
                                                         'False'))
-        arr = self._array_for_type(ctx, vtype) or next(
+        arr = self.placement.array_for_type(ctx, self.db, vtype) or next(
             iter(self.arrays.values()))
         pool = next(iter(arr.pools))
         arr.check_volume_size(pool, size_bytes)
@@ -201,7 +176,7 @@ class VolumeManager:
             'display_name': name, 'display_description': description,
             'project_id': ctx.project_id, 'user_id': ctx.user_id,
             'size': utils.size_in_gib(size_bytes), 'size_bytes': size_bytes,
-            'status': 'creating', 'attach_status': 'detached',
+            'status': STATUS.CREATING, 'attach_status': ATTACH.DETACHED,
             'availability_zone': availability_zone or 'nova',
             'host': str(arr.location(pool)), 'volume_type_id': vtype.id,
             'multiattach': multiattach})
@@ -209,26 +184,15 @@ class VolumeManager:
             arr.create_volume(pool, volume.backend_name, size_bytes)
         except Exception as e:
             LOG.error('Creating volume %s failed: %s', volume.id, e)
-            return self.db.volume_update(ctx, volume.id, {'status': 'error'})
-        return self.db.volume_update(ctx, volume.id, {'status': 'available'})
+            return self.db.volume_update(ctx, volume.id,
+                                         {'status': STATUS.ERROR})
+        return self.db.volume_update(ctx, volume.id,
+                                     {'status': STATUS.AVAILABLE})
 
     def delete_volume(self, ctx, volume: models.Volume) -> None:
-        if volume.migration_status in MIGRATING:
-            raise exception.InvalidVolume(
-                reason='Volume cannot be deleted while migrating')
-        if (volume.migration_status or '').startswith('target:'):
-            raise exception.InvalidVolume(
-                reason='Volume is the destination of a migration of %s'
-                % volume.migration_status[len('target:'):])
-        if self.db.attachment_get_all(ctx.elevated(), volume_id=volume.id):
-            raise exception.InvalidVolume(
-                reason='Volume status must be available or error and '
-                       'have no attachments; it has attachments')
-        if volume.status not in ('available', 'error', 'error_deleting'):
-            raise exception.InvalidVolume(
-                reason='Volume status must be available or error, but '
-                       'current status is: %s' % volume.status)
-        self.db.volume_update(ctx, volume.id, {'status': 'deleting'},
+        """Delete a volume volume.api.API.delete_volume let through."""
+        self.db.volume_update(ctx, volume.id,
+                              {'status': STATUS.DELETING},
                               expected={'status': volume.status})
         self.destroy_volume_data(ctx, volume)
 
@@ -241,7 +205,7 @@ class VolumeManager:
             LOG.error('Deleting the data of volume %s failed: %s',
                       volume.id, e)
             self.db.volume_update(ctx, volume.id,
-                                  {'status': 'error_deleting'})
+                                  {'status': STATUS.ERROR_DELETING})
             raise
         self.db.volume_destroy(ctx, volume.id)
 
@@ -251,7 +215,7 @@ class VolumeManager:
                           instance_uuid: str | None,
                           connector: dict | None = None,
                           mode: str = 'rw') -> models.VolumeAttachment:
-        if volume.migration_status in MIGRATING:
+        if volume.migration_status in MIG.ACTIVE:
             flow = self.get_flow(volume.id)
             if flow is not None and flow.abortable_by_other_actions():
                 # lock_volume=False: other actions may end the migration.
@@ -262,8 +226,7 @@ class VolumeManager:
                 raise exception.InvalidVolume(
                     reason='volume %s is migrating (migration_status %s)'
                     % (volume.id, volume.migration_status))
-        if volume.status not in ('available', 'in-use', 'reserved',
-                                 'attaching'):
+        if volume.status not in STATUS.ATTACHABLE:
             raise exception.InvalidVolume(
                 reason='Volume status must be available or in-use to '
                        'attach, but current status is: %s' % volume.status)
@@ -275,14 +238,15 @@ class VolumeManager:
                        'multiattach' % volume.id)
         attachment = self.db.attachment_create(ctx, {
             'volume_id': volume.id, 'project_id': volume.project_id,
-            'instance_uuid': instance_uuid, 'attach_status': 'reserved',
+            'instance_uuid': instance_uuid,
+            'attach_status': ATTACH.RESERVED,
             'attach_mode': mode})
         reserved = exporting = False
         try:
-            if volume.status == 'available':
+            if volume.status == STATUS.AVAILABLE:
                 self.db.volume_update(ctx, volume.id,
-                                      {'status': 'reserved'},
-                                      expected={'status': 'available'})
+                                      {'status': STATUS.RESERVED},
+                                      expected={'status': STATUS.AVAILABLE})
                 reserved = True
             if connector:
                 exporting = True
@@ -310,8 +274,9 @@ class VolumeManager:
                 arr.terminate_connection(volume.backend_name)
             if reserved and not others:
                 self.db.volume_update(
-                    ctx, volume.id, {'status': 'available'},
-                    expected={'status': ('reserved', 'attaching')})
+                    ctx, volume.id, {'status': STATUS.AVAILABLE},
+                    expected={'status': (STATUS.RESERVED,
+                                         STATUS.ATTACHING)})
         except Exception:
             LOG.exception('Rolling back attachment %s of volume %s',
                           attachment_id, volume.id)
@@ -326,10 +291,12 @@ class VolumeManager:
             'connection_info': json.dumps(info),
             'attached_host': connector.get('host'),
             'mountpoint': connector.get('mountpoint'),
-            'attach_status': 'attaching'
-            if attachment.attach_status != 'attached' else 'attached'})
-        if volume.status in ('reserved', 'available'):
-            self.db.volume_update(ctx, volume.id, {'status': 'attaching'})
+            'attach_status': ATTACH.ATTACHING
+            if attachment.attach_status != ATTACH.ATTACHED
+            else ATTACH.ATTACHED})
+        if volume.status in (STATUS.RESERVED, STATUS.AVAILABLE):
+            self.db.volume_update(ctx, volume.id,
+                                  {'status': STATUS.ATTACHING})
         return attachment
 
     def attachment_update(self, ctx, attachment_id: str, connector: dict
@@ -341,17 +308,18 @@ class VolumeManager:
     def attachment_complete(self, ctx, attachment_id: str) -> None:
         attachment = self.db.attachment_get(ctx, attachment_id)
         self.db.attachment_update(ctx, attachment.id, {
-            'attach_status': 'attached', 'attach_time': timeutils.utcnow()})
+            'attach_status': ATTACH.ATTACHED,
+            'attach_time': timeutils.utcnow()})
         volume = self.db.volume_get(ctx.elevated(), attachment.volume_id)
-        values = {'attach_status': 'attached'}
-        if volume.status not in ('maintenance',):
-            values['status'] = 'in-use'
+        values = {'attach_status': ATTACH.ATTACHED}
+        if volume.status != STATUS.MAINTENANCE:
+            values['status'] = STATUS.IN_USE
         self.db.volume_update(ctx, volume.id, values)
 
     def attachment_delete(self, ctx, attachment_id: str) -> None:
         attachment = self.db.attachment_get(ctx, attachment_id)
         volume = self.db.volume_get(ctx.elevated(), attachment.volume_id)
-        if volume.migration_status in MIGRATING:
+        if volume.migration_status in MIG.ACTIVE:
             raise exception.InvalidVolume(
                 reason='volume %s is migrating (migration_status %s); '
                        'detach it when the migration ends'
@@ -385,8 +353,10 @@ class VolumeManager:
                             e)
         if not left:
             self.db.volume_update(ctx, volume.id, {
-                'status': 'available' if volume.status != 'maintenance'
-                else 'maintenance', 'attach_status': 'detached'})
+                'status': STATUS.AVAILABLE
+                if volume.status != STATUS.MAINTENANCE
+                else STATUS.MAINTENANCE,
+                'attach_status': ATTACH.DETACHED})
 
     @staticmethod
     def _settled_clients(arr: backend_array.Array, backend_name: str
@@ -405,177 +375,20 @@ class VolumeManager:
 
     # Migration
 
-    def check_not_in_use(self, volume: models.Volume,
-                         action: str = 'migrated') -> None:
-        """Raise VolumeInUse if anything on this host still uses the data.
-
-        Cinder's attachments may be gone while a guest still has the
-        volume (its owner deleted the attachment, Nova kept the BDM):
-        the array's host is asked (holders) before data is deleted.
-        """
-        arr, pool = self.locate(volume)
-        in_use = arr.volume_in_use(pool, volume.backend_name)
-        if in_use:
-            raise exception.VolumeInUse(
-                volume_id=volume.id, action=action,
-                holders='; '.join(str(h) for h in in_use))
-
-    def migrate_volume(self, ctx, volume: models.Volume, host: str,
-                       force_host_copy: bool = False,
-                       lock_volume: bool = False,
-                       new_type: models.VolumeType | None = None
-                       ) -> models.Migration:
-        """Validate, claim the volume and start the flow in a thread.
-
-        The claim is a compare-and-swap; returns the migration record.
-        """
-        if self.stopping.is_set():
-            raise exception.InvalidVolume(
-                reason='the volume service is stopping')
-        if volume.migration_status in MIGRATING:
-            raise exception.InvalidVolume(
-                reason='Volume %s is already part of an active migration '
-                       '(migration_status %s)'
-                % (volume.id, volume.migration_status))
-        if (volume.migration_status or '').startswith('target:'):
-            raise exception.InvalidVolume(
-                reason='volume %s is the destination of a migration'
-                % volume.id)
-        if volume.status not in ('available', 'in-use'):
-            raise exception.InvalidVolume(
-                reason='Volume status must be available or in-use, but '
-                       'current status is: %s' % volume.status)
-        dest_array, dest_pool = self.array_for_host(host)
-        dest_array.check_volume_size(dest_pool, volume.size_bytes)
-        src_array, _src_pool = self.locate(volume)
-        if utils.parse_host(host) == utils.parse_host(volume.host):
-            raise exception.InvalidHost(
-                reason='Destination host must be different than the '
-                       'current host')
-        if new_type is None:
-            vtype = self.db.volume_type_get(ctx, volume.volume_type_id)
-            wanted = self.db.extra_specs_get(ctx, vtype.id).get(
-                'volume_backend_name')
-            if wanted and wanted != dest_array.volume_backend_name:
-                raise exception.InvalidHost(
-                    reason='volume type %s needs volume_backend_name %s; '
-                           '%s is %s (use retype to change it)'
-                    % (vtype.name, wanted, host,
-                       dest_array.volume_backend_name))
-        attachments = self.db.attachment_get_all(ctx, volume_id=volume.id)
-        if attachments and volume.multiattach:
-            raise exception.MultiattachMigrationRefused(volume_id=volume.id)
-        if len(attachments) > 1:
-            raise exception.InvalidVolume(
-                reason='volume %s has %d attachments'
-                % (volume.id, len(attachments)))
-        src_attachment = attachments[0] if attachments else None
-        if src_attachment is not None and (
-                src_attachment.attach_status != 'attached'
-                or not src_attachment.instance_uuid
-                or not src_attachment.connection_info):
-            raise exception.InvalidVolume(
-                reason='attachment %s of volume %s is %s; migrate attached '
-                       'volumes once the attachment is complete'
-                % (src_attachment.id, volume.id,
-                   src_attachment.attach_status))
-        if src_attachment is None:
-            kind = migration.DETACHED
-            # Detached deletes src at the end: refuse now if a guest
-            # still has it (the flow checks again before the switch).
-            self.check_not_in_use(volume)
-        elif force_host_copy or \
-                self.conf.attached_migration_mode == 'legacy':
-            kind = migration.LEGACY
-        else:
-            kind = migration.ATTACHED
-        if kind == migration.LEGACY:
-            engine = None   # Nova mirrors the data itself.
-        elif force_host_copy or dest_array is not src_array:
-            engine = 'generic'
-        else:
-            engine = 'native'
-        # Upstream: lock_volume applies to available volumes only.
-        lock = bool(lock_volume) and volume.status == 'available'
-        values = {'migration_status': 'starting',
-                  'migration_progress': None}
-        if lock:
-            values['status'] = 'maintenance'
-        try:
-            self.db.volume_update(ctx, volume.id, values, expected={
-                'migration_status': (None, 'success', 'error'),
-                'status': volume.status})
-        except db_api.UnexpectedValues:
-            raise exception.InvalidVolume(
-                reason='Volume %s is already part of an active migration '
-                       'or changed state meanwhile' % volume.id)
-        record = self.db.migration_create(ctx, {
-            'volume_id': volume.id, 'kind': kind, 'copy_engine': engine,
-            'source_host': volume.host, 'dest_host': host,
-            'new_type_id': new_type.id if new_type else None,
-            'instance_uuid': src_attachment.instance_uuid
-            if src_attachment else None,
-            'src_attachment_id': src_attachment.id
-            if src_attachment else None,
-            'lock_volume': lock, 'original_status': volume.status,
-            'status': 'starting'})
-        LOG.info('Migrating volume %(vol)s from %(src)s to %(dst)s: '
-                 '%(kind)s, copy %(engine)s, migration %(mig)s',
-                 {'vol': volume.id, 'src': volume.host, 'dst': host,
-                  'kind': kind, 'engine': engine, 'mig': record.id})
-        flow = migration.MigrationFlow(self, record)
+    def migrate_volume(self, ctx, record: models.Migration) -> None:
+        """Start the flow of a migration volume.api.API has claimed."""
+        flow = flows.flow_for(record, self._flow_collaborators())
         self._register(flow)
         flow.start()
-        return record
 
-    def retype(self, ctx, volume: models.Volume, new_type_name: str,
-               migration_policy: str = 'never') -> models.Migration | None:
-        new_type = self.get_type(ctx, new_type_name)
-        if new_type.id == volume.volume_type_id:
-            raise exception.InvalidInput(
-                reason='New volume type must be different from the '
-                       'current one (%s)' % new_type.name)
-        if volume.status not in ('available', 'in-use'):
-            raise exception.InvalidVolume(
-                reason='Volume status must be available or in-use, but '
-                       'current status is: %s' % volume.status)
-        if volume.migration_status in MIGRATING:
-            raise exception.InvalidVolume(
-                reason='Volume %s is already part of an active migration'
-                % volume.id)
-        src_array, _pool = self.locate(volume)
-        target = self._array_for_type(ctx, new_type)
-        if target is None or target is src_array:
-            self.db.volume_update(ctx, volume.id,
-                                  {'volume_type_id': new_type.id})
-            return None
-        if migration_policy != 'on-demand':
-            raise exception.InvalidInput(
-                reason='Retype requires migration but is not allowed '
-                       '(migration_policy is %s, not on-demand)'
-                % migration_policy)
-        host = str(target.location(next(iter(target.pools))))
-        return self.migrate_volume(ctx, volume, host, new_type=new_type)
+    def migrate_volume_completion(self, ctx, record: models.Migration,
+                                  error: bool) -> str:
+        """Nova's callback at the end of a legacy swap (checked by the API).
 
-    def migrate_volume_completion(self, ctx, volume_id: str,
-                                  new_volume_id: str, error: bool) -> str:
-        """Nova's callback at the end of a legacy swap."""
-        volume = self.db.volume_get(ctx, volume_id)
-        new_volume = self.db.volume_get(ctx, new_volume_id)
-        if volume.migration_status not in MIGRATING:
-            raise exception.InvalidVolume(
-                reason='Source volume not mid-migration.')
-        if new_volume.migration_status != 'target:%s' % volume.id:
-            raise exception.InvalidVolume(
-                reason='Destination volume not mid-migration.')
-        record = self.db.migration_get_latest(ctx, volume_id)
-        if record.kind != migration.LEGACY or \
-                record.new_volume_id != new_volume_id:
-            raise exception.InvalidVolume(
-                reason='volume %s is not in a swap to %s'
-                % (volume_id, new_volume_id))
-        flow = self.get_flow(volume_id) or migration.MigrationFlow(
-            self, record)
+        The flow may be gone (e.g. after a restart): a new one finishes.
+        """
+        flow = self.get_flow(record.volume_id) or flows.flow_for(
+            record, self._flow_collaborators())
         return flow.legacy_completion(error)
 
     def get_migration(self, ctx, volume_id: str) -> models.Migration:

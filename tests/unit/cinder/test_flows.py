@@ -8,8 +8,8 @@ from unittest import mock
 import fixtures
 
 from cinder_driver_side.volume import copy_engines
+from cinder_driver_side.volume.flows import base as flows_base
 from cinder_driver_side.volume import manager
-from cinder_driver_side.volume import migration
 from tests import nova_fixtures
 from tests.unit.cinder import base
 
@@ -314,7 +314,7 @@ class DetachedFlowTest(base.CinderTestCase):
             # The old service dies here: its thread never goes on.
             crashed.set()
             hang.wait(60)
-        with fixtures.MockPatchObject(migration.MigrationFlow,
+        with fixtures.MockPatchObject(flows_base.MigrationFlow,
                                       '_finish_switched', new=crash):
             self.migrate(volume_id, host='aio@array2#pool1')
             nova_fixtures.wait_for(crashed.is_set, what='the switch')
@@ -570,7 +570,7 @@ class ProgressWritesTest(base.CinderTestCase):
 
     def test_progress_writes_are_spaced(self):
         self.useFixture(fixtures.MonkeyPatch(
-            'cinder_driver_side.volume.migration.PROGRESS_INTERVAL', 3600))
+            'cinder_driver_side.volume.flows.base.PROGRESS_INTERVAL', 3600))
         self.useFixture(fixtures.MonkeyPatch(
             'cinder_driver_side.volume.copy_engines.DEFAULT_CHUNK', 64 * 1024))
         written = []

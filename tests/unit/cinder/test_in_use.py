@@ -14,8 +14,8 @@ import fixtures
 
 from cinder_driver_side import exception
 from cinder_driver_side.volume import backend_array
+from cinder_driver_side.volume.flows import base as flows_base
 from cinder_driver_side.volume import holders
-from cinder_driver_side.volume import migration
 from cinder_driver_side.volume import nbd
 from tests import base as test_base
 from tests.unit.cinder import base
@@ -155,13 +155,13 @@ class DetachedMigrationInUseTest(base.CinderTestCase):
         src_path = self.path_of(volume_id)
         before = base.read(src_path)
         opened = []
-        copy = migration.MigrationFlow._copy
+        copy = flows_base.MigrationFlow._copy
 
         def copy_then_open(flow, new_volume):
             copy(flow, new_volume)
             opened.append(open(src_path, 'rb'))
             self.addCleanup(opened[-1].close)
-        with fixtures.MockPatchObject(migration.MigrationFlow, '_copy',
+        with fixtures.MockPatchObject(flows_base.MigrationFlow, '_copy',
                                       new=copy_then_open):
             self.assertEqual(202, self.migrate(volume_id)[0])
             volume = self.wait_done(volume_id)

@@ -3,7 +3,7 @@
 from unittest import mock
 
 from cinder_driver_side.api import openapi
-from cinder_driver_side.api import router
+from cinder_driver_side.api import route_table
 from cinder_driver_side.api import validation
 from tests.unit.cinder import base
 from tests.unit import openapi_checks
@@ -32,14 +32,14 @@ class OpenAPIDocumentTest(openapi_checks.DocumentChecks, base.CinderTestCase):
         self.document = openapi.document()
 
     def test_every_route_and_method(self):
-        expected = {(r.path, r.method.lower()) for r in router.ROUTES}
+        expected = {(r.path, r.method.lower()) for r in route_table.ROUTES}
         expected.add((openapi.DOCUMENT_PATH, 'get'))
         documented = {(path, method)
                       for path, item in self.document['paths'].items()
                       for method in item}
         self.assertEqual(expected, documented)
 
-    def _handler_schema(self, route: router.Route, body: dict) -> dict:
+    def _handler_schema(self, route: route_table.Route, body: dict) -> dict:
         """The schema the route's handler validates ``body`` with."""
         path = route.path.format(id=SOME_ID, type_id=SOME_ID, key='k')
         if route.controller == 'volumes' and '{id}' in route.path:
@@ -56,7 +56,7 @@ class OpenAPIDocumentTest(openapi_checks.DocumentChecks, base.CinderTestCase):
 
     def test_schemas_are_the_handlers_own(self):
         checked = 0
-        for route in router.ROUTES:
+        for route in route_table.ROUTES:
             op = self.document['paths'][route.path][route.method.lower()]
             if route.body is not None:
                 documented = resolve(self.document, op['requestBody'][
@@ -70,7 +70,7 @@ class OpenAPIDocumentTest(openapi_checks.DocumentChecks, base.CinderTestCase):
                 self.assertTrue(any(
                     resolve(self.document, v['properties'][name]) is schema
                     for v in variants if name in v['properties']), name)
-                if schema is not router._ANY:
+                if schema is not route_table._ANY:
                     self.assertIs(schema, self._handler_schema(
                         route, {name: {}}))
                     checked += 1

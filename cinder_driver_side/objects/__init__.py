@@ -1,0 +1,1 @@
+"""Vocabulary of the Cinder side (upstream: ``cinder.objects``)."""

@@ -1,0 +1,105 @@
+"""Legacy migration of an attached volume: Nova's swap.
+
+dst is created and Nova swaps the guest to it (``PUT
+/servers/{id}/os-volume_attachments/{volume_id}``); Nova mirrors the data
+and calls back ``os-migrate_volume_completion``, which switches the ids.
+Meanwhile Nova's ``swap_progress`` is mirrored into the volume.
+"""
+
+from __future__ import annotations
+
+from oslo_log import log as logging
+from oslo_utils import timeutils
+
+from cinder_driver_side.db import models
+from cinder_driver_side import exception
+from cinder_driver_side.objects import fields
+from cinder_driver_side.volume.flows import base
+
+LOG = logging.getLogger(__name__)
+
+MIG = fields.VolumeMigrationStatus
+
+
+class LegacyFlow(base.MigrationFlow):
+    """Nova swap + os-migrate_volume_completion (upstream's path)."""
+
+    kind = fields.MigrationKind.LEGACY
+
+    @staticmethod
+    def copy_engine(force_host_copy: bool, same_array: bool) -> None:
+        return None     # Nova mirrors the data itself.
+
+    def run(self) -> None:
+        record = self.record
+        try:
+            new_volume = self._create_dst()
+            self._set_status(MIG.MIGRATING)
+            called = timeutils.utcnow()
+            self.nova.swap_volume(record.instance_uuid, self.volume_id,
+                                  new_volume.id)
+            returned = timeutils.utcnow()
+        except Exception as e:
+            self._delete_dst_quietly()
+            self._fail('Nova swap failed: %s' % e)
+            return
+        self._record_times(swap_called=called, swap_returned=returned)
+        self._poll_swap()
+
+    def _poll_swap(self) -> None:
+        """Mirror Nova's swap_progress until the callback arrives."""
+        record = self.record
+        last = None
+        while not self._abort.wait(self.conf.migration_poll_interval):
+            if self._reload().status != MIG.MIGRATING:
+                return
+            try:
+                bdm = self.nova.get_volume_attachment(record.instance_uuid,
+                                                      self.volume_id)
+            except exception.CinderException as e:
+                LOG.debug('Polling swap progress: %s', e)
+                continue
+            progress = bdm.get('swap_progress')
+            if progress is not None and progress != last:
+                last = progress
+                with self._lock:
+                    if self._reload().status == MIG.MIGRATING:
+                        self._set_progress(progress)
+
+    def legacy_completion(self, error: bool) -> str:
+        """Nova finished (or failed) the swap; returns save_volume_id."""
+        called_back = timeutils.utcnow()
+        with self._lock:
+            record = self._reload()
+            if record.status not in (MIG.MIGRATING, MIG.COMPLETING):
+                raise exception.InvalidVolume(
+                    reason='Source volume not mid-migration.')
+            new_volume = self._new_volume()
+            self._record_times(completion_callback=called_back)
+            if error:
+                self._delete_dst_quietly()
+                self._fail('Nova reported the swap failed')
+                return self.volume_id
+            self._set_status(MIG.COMPLETING)
+            self._finish_legacy(new_volume)
+            return self.volume_id
+
+    def _finish_legacy(self, new_volume: models.Volume) -> None:
+        # Nova's new attachment moves to the volume; the old one goes
+        # (Nova deletes it too and gets a quiet 404).
+        moved = [a.id for a in self.db.attachment_get_all(
+            self.ctx, volume_id=new_volume.id)]
+        old = [a.id for a in self.db.attachment_get_all(
+            self.ctx, volume_id=self.volume_id)]
+        self._switch(new_volume, new_volume.id, move_attachments=moved,
+                     delete_attachments=old)
+
+    def _recover_unswitched(self, record: models.Migration) -> None:
+        if record.status == MIG.STARTING:
+            self._delete_dst_quietly()
+            self._fail(base.RESTART_REASON)
+        elif record.status == MIG.COMPLETING:
+            self._finish_legacy(self._new_volume())
+        else:
+            # migrating: Nova's swap goes on; its callback finishes it.
+            self._poll_swap()
