@@ -11,8 +11,8 @@ from cinder_driver_side.api import auth
 from cinder_driver_side.api import microversions
 from cinder_driver_side.api import openapi
 from cinder_driver_side.api import route_table
-from cinder_driver_side.api import types
 from cinder_driver_side.api import versions
+from cinder_driver_side.api import volume_types
 from cinder_driver_side.api import volumes
 from cinder_driver_side.api import wsgi
 from cinder_driver_side import exception
@@ -38,7 +38,7 @@ class APIRouter:
             'volumes': volumes.VolumesController(conf, manager, enforcer),
             'attachments': attachments.AttachmentsController(
                 conf, manager, enforcer),
-            'types': types.TypesController(conf, manager, enforcer),
+            'types': volume_types.TypesController(conf, manager, enforcer),
         }
         for route in route_table.ROUTES:
             for prefix in ('/v3/{project_id}', '/v3'):
