@@ -24,6 +24,7 @@ from typing import Callable
 import requests
 
 from volmig_bench import exception
+from volmig_common import polling
 
 ADMIN_HEADERS = {'X-Auth-Token': 'admin:admin', 'X-Roles': 'admin'}
 COMPUTE_VERSION = '2.105'
@@ -33,16 +34,13 @@ START_TIMEOUT = 90.0
 
 def wait_for(predicate: Callable[[], object], timeout: float, what: str,
              interval: float = 0.2):
-    """Poll ``predicate`` until it returns something truthy; return it."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise exception.DeploymentError(
-                reason='%s: not done within %.0f s' % (what, timeout))
-        time.sleep(interval)
+    """Poll ``predicate`` until it returns something truthy; return it.
+
+    :func:`volmig_common.polling.wait_for`, failing with DeploymentError.
+    """
+    return polling.wait_for(
+        predicate, timeout, interval, what,
+        error=lambda message: exception.DeploymentError(reason=message))
 
 
 def parse_time(text: str | None) -> float | None:

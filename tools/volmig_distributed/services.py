@@ -23,12 +23,12 @@ import os
 import re
 import signal
 import socket
-import time
 from typing import Iterator
 
 from oslo_concurrency import processutils
 
 from volmig_bench import cleanup as bench_cleanup
+from volmig_common import polling
 
 STATE_DIR = os.environ.get('VOLMIG_SERVICES_STATE_DIR', '/run/nova-volmig')
 LOOPBACK = '127.0.0.1'
@@ -70,15 +70,9 @@ def port_open(port: int, host: str = LOOPBACK, timeout: float = 0.5) -> bool:
 
 def wait_until(predicate, timeout: float, what: str,
                interval: float = 0.2):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise ServiceError('timed out after %ss waiting for %s'
-                               % (timeout, what))
-        time.sleep(interval)
+    """:func:`volmig_common.polling.wait_for`, failing with ServiceError."""
+    return polling.wait_for(predicate, timeout, interval, what,
+                            error=ServiceError)
 
 
 def stop_pid(pid: int, sig: int, timeout: float, what: str) -> None:
