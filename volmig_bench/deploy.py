@@ -21,14 +21,17 @@ import sys
 import time
 from typing import Callable
 
-import requests
+from keystoneauth1 import exceptions as ks_exc
 
 from volmig_bench import exception
+from volmig_common import clients
 from volmig_common import polling
 
-ADMIN_HEADERS = {'X-Auth-Token': 'admin:admin', 'X-Roles': 'admin'}
-COMPUTE_VERSION = '2.105'
-VOLUME_VERSION = '3.72'
+ADMIN_TOKEN = clients.ADMIN_TOKEN
+ADMIN_ROLES = clients.ADMIN_ROLES
+ADMIN_HEADERS = clients.token_headers(ADMIN_TOKEN, ADMIN_ROLES)
+COMPUTE_VERSION = clients.COMPUTE_MICROVERSION
+VOLUME_VERSION = clients.VOLUME_MICROVERSION
 START_TIMEOUT = 90.0
 
 
@@ -52,23 +55,25 @@ def parse_time(text: str | None) -> float | None:
 
 
 class RestClient:
-    """JSON over a keep-alive session, with a microversion header."""
+    """JSON over a keystoneauth Adapter (volmig_common.clients), as admin.
+
+    ``service`` is ``compute`` or ``volume``; ``version`` its microversion.
+    """
 
     def __init__(self, endpoint: str, service: str, version: str,
                  timeout: float = 120.0):
         self.endpoint = endpoint.rstrip('/')
-        self.session = requests.Session()
-        self.session.headers.update(ADMIN_HEADERS)
-        self.session.headers['OpenStack-API-Version'] = '%s %s' % (
-            service, version)
+        self.session = clients.token_session(ADMIN_TOKEN, ADMIN_ROLES)
+        self.adapter = clients.adapter(self.session, service, endpoint,
+                                       version)
         self.timeout = timeout
 
     def request(self, method: str, path: str, body=None,
                 expect: tuple[int, ...] = (200, 201, 202, 204)):
         try:
-            resp = self.session.request(method, self.endpoint + path,
-                                        json=body, timeout=self.timeout)
-        except requests.RequestException as exc:
+            resp = self.adapter.request(path, method, json=body,
+                                        timeout=self.timeout)
+        except ks_exc.ClientException as exc:
             raise exception.DeploymentError(
                 reason='%s %s: %s' % (method, path, exc))
         if resp.status_code not in expect:
@@ -87,7 +92,7 @@ class RestClient:
         return self.request('DELETE', path, **kw)
 
     def close(self) -> None:
-        self.session.close()
+        self.session.session.close()
 
 
 def _write_conf(path: str, values: dict[str, dict]) -> str:
