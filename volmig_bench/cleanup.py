@@ -13,6 +13,8 @@ import signal
 import threading
 from typing import Iterable, Iterator
 
+import psutil
+
 from volmig_common import libvirt_teardown
 
 
@@ -66,15 +68,14 @@ def deferred_signals(signals=(signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 def pid_alive(pid: int | None) -> bool:
-    """True if ``pid`` runs and is not a zombie."""
+    """True if ``pid`` runs and is not a zombie (psutil's status)."""
     if not pid:
         return False
     try:
-        with open('/proc/%d/stat' % pid) as f:
-            state = f.read().rsplit(')', 1)[1].split()[0]
-    except (OSError, IndexError):
+        status = psutil.Process(pid).status()
+    except psutil.Error:
         return False
-    return state not in ('Z', 'X')
+    return status not in (psutil.STATUS_ZOMBIE, psutil.STATUS_DEAD)
 
 
 def destroy_leftover_domains(uuids: Iterable[str]) -> None:

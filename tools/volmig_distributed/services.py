@@ -26,6 +26,7 @@ import socket
 from typing import Iterator
 
 from oslo_concurrency import processutils
+import psutil
 
 from volmig_bench import cleanup as bench_cleanup
 from volmig_common import polling
@@ -53,10 +54,10 @@ pid_alive = bench_cleanup.pid_alive
 
 
 def pid_cmdline(pid: int) -> str:
+    """The command line of ``pid``, words joined by spaces ('' if gone)."""
     try:
-        with open('/proc/%d/cmdline' % pid, 'rb') as f:
-            return f.read().replace(b'\0', b' ').decode(errors='replace')
-    except OSError:
+        return ' '.join(psutil.Process(pid).cmdline())
+    except psutil.Error:
         return ''
 
 
@@ -139,20 +140,10 @@ class SystemService:
         raise NotImplementedError
 
     def _helper_pids(self) -> set[int]:
-        pids = set()
         if not self.helper_names:
-            return pids
-        for entry in os.listdir('/proc'):
-            if not entry.isdigit():
-                continue
-            try:
-                with open('/proc/%s/comm' % entry) as f:
-                    name = f.read().strip()
-            except OSError:
-                continue
-            if name in self.helper_names:
-                pids.add(int(entry))
-        return pids
+            return set()
+        return {proc.pid for proc in psutil.process_iter(['name'])
+                if proc.info['name'] in self.helper_names}
 
     # Leases
 
