@@ -104,6 +104,14 @@ def process_io_bytes(pid: int) -> int:
     ``read_bytes`` / ``write_bytes`` are counted where I/O reaches the
     block layer, O_DIRECT and Linux AIO included (QEMU's ``cache=none,
     io=native`` disks), unlike ``read_chars``/``write_chars``.
+
+    :raises OSError: the process is gone (ProcessLookupError) or may not
+        be read (PermissionError), as :class:`CounterSampler` expects.
     """
-    counters = psutil.Process(pid).io_counters()
+    try:
+        counters = psutil.Process(pid).io_counters()
+    except psutil.NoSuchProcess as e:
+        raise ProcessLookupError(str(e)) from e
+    except psutil.AccessDenied as e:
+        raise PermissionError(str(e)) from e
     return counters.read_bytes + counters.write_bytes

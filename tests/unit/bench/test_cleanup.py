@@ -47,3 +47,14 @@ class TestProcessChecks(base.TestCase):
             os.fsync(f.fileno())
         self.assertGreaterEqual(counters.process_io_bytes(os.getpid()),
                                 before)
+
+    def test_process_io_bytes_of_a_gone_process_is_an_os_error(self):
+        # The counter sampler skips OSError: the process went away.
+        proc = self._child()
+        proc.stdin.close()
+        proc.wait()
+        self.assertRaises(OSError, counters.process_io_bytes, proc.pid)
+        sampler = counters.CounterSampler(
+            lambda: counters.process_io_bytes(proc.pid))
+        sampler.sample()
+        self.assertIsNone(sampler.at(0))
