@@ -7,6 +7,11 @@ import threading
 from keystoneauth1 import exceptions as ks_exc
 from keystoneauth1 import session as ks_session
 
+from cinder_driver_side.cmd import client
+from cinder_driver_side.compute import nova
+from cinder_driver_side import service
+from nova_volmig import context
+from nova_volmig.volume import cinder
 from tests import base
 from volmig_common import clients
 
@@ -101,3 +106,57 @@ class _NotFound(_Recorder):
         self.send_response(404)
         self.send_header('Content-Length', '0')
         self.end_headers()
+
+
+class TestServiceClients(base.TestCase):
+    """The production clients on the recorder: headers as before."""
+
+    def setUp(self):
+        super().setUp()
+        _Recorder.seen = []
+        self.server = http.server.ThreadingHTTPServer(('127.0.0.1', 0),
+                                                      _Recorder)
+        threading.Thread(target=self.server.serve_forever,
+                         daemon=True).start()
+        self.addCleanup(self.server.server_close)
+        self.addCleanup(self.server.shutdown)
+        self.base = 'http://127.0.0.1:%d' % self.server.server_port
+
+    def test_cinder_driver_side_nova_client(self):
+        conf = service.aio_config(self.state_path, port=0,
+                                  nova_endpoint=self.base + '/v2.1')
+        nova.NovaClient(conf).get_volume_migration('a1')
+        method, path, headers, _body = _Recorder.seen[0]
+        self.assertEqual(('GET', '/v2.1/os-volume-migrations/a1'),
+                         (method, path))
+        self.assertEqual('compute 2.105', headers['OpenStack-API-Version'])
+        self.assertEqual('2.105', headers['X-OpenStack-Nova-API-Version'])
+        self.assertEqual('cinder:service', headers['X-Auth-Token'])
+        self.assertEqual('service', headers['X-Roles'])
+
+    def test_nova_volmig_cinder_client(self):
+        self.flags(group='cinder', endpoint_override=self.base + '/v3')
+        cinder.reset()
+        self.addCleanup(cinder.reset)
+        ctx = context.RequestContext(user_id='alice', project_id='p1',
+                                     roles=['member', 'reader'])
+        cinder.API().attachment_complete(ctx, 'att1')
+        method, path, headers, body = _Recorder.seen[0]
+        self.assertEqual(('POST', '/v3/p1/attachments/att1/action'),
+                         (method, path))
+        self.assertEqual({'os-complete': None}, json.loads(body))
+        self.assertEqual('volume 3.44', headers['OpenStack-API-Version'])
+        self.assertEqual('alice:p1', headers['X-Auth-Token'])
+        self.assertEqual('member,reader', headers['X-Roles'])
+        self.assertEqual(ctx.request_id, headers['X-OpenStack-Request-ID'])
+
+    def test_volmig_cli_errors(self):
+        self.server.RequestHandlerClass = _NotFound
+        api = client.VolumeAPI(self.base + '/v3/admin', 'admin:admin',
+                               'admin')
+        e = self.assertRaises(client.ClientError, api.volume, 'gone')
+        self.assertIn('HTTP 404', str(e))
+        self.server.shutdown()
+        self.server.server_close()
+        e = self.assertRaises(client.ClientError, api.volume, 'v1')
+        self.assertIn('cannot reach %s/v3/admin' % self.base, str(e))
