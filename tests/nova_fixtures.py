@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import threading
-import time
 
 import fixtures
 import oslo_messaging as messaging
@@ -18,6 +17,7 @@ from nova_volmig import exception
 from nova_volmig import rpc
 from nova_volmig import service
 from nova_volmig.volume import cinder
+from volmig_common import polling
 
 
 class Database(fixtures.Fixture):
@@ -183,15 +183,8 @@ class ComputeHost(fixtures.Fixture):
 def wait_for(predicate, timeout: float = 30.0, interval: float = 0.05,
              what: str = 'condition'):
     """Poll ``predicate`` until truthy; fail with ``what`` on timeout."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError('timed out after %ss waiting for %s'
-                                 % (timeout, what))
-        time.sleep(interval)
+    return polling.wait_for(predicate, timeout, interval, what,
+                            error=AssertionError)
 
 
 def admin_context():

@@ -1,7 +1,9 @@
 """Teardown that also runs on SIGTERM / SIGHUP, not only on Ctrl-C.
 
 Also whether a PID still runs (shared with ``tools/``), which the
-cleanup of killed runs asks of their owners.
+cleanup of killed runs asks of their owners, and the removal of the
+domains such a run left (:mod:`volmig_common.libvirt_teardown`, which the
+functional tests use too).
 """
 
 from __future__ import annotations
@@ -9,7 +11,11 @@ from __future__ import annotations
 import contextlib
 import signal
 import threading
-from typing import Iterator
+from typing import Iterable, Iterator
+
+import psutil
+
+from volmig_common import libvirt_teardown
 
 
 class Terminated(SystemExit):
@@ -62,12 +68,22 @@ def deferred_signals(signals=(signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 def pid_alive(pid: int | None) -> bool:
-    """True if ``pid`` runs and is not a zombie."""
+    """True if ``pid`` runs and is not a zombie (psutil's status)."""
     if not pid:
         return False
     try:
-        with open('/proc/%d/stat' % pid) as f:
-            state = f.read().rsplit(')', 1)[1].split()[0]
-    except (OSError, IndexError):
+        status = psutil.Process(pid).status()
+    except psutil.Error:
         return False
-    return state not in ('Z', 'X')
+    return status not in (psutil.STATUS_ZOMBIE, psutil.STATUS_DEAD)
+
+
+def destroy_leftover_domains(uuids: Iterable[str]) -> None:
+    """Destroy and undefine the domains a run left, whatever their state.
+
+    Best effort: a domain libvirt refuses to remove is left for the next
+    clean-up; the others are removed all the same.
+    """
+    uuids = list(uuids)
+    if uuids:
+        libvirt_teardown.remove_domains(uuids)

@@ -13,6 +13,8 @@ import threading
 import time
 from typing import Callable
 
+import psutil
+
 
 class CounterSampler:
     """Samples ``read()`` every ``interval`` s from a daemon thread.
@@ -96,15 +98,20 @@ def qemu_pid(domain_name: str) -> int:
 
 
 def process_io_bytes(pid: int) -> int:
-    """Bytes a process read from and wrote to storage (``/proc/pid/io``).
+    """Bytes a process read from and wrote to storage.
 
+    psutil's ``io_counters()`` (``/proc/pid/io`` on Linux): its
     ``read_bytes`` / ``write_bytes`` are counted where I/O reaches the
     block layer, O_DIRECT and Linux AIO included (QEMU's ``cache=none,
-    io=native`` disks), unlike ``rchar``/``wchar``.
+    io=native`` disks), unlike ``read_chars``/``write_chars``.
+
+    :raises OSError: the process is gone (ProcessLookupError) or may not
+        be read (PermissionError), as :class:`CounterSampler` expects.
     """
-    values = {}
-    with open('/proc/%d/io' % pid) as f:
-        for line in f:
-            key, _, value = line.partition(':')
-            values[key] = int(value)
-    return values['read_bytes'] + values['write_bytes']
+    try:
+        counters = psutil.Process(pid).io_counters()
+    except psutil.NoSuchProcess as e:
+        raise ProcessLookupError(str(e)) from e
+    except psutil.AccessDenied as e:
+        raise PermissionError(str(e)) from e
+    return counters.read_bytes + counters.write_bytes

@@ -1,48 +1,42 @@
 """The deployment the bench runs on: nova-volmig-aio and its REST APIs.
 
-:class:`AioDeployment` runs ``nova-volmig-aio`` as a subprocess (its own
-session, so a Ctrl-C at the terminal reaches only the bench, which then
-tears down in order) with a Nova and a Cinder config file, and can change
-a mutable Nova option in place (rewrite + SIGHUP). :class:`Cloud` is the
+:class:`AioDeployment` is the common launcher (:mod:`volmig_common.aio`:
+``nova-volmig-aio`` as a subprocess in its own session, config files,
+SIGHUP reloads) answering with the bench's errors. :class:`Cloud` is the
 thin REST client the bench drives it with, as Cinder and operators do:
 volume types, volumes, servers, attachments, migrations.
 """
 
 from __future__ import annotations
 
-import configparser
-import contextlib
 import datetime
-import json
-import os
 import signal
-import subprocess
-import sys
-import time
 from typing import Callable
 
-import requests
+from keystoneauth1 import exceptions as ks_exc
 
 from volmig_bench import exception
+from volmig_common import aio
+from volmig_common import clients
+from volmig_common import polling
 
-ADMIN_HEADERS = {'X-Auth-Token': 'admin:admin', 'X-Roles': 'admin'}
-COMPUTE_VERSION = '2.105'
-VOLUME_VERSION = '3.72'
-START_TIMEOUT = 90.0
+ADMIN_TOKEN = clients.ADMIN_TOKEN
+ADMIN_ROLES = clients.ADMIN_ROLES
+ADMIN_HEADERS = clients.token_headers(ADMIN_TOKEN, ADMIN_ROLES)
+COMPUTE_VERSION = clients.COMPUTE_MICROVERSION
+VOLUME_VERSION = clients.VOLUME_MICROVERSION
+START_TIMEOUT = aio.START_TIMEOUT
 
 
 def wait_for(predicate: Callable[[], object], timeout: float, what: str,
              interval: float = 0.2):
-    """Poll ``predicate`` until it returns something truthy; return it."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise exception.DeploymentError(
-                reason='%s: not done within %.0f s' % (what, timeout))
-        time.sleep(interval)
+    """Poll ``predicate`` until it returns something truthy; return it.
+
+    :func:`volmig_common.polling.wait_for`, failing with DeploymentError.
+    """
+    return polling.wait_for(
+        predicate, timeout, interval, what,
+        error=lambda message: exception.DeploymentError(reason=message))
 
 
 def parse_time(text: str | None) -> float | None:
@@ -54,23 +48,25 @@ def parse_time(text: str | None) -> float | None:
 
 
 class RestClient:
-    """JSON over a keep-alive session, with a microversion header."""
+    """JSON over a keystoneauth Adapter (volmig_common.clients), as admin.
+
+    ``service`` is ``compute`` or ``volume``; ``version`` its microversion.
+    """
 
     def __init__(self, endpoint: str, service: str, version: str,
                  timeout: float = 120.0):
         self.endpoint = endpoint.rstrip('/')
-        self.session = requests.Session()
-        self.session.headers.update(ADMIN_HEADERS)
-        self.session.headers['OpenStack-API-Version'] = '%s %s' % (
-            service, version)
+        self.session = clients.token_session(ADMIN_TOKEN, ADMIN_ROLES)
+        self.adapter = clients.adapter(self.session, service, endpoint,
+                                       version)
         self.timeout = timeout
 
     def request(self, method: str, path: str, body=None,
                 expect: tuple[int, ...] = (200, 201, 202, 204)):
         try:
-            resp = self.session.request(method, self.endpoint + path,
-                                        json=body, timeout=self.timeout)
-        except requests.RequestException as exc:
+            resp = self.adapter.request(path, method, json=body,
+                                        timeout=self.timeout)
+        except ks_exc.ClientException as exc:
             raise exception.DeploymentError(
                 reason='%s %s: %s' % (method, path, exc))
         if resp.status_code not in expect:
@@ -89,98 +85,36 @@ class RestClient:
         return self.request('DELETE', path, **kw)
 
     def close(self) -> None:
-        self.session.close()
+        self.session.session.close()
 
 
-def _write_conf(path: str, values: dict[str, dict]) -> str:
-    parser = configparser.ConfigParser(interpolation=None)
-    for group, options in values.items():
-        parser[group] = {k: str(v) for k, v in options.items()}
-    tmp = path + '.tmp'
-    with open(tmp, 'w') as f:
-        parser.write(f)
-    os.replace(tmp, path)
-    return path
+#: the one launcher, shared with the functional tests (volmig_common.aio)
+_write_conf = aio.write_conf
+aio_command = aio.aio_command
 
 
-def aio_command() -> list[str]:
-    script = os.path.join(os.path.dirname(sys.executable), 'nova-volmig-aio')
-    if os.access(script, os.X_OK):
-        return [script]
-    return [sys.executable, '-m', 'nova_volmig.cmd.aio']
-
-
-class AioDeployment:
-    """One ``nova-volmig-aio`` process with ephemeral ports.
+class AioDeployment(aio.AioProcess):
+    """The bench's ``nova-volmig-aio``: the common launcher and a Cloud.
 
     :param nova_conf: ``{group: {option: value}}`` of ``nova.conf``.
     :param cinder_conf: the same for ``cinder.conf`` (backends, pools).
+    Launch failures raise :class:`exception.DeploymentError`.
     """
 
     def __init__(self, state_path: str, nova_conf: dict,
                  cinder_conf: dict, compute_driver: str = 'libvirt',
                  volume_protocol: str = 'file'):
-        self.state_path = os.path.abspath(state_path)
-        self.nova_conf = {g: dict(o) for g, o in nova_conf.items()}
-        self.cinder_conf = cinder_conf
-        self.compute_driver = compute_driver
-        self.volume_protocol = volume_protocol
-        self.process: subprocess.Popen | None = None
-        self.log_path = os.path.join(self.state_path, 'aio.log')
-        self.info: dict = {}
+        super().__init__(state_path, nova_conf, cinder_conf,
+                         compute_driver, volume_protocol)
         self.cloud: Cloud | None = None
 
-    @property
-    def nova_conf_path(self) -> str:
-        return os.path.join(self.state_path, 'nova.conf')
-
     def start(self, timeout: float = START_TIMEOUT) -> 'Cloud':
-        os.makedirs(self.state_path, exist_ok=True)
-        info_file = os.path.join(self.state_path, 'aio.json')
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(info_file)
-        cmd = aio_command() + [
-            '--state-path', self.state_path, '--nova-port', '0',
-            '--cinder-port', '0', '--compute-driver', self.compute_driver,
-            '--volume-protocol', self.volume_protocol,
-            '--config-file', _write_conf(self.nova_conf_path,
-                                         self.nova_conf),
-            '--cinder-config-file', _write_conf(
-                os.path.join(self.state_path, 'cinder.conf'),
-                self.cinder_conf)]
-        with open(self.log_path, 'ab') as log:
-            self.process = subprocess.Popen(
-                cmd, stdout=log, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL, start_new_session=True)
-        deadline = time.monotonic() + timeout
-        while not os.path.exists(info_file):
-            if self.process.poll() is not None:
-                raise exception.DeploymentError(
-                    reason='nova-volmig-aio exited with %s:\n%s'
-                    % (self.process.returncode, self.log_tail()))
-            if time.monotonic() > deadline:
-                self.stop()
-                raise exception.DeploymentError(
-                    reason='nova-volmig-aio not ready in %.0f s:\n%s'
-                    % (timeout, self.log_tail()))
-            time.sleep(0.1)
-        with open(info_file) as f:
-            self.info = json.load(f)
-        self.cloud = Cloud(self.info['compute'], self.info['volume'])
+        try:
+            info = super().start(timeout)
+        except aio.LaunchError as e:
+            raise exception.DeploymentError(reason=str(e))
+        self.cloud = Cloud(info['compute'], info['volume'])
         return self.cloud
-
-    def log_tail(self, lines: int = 40) -> str:
-        try:
-            with open(self.log_path, errors='replace') as f:
-                return ''.join(f.readlines()[-lines:])
-        except OSError:
-            return ''
-
-    def _log_size(self) -> int:
-        try:
-            return os.path.getsize(self.log_path)
-        except OSError:
-            return 0
 
     def set_nova_options(self, group: str, timeout: float = 15.0,
                          **options) -> None:
@@ -188,37 +122,18 @@ class AioDeployment:
 
         Returns once the service logged that it reloaded its files.
         """
-        if all(str(self.nova_conf.get(group, {}).get(k)) == str(v)
-               for k, v in options.items()):
-            return
-        self.nova_conf.setdefault(group, {}).update(options)
-        _write_conf(self.nova_conf_path, self.nova_conf)
-        offset = self._log_size()
-        self.process.send_signal(signal.SIGHUP)
-
-        def reloaded():
-            with open(self.log_path, errors='replace') as f:
-                f.seek(offset)
-                return 'Configuration reloaded (SIGHUP)' in f.read()
-
-        wait_for(reloaded, timeout, 'nova-volmig-aio reloading %s'
-                 % self.nova_conf_path, interval=0.05)
+        try:
+            super().set_nova_options(group, timeout, **options)
+        except aio.LaunchError as e:
+            raise exception.DeploymentError(reason=str(e))
 
     def stop(self, timeout: float = 60.0, sig: int = signal.SIGTERM
              ) -> int | None:
         """``sig`` (SIGTERM), then SIGKILL after ``timeout``; exit code."""
-        if self.process is None:
-            return None
-        if self.process.poll() is None:
-            self.process.send_signal(sig)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        code = super().stop(timeout, sig)
         if self.cloud is not None:
             self.cloud.close()
-        return self.process.returncode
+        return code
 
     def __enter__(self) -> 'Cloud':
         return self.start()

@@ -21,14 +21,15 @@ import os
 import sys
 import time
 
-import requests
+from keystoneauth1 import exceptions as ks_exc
 from rich import console as rich_console
 from rich import progress as rich_progress
 from rich import table as rich_table
 
 from cinder_driver_side.objects import fields
+from volmig_common import clients
 
-MICROVERSION = '3.72'
+MICROVERSION = clients.VOLUME_MICROVERSION
 MIG = fields.VolumeMigrationStatus
 
 
@@ -37,22 +38,20 @@ class ClientError(Exception):
 
 
 class VolumeAPI:
+    """The volume API through a keystoneauth Adapter (volmig_common)."""
+
     def __init__(self, endpoint: str, token: str, roles: str | None,
                  timeout: float = 30.0):
         self.endpoint = endpoint.rstrip('/')
-        self.headers = {'X-Auth-Token': token,
-                        'OpenStack-API-Version': 'volume %s' % MICROVERSION,
-                        'Accept': 'application/json'}
-        if roles:
-            self.headers['X-Roles'] = roles
+        self.adapter = clients.volume_adapter(
+            clients.token_session(token, roles), endpoint, MICROVERSION)
         self.timeout = timeout
 
     def _call(self, method: str, path: str, body=None):
         try:
-            response = requests.request(method, self.endpoint + path,
-                                        json=body, headers=self.headers,
-                                        timeout=self.timeout)
-        except requests.RequestException as e:
+            response = self.adapter.request(path, method, json=body,
+                                            timeout=self.timeout)
+        except ks_exc.ClientException as e:
             raise ClientError('cannot reach %s: %s' % (self.endpoint, e))
         if response.status_code >= 400:
             try:

@@ -1,9 +1,11 @@
 """Client of Nova's compute API: volume migrations and legacy swap.
 
-Compute microversion 2.105 (``OpenStack-API-Version: compute 2.105``).
-Connection failures (the request never reached Nova) are retried with
-tenacity; every other failure raises at once: NovaAPIError carries Nova's
-status and fault message, NovaConnectionFailed the transport error.
+A keystoneauth Adapter (:func:`volmig_common.clients.compute_adapter`) on
+``[nova] endpoint`` at compute microversion 2.105. Connection failures
+(the request never reached Nova) are retried ``[nova] http_retries`` times
+by the adapter (``connect_retries``); every other failure raises at once:
+NovaAPIError carries Nova's status and fault message, NovaConnectionFailed
+the transport error.
 """
 
 from __future__ import annotations
@@ -11,17 +13,16 @@ from __future__ import annotations
 from typing import Any
 
 from keystoneauth1 import exceptions as ks_exc
-from keystoneauth1 import loading as ks_loading
 from keystoneauth1 import session as ks_session
 from oslo_config import cfg
 from oslo_log import log as logging
-import tenacity
 
 from cinder_driver_side import exception
+from volmig_common import clients
 
 LOG = logging.getLogger(__name__)
 
-COMPUTE_MICROVERSION = '2.105'
+COMPUTE_MICROVERSION = clients.COMPUTE_MICROVERSION
 
 
 def _fault_message(response) -> str:
@@ -49,41 +50,21 @@ class NovaClient:
         self.auth_strategy = group.auth_strategy
         self.noauth_token = group.noauth_token
         if session is None:
-            if self.auth_strategy == 'keystone':
-                auth = ks_loading.load_auth_from_conf_options(conf, 'nova')
-                session = ks_loading.load_session_from_conf_options(
-                    conf, 'nova', auth=auth)
-            else:
-                session = ks_session.Session()
+            session = clients.conf_session(conf, 'nova')
         self.session = session
-
-    def _headers(self) -> dict[str, str]:
-        headers = {'OpenStack-API-Version': 'compute %s'
-                                            % COMPUTE_MICROVERSION,
-                   'X-OpenStack-Nova-API-Version': COMPUTE_MICROVERSION,
-                   'Accept': 'application/json'}
+        headers = None
         if self.auth_strategy == 'noauth2':
-            headers['X-Auth-Token'] = self.noauth_token
-            headers['X-Roles'] = 'service'
-        return headers
+            headers = clients.token_headers(self.noauth_token, 'service')
+        self.adapter = clients.compute_adapter(
+            session, self.endpoint, COMPUTE_MICROVERSION,
+            connect_retries=self.retries, headers=headers)
 
     def _request(self, method: str, path: str,
                  body: Any = None) -> Any:
         url = self.endpoint + path
-
-        @tenacity.retry(
-            retry=tenacity.retry_if_exception_type(ks_exc.ConnectFailure),
-            stop=tenacity.stop_after_attempt(self.retries + 1),
-            wait=tenacity.wait_exponential(multiplier=0.5, max=5),
-            reraise=True)
-        def send():
-            return self.session.request(
-                url, method, headers=self._headers(), json=body,
-                raise_exc=False, timeout=self.timeout,
-                authenticated=self.auth_strategy == 'keystone')
-
         try:
-            response = send()
+            response = self.adapter.request(path, method, json=body,
+                                            timeout=self.timeout)
         except ks_exc.ClientException as e:
             raise exception.NovaConnectionFailed(
                 reason='%s %s: %s' % (method, url, e))

@@ -21,6 +21,7 @@ import threading
 import time
 
 from oslo_log import log as logging
+import psutil
 
 from cinder_driver_side import exception
 from cinder_driver_side.volume import holders
@@ -48,12 +49,11 @@ def _qemu_escape(value: str) -> str:
 
 def _pid_runs_daemon(pid: int, name: str) -> bool:
     try:
-        with open('/proc/%d/cmdline' % pid, 'rb') as f:
-            argv = f.read().split(b'\0')
-    except OSError:
+        argv = psutil.Process(pid).cmdline()
+    except psutil.Error:
         return False
-    return (bool(argv) and os.path.basename(argv[0]) == QSD.encode()
-            and any(('name=%s,' % name).encode() in a for a in argv))
+    return (bool(argv) and os.path.basename(argv[0]) == QSD
+            and any(('name=%s,' % name) in a for a in argv))
 
 
 class NBDExporter:
@@ -265,7 +265,7 @@ class NBDExporter:
             if child is not None:
                 if child.poll() is not None:
                     return
-            elif not os.path.exists('/proc/%d' % pid):
+            elif not psutil.pid_exists(pid):
                 return
             time.sleep(0.02)
         LOG.warning('NBD daemon pid %d ignored SIGTERM; killing it', pid)

@@ -1,24 +1,27 @@
 """Client Nova uses to reach Cinder's volume v3 REST API.
 
-Built on a keystoneauth1 session: with ``[cinder] auth_strategy = keystone``
-the session carries the plugin configured in ``[cinder]`` (Nova's service
-user); with ``noauth2`` it sends the caller's ``<user>:<project>`` token and
-roles, as the Cinder companion's noauth middleware expects.
+A keystoneauth Adapter (:func:`volmig_common.clients.volume_adapter`) on
+``[cinder] endpoint_override`` at microversion 3.44, retrying requests
+that failed to connect ``[cinder] http_retries`` times. With ``[cinder]
+auth_strategy = keystone`` the session carries the plugin configured in
+``[cinder]`` (Nova's service user); with ``noauth2`` it sends the caller's
+``<user>:<project>`` token and roles, as the Cinder companion's noauth
+middleware expects.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from keystoneauth1 import adapter as ks_adapter
 from keystoneauth1 import exceptions as ks_exc
-from keystoneauth1 import loading as ks_loading
 from keystoneauth1 import session as ks_session
 from oslo_config import cfg
 from oslo_log import log as logging
-import tenacity
 
 from nova_volmig import exception
 from nova_volmig.i18n import _
+from volmig_common import clients
 
 CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
@@ -39,41 +42,33 @@ _REFUSALS: dict[int, type[exception.CinderAPIError]] = {
 SWAP_SOURCE_STATUSES = ('migrating', 'completing')
 
 _SESSION: ks_session.Session | None = None
-_AUTH = None
 
 
 def _session() -> ks_session.Session:
-    global _SESSION, _AUTH
+    global _SESSION
     if _SESSION is None:
-        if CONF.cinder.auth_strategy == 'keystone':
-            _AUTH = ks_loading.load_auth_from_conf_options(CONF, 'cinder')
-        _SESSION = ks_loading.load_session_from_conf_options(
-            CONF, 'cinder', auth=_AUTH)
+        _SESSION = clients.conf_session(CONF, 'cinder')
     return _SESSION
 
 
 def reset() -> None:
     """Forget the cached session (tests, config reload)."""
-    global _SESSION, _AUTH
-    _SESSION = _AUTH = None
+    global _SESSION
+    _SESSION = None
 
 
-def _retry_connect():
-    return tenacity.retry(
-        retry=tenacity.retry_if_exception_type(
-            exception.CinderConnectionFailed),
-        stop=tenacity.stop_after_attempt(CONF.cinder.http_retries + 1),
-        wait=tenacity.wait_exponential(multiplier=0.2, max=2),
-        reraise=True)
+def _adapter() -> ks_adapter.Adapter:
+    """The volume API on the cached session, with today's ``[cinder]``."""
+    return clients.volume_adapter(
+        _session(), CONF.cinder.endpoint_override, CINDER_MICROVERSION,
+        connect_retries=CONF.cinder.http_retries)
 
 
 class API:
     """The Cinder calls Nova makes, each with the caller's context."""
 
     def _headers(self, context) -> dict[str, str]:
-        headers = {'OpenStack-API-Version': 'volume %s' % CINDER_MICROVERSION,
-                   'X-OpenStack-Request-ID': context.request_id,
-                   'Accept': 'application/json'}
+        headers = {'X-OpenStack-Request-ID': context.request_id}
         if CONF.cinder.auth_strategy == 'noauth2':
             headers['X-Auth-Token'] = '%s:%s' % (context.user_id,
                                                  context.project_id)
@@ -82,28 +77,20 @@ class API:
             headers['X-Auth-Token'] = context.auth_token
         return headers
 
-    def _url(self, context, path: str) -> str:
-        base = CONF.cinder.endpoint_override.rstrip('/')
-        return '%s/%s%s' % (base, context.project_id, path)
-
     def _request(self, context, method: str, path: str,
                  body: dict | None = None, *,
                  not_found: type[exception.NotFound] | None = None,
                  **not_found_kwargs) -> dict[str, Any] | None:
-        url = self._url(context, path)
-
-        @_retry_connect()
-        def _send():
-            try:
-                return _session().request(
-                    url, method, json=body, headers=self._headers(context),
-                    raise_exc=False, timeout=CONF.cinder.http_timeout,
-                    authenticated=CONF.cinder.auth_strategy == 'keystone')
-            except (ks_exc.ConnectFailure, ks_exc.ConnectTimeout,
-                    ks_exc.DiscoveryFailure) as e:
-                raise exception.CinderConnectionFailed(reason=str(e))
-
-        resp = _send()
+        # Cinder's v3 paths start with the project.
+        path = '/%s%s' % (context.project_id, path)
+        url = CONF.cinder.endpoint_override.rstrip('/') + path
+        try:
+            resp = _adapter().request(
+                path, method, json=body, headers=self._headers(context),
+                timeout=CONF.cinder.http_timeout)
+        except (ks_exc.ConnectFailure, ks_exc.ConnectTimeout,
+                ks_exc.DiscoveryFailure) as e:
+            raise exception.CinderConnectionFailed(reason=str(e))
         if resp.status_code == 404 and not_found is not None:
             raise not_found(**not_found_kwargs)
         if resp.status_code >= 400:

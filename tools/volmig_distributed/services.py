@@ -23,12 +23,13 @@ import os
 import re
 import signal
 import socket
-import time
 from typing import Iterator
 
 from oslo_concurrency import processutils
+import psutil
 
 from volmig_bench import cleanup as bench_cleanup
+from volmig_common import polling
 
 STATE_DIR = os.environ.get('VOLMIG_SERVICES_STATE_DIR', '/run/nova-volmig')
 LOOPBACK = '127.0.0.1'
@@ -53,10 +54,10 @@ pid_alive = bench_cleanup.pid_alive
 
 
 def pid_cmdline(pid: int) -> str:
+    """The command line of ``pid``, words joined by spaces ('' if gone)."""
     try:
-        with open('/proc/%d/cmdline' % pid, 'rb') as f:
-            return f.read().replace(b'\0', b' ').decode(errors='replace')
-    except OSError:
+        return ' '.join(psutil.Process(pid).cmdline())
+    except psutil.Error:
         return ''
 
 
@@ -70,15 +71,9 @@ def port_open(port: int, host: str = LOOPBACK, timeout: float = 0.5) -> bool:
 
 def wait_until(predicate, timeout: float, what: str,
                interval: float = 0.2):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise ServiceError('timed out after %ss waiting for %s'
-                               % (timeout, what))
-        time.sleep(interval)
+    """:func:`volmig_common.polling.wait_for`, failing with ServiceError."""
+    return polling.wait_for(predicate, timeout, interval, what,
+                            error=ServiceError)
 
 
 def stop_pid(pid: int, sig: int, timeout: float, what: str) -> None:
@@ -145,20 +140,10 @@ class SystemService:
         raise NotImplementedError
 
     def _helper_pids(self) -> set[int]:
-        pids = set()
         if not self.helper_names:
-            return pids
-        for entry in os.listdir('/proc'):
-            if not entry.isdigit():
-                continue
-            try:
-                with open('/proc/%s/comm' % entry) as f:
-                    name = f.read().strip()
-            except OSError:
-                continue
-            if name in self.helper_names:
-                pids.add(int(entry))
-        return pids
+            return set()
+        return {proc.pid for proc in psutil.process_iter(['name'])
+                if proc.info['name'] in self.helper_names}
 
     # Leases
 

@@ -2,11 +2,11 @@
 
 import re
 import subprocess
-import time
 
 from tests import base
 from volmig_bench import link
 from volmig_bench import nbd
+from volmig_common import polling
 
 
 class NbdNodelayTestCase(base.TestCase):
@@ -31,13 +31,10 @@ class NbdNodelayTestCase(base.TestCase):
         client = subprocess.Popen(['qemu-io', '-f', 'raw', '-c',
                                    'sleep 2000', export.uri])
         self.addCleanup(client.wait, 10)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            seen = nbd.accepted_nodelay(export.process.pid)
-            if seen:
-                return set(seen.values())
-            time.sleep(0.05)
-        self.fail('no connection reached the export')
+        seen = polling.wait_for(
+            lambda: nbd.accepted_nodelay(export.process.pid), 10, 0.05,
+            'a connection to reach the export', error=self.failureException)
+        return set(seen.values())
 
     def _parallel_writes(self, export, count=100, depth=4):
         out = subprocess.run(

@@ -19,6 +19,7 @@ import sys
 import time
 
 import libvirt
+import psutil
 
 from tests import base
 from volmig_bench import link
@@ -199,7 +200,7 @@ class BenchRunTestCase(base.TestCase):
         self.assertEqual(runs, cleaned['runs'])
         self.assertEqual(1, len(cleaned['namespaces']))
         self.assertEqual(1, len(cleaned['pools']))
-        self.assertFalse(os.path.exists('/proc/%d' % aio_pid))
+        self.assertFalse(psutil.pid_exists(aio_pid))
         self.assertNothingLeft({'runs': [{'server': {'id': s}}
                                          for s in servers]}, proc.pid)
 

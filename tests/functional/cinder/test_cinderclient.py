@@ -7,6 +7,7 @@ import time
 from cinderclient import client as cinder_client
 from keystoneauth1 import session as ks_session
 from keystoneauth1 import token_endpoint
+import psutil
 
 from tests.unit.cinder import base
 
@@ -122,9 +123,11 @@ class NBDServiceTest(base.CinderTestCase):
         pid = exporter.get_export('volume-%s' % volume_id).pid
         self.api('DELETE', '/attachments/%s' % body['attachment']['id'])
         self.assertIsNone(exporter.get_export('volume-%s' % volume_id))
-        self.assertFalse(os.path.exists('/proc/%d/cmdline' % pid)
-                         and b'qemu-storage-daemon' in open(
-                             '/proc/%d/cmdline' % pid, 'rb').read())
+        try:
+            argv = psutil.Process(pid).cmdline()
+        except psutil.NoSuchProcess:
+            argv = []
+        self.assertNotIn('qemu-storage-daemon', ' '.join(argv))
 
 
 class VolmigCLITest(base.CinderTestCase):

@@ -16,6 +16,7 @@ import socket
 import subprocess
 
 import fixtures
+import psutil
 
 from cinder_driver_side.volume import holders
 from cinder_driver_side.volume import nbd
@@ -81,7 +82,7 @@ class NBDInUseTest(base.CinderTestCase):
         status, body = self.api('DELETE', '/attachments/%s' % att['id'])
         self.assertIn(status, (200, 202, 204), body)
         self.assertEqual('available', self.volume(volume_id)['status'])
-        self.assertTrue(os.path.exists('/proc/%d' % export.pid))
+        self.assertTrue(psutil.pid_exists(export.pid))
 
         status, body = self.migrate(volume_id)
         self.assertEqual(409, status, body)
@@ -109,7 +110,7 @@ class NBDInUseTest(base.CinderTestCase):
         done = self.wait_done(volume_id)
         self.assertEqual('success', done['migration_status'])
         self.assertFalse(os.path.exists(src_path))
-        self.assertFalse(os.path.exists('/proc/%d' % export.pid))
+        self.assertFalse(psutil.pid_exists(export.pid))
         self.assertEqual(hashlib.sha256(expected).hexdigest(),
                          hashlib.sha256(base.read(self.path_of(volume_id)))
                          .hexdigest())
@@ -135,7 +136,7 @@ class AdoptKeepsUsedExportTest(test_base.TestCase):
         self.addCleanup(survivor.stop_all)
         survivor.adopt({})      # no attachment wants it, a client has it
         self.assertEqual(export.pid, survivor.get_export('volume-x').pid)
-        self.assertTrue(os.path.exists('/proc/%d' % export.pid))
+        self.assertTrue(psutil.pid_exists(export.pid))
 
         client.close()
         nova_fixtures.wait_for(

@@ -6,6 +6,7 @@ import socket
 import subprocess
 
 import fixtures
+import psutil
 
 from cinder_driver_side.volume import nbd
 from tests import base
@@ -79,7 +80,7 @@ class NBDExportTest(base.TestCase):
             f.seek(MiB)
             self.assertEqual(b'\xab' * MiB, f.read(MiB))
         self.exporter.remove_export('volume-x')
-        self.assertFalse(os.path.exists('/proc/%d' % export.pid))
+        self.assertFalse(psutil.pid_exists(export.pid))
 
     def test_accepted_connections_have_tcp_nodelay(self):
         export = self.exporter.ensure_export('volume-x', self.volume)
@@ -117,10 +118,9 @@ class NBDExportTest(base.TestCase):
                                    throttle_bytes_sec=64 * MiB)
         self.addCleanup(exporter.stop_all)
         export = exporter.ensure_export('volume-x', self.volume)
-        with open('/proc/%d/cmdline' % export.pid, 'rb') as f:
-            argv = f.read().split(b'\0')
-        self.assertIn(b'throttle-group,id=link0,x-bps-read=%d,'
-                      b'x-bps-write=%d' % (64 * MiB, 64 * MiB), argv)
+        argv = psutil.Process(export.pid).cmdline()
+        self.assertIn('throttle-group,id=link0,x-bps-read=%d,'
+                      'x-bps-write=%d' % (64 * MiB, 64 * MiB), argv)
         self._qemu_io(export, 'write -P 0xcd 2M 1M')
         self._qemu_io(export, 'read -P 0xcd 2M 1M', 'read -P 0 0 1M')
 
@@ -138,7 +138,6 @@ class NBDExportTest(base.TestCase):
 
 def _runs(pid):
     try:
-        with open('/proc/%d/stat' % pid) as f:
-            return f.read().split()[2] != 'Z'
-    except OSError:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
         return False

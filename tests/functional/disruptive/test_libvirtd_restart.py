@@ -15,6 +15,8 @@ import subprocess
 import threading
 import time
 
+import psutil
+
 from tests.functional.fixtures import libvirt as lv_fixtures
 from tests.functional.libvirt import base
 
@@ -30,7 +32,7 @@ def restart_libvirtd(down_for: float = 1.0) -> None:
     with open(LIBVIRTD_PID_FILE) as f:
         pid = int(f.read().strip())
     os.kill(pid, signal.SIGTERM)
-    lv_fixtures.wait_for(lambda: not os.path.exists('/proc/%d' % pid),
+    lv_fixtures.wait_for(lambda: not psutil.pid_exists(pid),
                          timeout=30, what='libvirtd %d to exit' % pid)
     time.sleep(down_for)
     subprocess.run(['libvirtd', '-d'], check=True)

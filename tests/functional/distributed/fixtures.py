@@ -60,16 +60,8 @@ class Cloud(aio_fixtures.Aio):
         self.deployment = deployment
 
     def _setUp(self):
-        self.connect()
-
-    def connect(self) -> None:
         info = self.deployment.info
-        self.info = {'compute': info['compute_api'],
-                     'volume': info['volume_api']}
-        self.nova = aio_fixtures.RestClient(info['compute_api'], 'compute',
-                                            '2.105')
-        self.cinder = aio_fixtures.RestClient(info['volume_api'] + '/admin',
-                                              'volume', '3.72')
+        self.connect(info['compute_api'], info['volume_api'])
 
     # The aio's life-cycle calls make no sense here: one process each.
     def start(self, *args, **kwargs):

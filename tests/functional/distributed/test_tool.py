@@ -120,10 +120,7 @@ class TestCommandLine(base.TestCase):
         lv.wait_for(lambda: 'listening on' in read(err_path), timeout=60,
                     what='the listener: %s' % read(err_path)[-2000:])
         cloud = aio_fixtures.Aio(state)
-        cloud.nova = aio_fixtures.RestClient(info['compute_api'], 'compute',
-                                             '2.105')
-        cloud.cinder = aio_fixtures.RestClient(info['volume_api'] + '/admin',
-                                               'volume', '3.72')
+        cloud.connect(info['compute_api'], info['volume_api'])
         server = cloud.nova.post('/servers', {'server': {
             'name': 'cli', 'availability_zone': 'nova:%s' % dep.OFFLINE_HOST,
         }}, expect=202).json()['server']

@@ -5,13 +5,13 @@ from __future__ import annotations
 import collections
 import json
 import os
-import time
 
 import webob
 
 from cinder_driver_side import service
 from tests import base
 from tests.unit.cinder import fake_nova
+from volmig_common import polling
 
 MiB = 1024 * 1024
 
@@ -92,24 +92,23 @@ class CinderTestCase(base.TestCase):
                         {'os-migrate_volume': dict(host=host, **kw)})
 
     def wait_done(self, volume_id: str, timeout: float = 30) -> dict:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        def done():
             volume = self.volume(volume_id)
             if volume['migration_status'] in ('success', 'error') and \
                     self.svc.manager.get_flow(volume_id) is None:
                 return volume
-            time.sleep(0.05)
-        self.fail('migration of %s did not end: %s' % (volume_id, volume))
+            return None
+        return polling.wait_for(done, timeout, 0.05,
+                                'migration of %s to end' % volume_id,
+                                error=self.failureException)
 
     def wait_status(self, volume_id: str, status: str,
                     timeout: float = 30) -> dict:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            volume = self.volume(volume_id)
-            if volume['migration_status'] == status:
-                return volume
-            time.sleep(0.02)
-        self.fail('%s never reached %s' % (volume_id, status))
+        return polling.wait_for(
+            lambda: (lambda v: v if v['migration_status'] == status
+                     else None)(self.volume(volume_id)),
+            timeout, 0.02, '%s to reach %s' % (volume_id, status),
+            error=self.failureException)
 
     def pool_files(self, array='array1', pool='pool2') -> list[str]:
         return sorted(os.listdir(self.cconf[array].pools[pool]))
