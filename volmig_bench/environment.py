@@ -18,6 +18,7 @@ import contextlib
 import math
 import os
 
+from volmig_bench import cleanup
 from volmig_bench import deploy
 from volmig_bench import display
 from volmig_bench import events as events_mod
@@ -192,7 +193,7 @@ def start_deployment(ctx: RunContext, stack: contextlib.ExitStack,
     """
     ctx.recorder = stack.enter_context(events_mod.BlockJobRecorder())
     stack.callback(teardown.stop_leftover_exports, ctx.aio_state)
-    stack.callback(teardown.destroy_leftover_domains, ctx.domains)
+    stack.callback(cleanup.destroy_leftover_domains, ctx.domains)
     ctx.reporter.step('starting nova-volmig-aio')
     ctx.aio = deploy.AioDeployment(ctx.aio_state, nova_conf(ctx.plan),
                                    cinder_conf(ctx, backends))

@@ -20,25 +20,6 @@ import psutil
 from volmig_bench import cleanup
 
 
-def destroy_leftover_domains(uuids) -> None:
-    """Destroy and undefine the domains ``uuids`` through libvirt."""
-    import libvirt
-
-    if not uuids:
-        return
-    conn = libvirt.open('qemu:///system')
-    try:
-        for uuid in list(uuids):
-            with contextlib.suppress(libvirt.libvirtError):
-                dom = conn.lookupByUUIDString(uuid)
-                if dom.isActive():
-                    dom.destroy()
-                dom.undefineFlags(
-                    libvirt.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA)
-    finally:
-        conn.close()
-
-
 def stop_leftover_exports(aio_state: str) -> None:
     """qemu-storage-daemons the deployment started and left behind.
 
@@ -93,7 +74,7 @@ def cleanup_stale_runs(state_path: str) -> list[str]:
         stop_aio_of(aio_state)
         uuids = [os.path.basename(p) for p in glob.glob(
             os.path.join(aio_state, 'instances', '*'))]
-        destroy_leftover_domains(uuids)
+        cleanup.destroy_leftover_domains(uuids)
         stop_leftover_exports(aio_state)
         shutil.rmtree(run_dir, ignore_errors=True)
         removed.append(run_dir)
