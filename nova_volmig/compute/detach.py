@@ -19,7 +19,6 @@ import traceback
 from typing import TYPE_CHECKING
 
 from oslo_log import log as logging
-from oslo_serialization import jsonutils
 
 from nova_volmig.compute import task_states
 from nova_volmig.db import api as db
@@ -66,7 +65,7 @@ def detach_volume(manager: compute_manager.ComputeManager, context,
                                                    volume_id, 'start')
                 if bdm.connection_info:
                     manager.driver.detach_volume(
-                        context, jsonutils.loads(bdm.connection_info),
+                        context, bdm.connection_info,
                         instance, bdm.device_name)
                 manager.volume_api.attachment_delete(context,
                                                      bdm.attachment_id)

@@ -388,11 +388,6 @@ def bdm_destroy(context, bdm_id: int) -> None:
 
 # Volume migrations
 
-ACTIVE_MIGRATION_STATUSES = ('starting', 'running', 'completing',
-                             'cancelling')
-TERMINAL_MIGRATION_STATUSES = ('completed', 'cancelled', 'error')
-
-
 @_retry
 def migration_create(context, values: dict) -> models.VolumeMigration:
     with _writer(context) as session:
