@@ -508,7 +508,7 @@ class TestVolumeMigrationFailures(ComputeTestCase):
                           'instance.volume_migration.error'],
                          self.rpc.event_types())
 
-    def test_complete_failure_before_switch_allows_retry_or_cancel(self):
+    def _complete_fails_before_switch(self):
         self.api.volume_migration_start(self.service_ctxt, self.src)
         self.driver.fail['volume_migration_complete'] = \
             exception.VirtDriverError(reason='copy job never got ready')
@@ -516,6 +516,9 @@ class TestVolumeMigrationFailures(ComputeTestCase):
                           self.api.volume_migration_complete,
                           self.service_ctxt, self.src,
                           self.dst_attachment())
+
+    def test_complete_failure_before_switch_allows_retry_or_cancel(self):
+        self._complete_fails_before_switch()
         record = self.migration_now()
         self.assertEqual('running', record.status)
         self.assertIn('copy job never got ready', record.error)
@@ -527,13 +530,7 @@ class TestVolumeMigrationFailures(ComputeTestCase):
     def test_complete_again_switches_to_the_new_dst(self):
         # The compute host owns dst's connection_info: a retried complete
         # towards another dst never switches to the first one's.
-        self.api.volume_migration_start(self.service_ctxt, self.src)
-        self.driver.fail['volume_migration_complete'] = \
-            exception.VirtDriverError(reason='copy job never got ready')
-        self.assertRaises(exception.VirtDriverError,
-                          self.api.volume_migration_complete,
-                          self.service_ctxt, self.src,
-                          self.dst_attachment())
+        self._complete_fails_before_switch()
         # A dst attachment Cinder made without a connector.
         second_volume = self.cinder.create_volume()
         second = self.cinder.attachment_create(None, second_volume,
