@@ -31,7 +31,10 @@ EVENT = 'compute_detach_volume'
 
 
 class DetachMixin:
-    """``detach_volume`` of the compute manager (a cast since RPC 1.1)."""
+    """``detach_volume`` of the compute manager (a cast since RPC 1.1).
+
+    Uses the manager's ``host``, ``driver`` and ``volume_api``.
+    """
 
     def detach_volume(self, context, instance_uuid: str, bdm_id: int
                       ) -> None:

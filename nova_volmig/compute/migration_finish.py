@@ -23,10 +23,15 @@ VolumeMigration = vm_obj.VolumeMigration
 
 
 class MigrationFinishMixin:
-    """The background finish of complete and cancel (compute manager)."""
+    """The background finish of complete and cancel (compute manager).
+
+    Uses the manager's ``host``, ``driver``, ``_instance`` and
+    ``_migration_failed``.
+    """
 
     def _switch_bdm_to_dst(self, context, migration: VolumeMigration
                            ) -> None:
+        """The BDM names dst once src is released (idempotent)."""
         migration.refresh()
         try:
             bdm = db.bdm_get_by_attachment(context,

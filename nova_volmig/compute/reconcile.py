@@ -29,7 +29,12 @@ ReconcileState = virt_driver.ReconcileState
 
 
 class ReconcileMixin:
-    """``init_host``'s reconciliation (compute manager)."""
+    """``init_host``'s reconciliation (compute manager).
+
+    Uses the manager's ``host``, ``driver``, ``_instance``,
+    ``_power_state``, ``_set_instance``, ``_spawn``, ``_undo_start`` and
+    ``_migration_failed``, and the finish of :mod:`migration_finish`.
+    """
 
     def _recover_instances(self, context) -> None:
         """Settle instance task states an interrupted service left set."""

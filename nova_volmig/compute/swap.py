@@ -15,7 +15,11 @@ from nova_volmig.db import api as db
 
 
 class SwapVolumeMixin:
-    """``swap_volume`` of the compute manager (RPC 1.0)."""
+    """``swap_volume`` of the compute manager (RPC 1.0).
+
+    Uses the manager's ``host``, ``driver``, ``volume_api`` and
+    ``_instance``.
+    """
 
     @compute_utils.instance_event('compute_swap_volume')
     def swap_volume(self, context, instance_uuid: str, old_volume_id: str,
