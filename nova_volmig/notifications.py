@@ -20,15 +20,32 @@ LOG = logging.getLogger(__name__)
 PAYLOAD_VERSION = '1.0'
 
 
-def _payload(instance, migration, action: str, fault: str | None) -> dict:
-    data = {
-        'action': action,
+def _instance_data(instance) -> dict:
+    """The instance's part of a payload (upstream's InstancePayload)."""
+    return {
         'instance_uuid': instance.uuid,
         'instance_name': instance.name,
         'host': instance.host,
         'project_id': instance.project_id,
         'user_id': instance.user_id,
         'state': instance.vm_state,
+    }
+
+
+def _versioned(name: str, data: dict) -> dict:
+    """A serialised versioned object, as Nova's notifications carry."""
+    return {
+        'nova_object.name': name,
+        'nova_object.namespace': 'nova',
+        'nova_object.version': PAYLOAD_VERSION,
+        'nova_object.data': data,
+    }
+
+
+def _payload(instance, migration, action: str, fault: str | None) -> dict:
+    data = {
+        'action': action,
+        **_instance_data(instance),
         'task_state': instance.task_state,
         'src_attachment_id': migration.src_attachment_id,
         'dst_attachment_id': migration.dst_attachment_id,
@@ -37,12 +54,7 @@ def _payload(instance, migration, action: str, fault: str | None) -> dict:
         'fault': fault,
         'timestamp': timeutils.utcnow().isoformat(),
     }
-    return {
-        'nova_object.name': 'InstanceActionVolumeMigrationPayload',
-        'nova_object.namespace': 'nova',
-        'nova_object.version': PAYLOAD_VERSION,
-        'nova_object.data': data,
-    }
+    return _versioned('InstanceActionVolumeMigrationPayload', data)
 
 
 def _send(context, instance, event_type: str, phase: str,
@@ -79,20 +91,10 @@ def notify_volume_detach(context, instance, volume_id: str, phase: str,
     instance, the volume and the fault of an ``error``.
     """
     event_type = 'instance.volume_detach.%s' % phase
-    payload = {
-        'nova_object.name': 'InstanceActionVolumePayload',
-        'nova_object.namespace': 'nova',
-        'nova_object.version': PAYLOAD_VERSION,
-        'nova_object.data': {
-            'instance_uuid': instance.uuid,
-            'instance_name': instance.name,
-            'host': instance.host,
-            'project_id': instance.project_id,
-            'user_id': instance.user_id,
-            'state': instance.vm_state,
-            'volume_id': volume_id,
-            'fault': fault,
-            'timestamp': timeutils.utcnow().isoformat(),
-        },
-    }
+    payload = _versioned('InstanceActionVolumePayload', {
+        **_instance_data(instance),
+        'volume_id': volume_id,
+        'fault': fault,
+        'timestamp': timeutils.utcnow().isoformat(),
+    })
     _send(context, instance, event_type, phase, payload)

@@ -15,7 +15,6 @@ from typing import Callable
 from oslo_config import cfg
 from oslo_log import log as logging
 import oslo_messaging as messaging
-from oslo_serialization import jsonutils
 from oslo_utils import uuidutils
 
 from nova_volmig.compute import flavors
@@ -27,10 +26,15 @@ from nova_volmig.db import api as db
 from nova_volmig.db import models
 from nova_volmig import exception
 from nova_volmig.i18n import _
+from nova_volmig.objects import fields
+from nova_volmig.objects import volume_migration as vm_obj
 from nova_volmig.volume import cinder
 
 CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
+
+Status = fields.VolumeMigrationStatus
+VolumeMigration = vm_obj.VolumeMigration
 
 COMPUTE_BINARY = 'nova-volmig-compute'
 
@@ -355,8 +359,8 @@ class API:
         return bdm, instance
 
     def volume_migration_get(self, context, src_attachment_id: str
-                             ) -> models.VolumeMigration:
-        migration = db.migration_get_latest(context, src_attachment_id)
+                             ) -> VolumeMigration:
+        migration = VolumeMigration.get_latest(context, src_attachment_id)
         try:
             db.instance_get(context, migration.instance_uuid)
         except exception.InstanceNotFound:
@@ -367,21 +371,21 @@ class API:
     def volume_migration_list(self, context, *,
                               instance_uuid: str | None = None,
                               status: str | None = None
-                              ) -> list[models.VolumeMigration]:
+                              ) -> list[VolumeMigration]:
         project_id = None if context.is_admin else context.project_id
-        return db.migration_get_all(context, instance_uuid=instance_uuid,
+        return VolumeMigration.list(context, instance_uuid=instance_uuid,
                                     status=status, project_id=project_id)
 
     def volume_migration_start(self, context, src_attachment_id: str
-                               ) -> models.VolumeMigration:
+                               ) -> VolumeMigration:
         bdm, instance = self._bdm_for_attachment(context, src_attachment_id)
         if bdm.multiattach:
             raise exception.MultiattachNotSupported(volume_id=bdm.volume_id)
         try:
-            latest = db.migration_get_latest(context, src_attachment_id)
+            latest = VolumeMigration.get_latest(context, src_attachment_id)
         except exception.VolumeMigrationNotFound:
             latest = None
-        if latest and latest.status in db.ACTIVE_MIGRATION_STATUSES:
+        if latest and latest.active:
             raise exception.VolumeMigrationInProgress(
                 attachment_id=src_attachment_id, status=latest.status)
         if instance.locked:
@@ -403,14 +407,7 @@ class API:
             'start a volume migration of',
             (vm_states.ACTIVE, vm_states.STOPPED))
         try:
-            migration = db.migration_create(context, {
-                'src_attachment_id': src_attachment_id,
-                'instance_uuid': instance.uuid,
-                'volume_id': bdm.volume_id,
-                'host': instance.host,
-                'status': 'starting',
-                'src_connection_info': bdm.connection_info,
-            })
+            migration = VolumeMigration.create(context, bdm, instance.host)
         except Exception:
             _release_task_state(context, instance.uuid,
                                 task_states.VOLUME_MIGRATING)
@@ -426,7 +423,7 @@ class API:
                 host=instance.host,
                 reason=_('volume migration start was not confirmed within '
                          '%ds') % CONF.compute.volume_migration_start_timeout)
-        return db.migration_get(context, migration.id)
+        return migration.refresh()
 
     def _abandon_start(self, context, instance, migration, error) -> None:
         """The compute host did not answer: make the record truthful.
@@ -435,50 +432,38 @@ class API:
         and undoes the redirection (the RPC carries a deadline as well).
         """
         try:
-            db.migration_update(context, migration.id, {
-                'status': 'error',
-                'error': _('compute host %(host)s did not confirm start: '
-                           '%(err)s') % {'host': instance.host,
-                                         'err': error}},
-                {'status': 'starting'})
-        except db.UnexpectedValues:
+            migration.abandon_start(
+                _('compute host %(host)s did not confirm start: '
+                  '%(err)s') % {'host': instance.host, 'err': error})
+        except exception.VolumeMigrationInvalidState:
             return
         _release_task_state(context, instance.uuid,
                             task_states.VOLUME_MIGRATING)
         db.action_finish(context, instance.uuid, message='Error')
 
     def _running_migration(self, context, src_attachment_id: str,
-                           action: str) -> tuple[models.VolumeMigration,
+                           action: str) -> tuple[VolumeMigration,
                                                  models.Instance]:
         migration = self.volume_migration_get(context, src_attachment_id)
-        if migration.status != 'running':
+        if migration.status != Status.RUNNING:
             raise exception.VolumeMigrationInvalidState(
                 action=action, attachment_id=src_attachment_id,
-                status=migration.status, expected='running')
+                status=migration.status, expected=Status.RUNNING)
         instance = db.instance_get(context, migration.instance_uuid)
         return migration, instance
 
     @staticmethod
-    def _leave_running(context, migration, instance, action: str,
-                       values: dict, task_state: str, instance_action: str
-                       ) -> models.VolumeMigration:
-        """CAS the record out of ``running`` and the task state with it.
+    def _leave_running(context, instance, task_state: str,
+                       instance_action: str) -> None:
+        """After the record left ``running``: the task state follows.
 
-        Of a concurrent complete and cancel exactly one passes.
+        The record's compare-and-swap came first: of a concurrent
+        complete and cancel exactly one passes.
         """
-        try:
-            migration = db.migration_update(context, migration.id, values,
-                                            {'status': 'running'})
-        except db.UnexpectedValues:
-            current = db.migration_get(context, migration.id)
-            raise exception.VolumeMigrationInvalidState(
-                action=action, attachment_id=migration.src_attachment_id,
-                status=current.status, expected='running')
         db.instance_update(context, instance.uuid,
                            {'task_state': task_state},
                            {'task_state': task_states.VOLUME_MIGRATING})
         db.action_start(context, instance.uuid, instance_action)
-        return migration
 
     def volume_migration_complete(self, context, src_attachment_id: str,
                                   dst_attachment_id: str) -> None:
@@ -499,16 +484,10 @@ class API:
                 attachment_id=dst_attachment_id,
                 reason=_('it is not for instance %s') % instance.uuid)
         self._check_host_up(context, instance)
-        values = {'status': 'completing',
-                  'dst_attachment_id': dst_attachment_id,
-                  'claimed_by': None,
-                  'error': None}
-        if dst.get('connection_info'):
-            values['dst_connection_info'] = cinder_json(
-                dst['connection_info'])
-        migration = self._leave_running(
-            context, migration, instance, 'complete', values,
-            task_states.VOLUME_MIGRATION_COMPLETING, ACTION_COMPLETE)
+        migration.begin_complete(dst_attachment_id)
+        self._leave_running(context, instance,
+                            task_states.VOLUME_MIGRATION_COMPLETING,
+                            ACTION_COMPLETE)
         try:
             self.compute_rpcapi.volume_migration_complete(
                 context, instance.uuid, instance.host, migration.id)
@@ -526,17 +505,11 @@ class API:
         """
         timeout = CONF.compute.volume_migration_complete_timeout
         try:
-            db.migration_update(context, migration.id, {
-                'status': 'running',
-                'error': _('compute host %(host)s did not take complete '
-                           'within %(timeout)ds (%(err)s); nothing was '
-                           'changed') % {'host': instance.host,
-                                         'timeout': timeout, 'err': error}},
-                {'status': 'completing', 'claimed_by': None},
-                instance_values={'task_state': task_states.VOLUME_MIGRATING},
-                instance_expected={
-                    'task_state': task_states.VOLUME_MIGRATION_COMPLETING})
-        except db.UnexpectedValues:
+            migration.complete_not_taken(
+                _('compute host %(host)s did not take complete within '
+                  '%(timeout)ds (%(err)s); nothing was changed')
+                % {'host': instance.host, 'timeout': timeout, 'err': error})
+        except (exception.VolumeMigrationInvalidState, db.UnexpectedValues):
             raise exception.ComputeServiceUnavailable(
                 host=instance.host,
                 reason=_('volume migration complete is still running '
@@ -554,9 +527,10 @@ class API:
         migration, instance = self._running_migration(
             context, src_attachment_id, 'cancel')
         self._check_host_up(context, instance)
-        migration = self._leave_running(
-            context, migration, instance, 'cancel', {'status': 'cancelling'},
-            task_states.VOLUME_MIGRATION_CANCELLING, ACTION_CANCEL)
+        migration.begin_cancel()
+        self._leave_running(context, instance,
+                            task_states.VOLUME_MIGRATION_CANCELLING,
+                            ACTION_CANCEL)
         self.compute_rpcapi.volume_migration_cancel(
             context, instance.uuid, instance.host, migration.id)
 
@@ -570,10 +544,3 @@ class API:
                             request_id: str):
         return db.action_get_by_request_id(context, instance.uuid,
                                            request_id)
-
-
-def cinder_json(connection_info: dict | str) -> str:
-    """connection_info as the JSON text the database keeps."""
-    if isinstance(connection_info, str):
-        return connection_info
-    return jsonutils.dumps(connection_info)

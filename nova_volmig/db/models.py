@@ -5,12 +5,30 @@ from __future__ import annotations
 import datetime
 
 from oslo_config import cfg
+from oslo_serialization import jsonutils
 import sqlalchemy as sa
 from sqlalchemy import orm
 
 
 def _utcnow() -> datetime.datetime:
     return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+
+
+class JSONEncodedDict(sa.types.TypeDecorator):
+    """A dict kept as JSON text: the one place it is encoded and decoded.
+
+    Unlike oslo.db's ``JsonEncodedDict``, ``None`` stays NULL (a BDM being
+    attached has no connection_info yet, a migration no dst one).
+    """
+
+    impl = sa.Text
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        return None if value is None else jsonutils.dumps(value)
+
+    def process_result_value(self, value, dialect):
+        return None if value is None else jsonutils.loads(value)
 
 
 class Base(orm.DeclarativeBase):
@@ -103,7 +121,8 @@ class BlockDeviceMapping(Base):
         sa.String(36), sa.ForeignKey('instances.uuid'))
     volume_id: orm.Mapped[str] = orm.mapped_column(sa.String(36))
     attachment_id: orm.Mapped[str | None] = orm.mapped_column(sa.String(36))
-    connection_info: orm.Mapped[str | None] = orm.mapped_column(sa.Text)
+    connection_info: orm.Mapped[dict | None] = orm.mapped_column(
+        JSONEncodedDict)
     device_name: orm.Mapped[str | None] = orm.mapped_column(sa.String(255))
     multiattach: orm.Mapped[bool] = orm.mapped_column(
         sa.Boolean, default=False, nullable=False)
@@ -135,11 +154,17 @@ class VolumeMigration(Base):
     progress: orm.Mapped[str | None] = orm.mapped_column(sa.String(8))
     error: orm.Mapped[str | None] = orm.mapped_column(sa.Text)
     # What the guest was attached with, and what complete switches it to.
-    src_connection_info: orm.Mapped[str | None] = orm.mapped_column(sa.Text)
-    dst_connection_info: orm.Mapped[str | None] = orm.mapped_column(sa.Text)
-    # Driver progress markers (overlay paths, saved I/O limits...), JSON;
+    src_connection_info: orm.Mapped[dict | None] = orm.mapped_column(
+        JSONEncodedDict)
+    dst_connection_info: orm.Mapped[dict | None] = orm.mapped_column(
+        JSONEncodedDict)
+    # The guest's device of the volume (e.g. /dev/vdb), copied from the BDM
+    # at start: the same before and after the switch to dst.
+    device_name: orm.Mapped[str | None] = orm.mapped_column(sa.String(255))
+    # Driver progress markers (overlay paths, saved I/O limits...);
     # what start-up reconciliation reads after a crash.
-    driver_data: orm.Mapped[str | None] = orm.mapped_column(sa.Text)
+    driver_data: orm.Mapped[dict | None] = orm.mapped_column(
+        JSONEncodedDict)
     # The compute host that took the current complete: set by that host
     # with a compare-and-swap before it switches anything, so an API that
     # stops waiting can tell "never taken" (safe to undo) from "running".

@@ -1,9 +1,9 @@
 """Schemas of /os-volume-migrations (microversion 2.105, DESIGN 3)."""
 
 from nova_volmig.api.validation import parameter_types
+from nova_volmig.objects import fields
 
-STATUSES = ('starting', 'running', 'completing', 'completed', 'cancelling',
-            'cancelled', 'error')
+STATUSES = fields.VolumeMigrationStatus.ALL
 
 create = {
     'type': 'object',

@@ -10,7 +10,8 @@ that change something are made once and their errors propagate.
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING, Any, Callable, TypeVar
+import threading
+from typing import Any, Callable, Protocol, TypeVar
 
 import libvirt
 from oslo_log import log as logging
@@ -20,11 +21,21 @@ from nova_volmig import exception
 from nova_volmig.virt.libvirt import config
 from nova_volmig.virt.libvirt import exception as lv_exc
 
-if TYPE_CHECKING:
-    from nova_volmig.virt.libvirt import host as libvirt_host
-
 LOG = logging.getLogger(__name__)
 T = TypeVar('T')
+
+
+class Host(Protocol):
+    """What a Guest uses of its ``host.Host`` (which imports this module)."""
+
+    generation: int
+
+    def get_connection(self) -> libvirt.virConnect: ...
+
+    def call(self, func: Callable[[], T], idempotent: bool = True) -> T: ...
+
+    def block_graph_lock(self, domain_uuid: str) -> threading.RLock: ...
+
 
 LIBVIRT_POWER_STATE = {
     libvirt.VIR_DOMAIN_NOSTATE: power_state.NOSTATE,
@@ -72,7 +83,7 @@ class BlockJobInfo:
 class Guest:
     """One libvirt domain, found again after a reconnection."""
 
-    def __init__(self, host: libvirt_host.Host, uuid: str,
+    def __init__(self, host: Host, uuid: str,
                  domain: libvirt.virDomain):
         self._host = host
         self.uuid = uuid
@@ -83,7 +94,7 @@ class Guest:
         return '<Guest %s>' % self.uuid
 
     @property
-    def host(self) -> libvirt_host.Host:
+    def host(self) -> Host:
         return self._host
 
     def _dom(self) -> libvirt.virDomain:

@@ -11,7 +11,6 @@ import datetime
 import threading
 from unittest import mock
 
-from oslo_serialization import jsonutils
 from oslo_utils import timeutils
 from oslo_utils import uuidutils
 
@@ -182,7 +181,7 @@ class TestVolumeMigrationFlow(ComputeTestCase):
         new_attachment = self.cinder.attachments[bdm.attachment_id]
         self.assertEqual(new_volume, new_attachment['volume_id'])
         self.assertEqual(new_attachment['connection_info'],
-                         jsonutils.loads(bdm.connection_info))
+                         bdm.connection_info)
         self.assertIsNone(bdm.swap_progress)
         self.assertNotIn(self.src, self.cinder.attachments)
         self.assertEqual(
@@ -509,7 +508,7 @@ class TestVolumeMigrationFailures(ComputeTestCase):
                           'instance.volume_migration.error'],
                          self.rpc.event_types())
 
-    def test_complete_failure_before_switch_allows_retry_or_cancel(self):
+    def _complete_fails_before_switch(self):
         self.api.volume_migration_start(self.service_ctxt, self.src)
         self.driver.fail['volume_migration_complete'] = \
             exception.VirtDriverError(reason='copy job never got ready')
@@ -517,6 +516,9 @@ class TestVolumeMigrationFailures(ComputeTestCase):
                           self.api.volume_migration_complete,
                           self.service_ctxt, self.src,
                           self.dst_attachment())
+
+    def test_complete_failure_before_switch_allows_retry_or_cancel(self):
+        self._complete_fails_before_switch()
         record = self.migration_now()
         self.assertEqual('running', record.status)
         self.assertIn('copy job never got ready', record.error)
@@ -524,6 +526,26 @@ class TestVolumeMigrationFailures(ComputeTestCase):
                          self.instance_now().task_state)
         self.api.volume_migration_cancel(self.service_ctxt, self.src)
         self.wait_status('cancelled')
+
+    def test_complete_again_switches_to_the_new_dst(self):
+        # The compute host owns dst's connection_info: a retried complete
+        # towards another dst never switches to the first one's.
+        self._complete_fails_before_switch()
+        # A dst attachment Cinder made without a connector.
+        second_volume = self.cinder.create_volume()
+        second = self.cinder.attachment_create(None, second_volume,
+                                               self.instance.uuid)['id']
+        self.api.volume_migration_complete(self.service_ctxt, self.src,
+                                           second)
+        record = self.wait_status('completed')
+        self.assertEqual(second, record.dst_attachment_id)
+        self.assertEqual(
+            self.cinder.attachments[second]['connection_info'],
+            self.driver.instances[self.instance.uuid]['disks']['/dev/vdb'])
+        self.assertEqual(
+            self.cinder.attachments[second]['connection_info'],
+            db.bdm_get_by_volume(self.ctxt, self.instance.uuid,
+                                 self.volume_id).connection_info)
 
     def test_complete_finish_failure(self):
         self.api.volume_migration_start(self.service_ctxt, self.src)
@@ -556,7 +578,7 @@ class TestVolumeMigrationFailures(ComputeTestCase):
         migration = db.migration_create(self.ctxt, {
             'src_attachment_id': self.src, 'instance_uuid': instance.uuid,
             'volume_id': self.volume_id, 'host': 'compute1',
-            'status': 'starting'})
+            'device_name': '/dev/vdb', 'status': 'starting'})
         db.action_start(self.ctxt, instance.uuid, 'volume_migration_start')
         past = (timeutils.utcnow() - datetime.timedelta(seconds=1))
         self.assertRaises(exception.VolumeMigrationFailed,
@@ -697,9 +719,10 @@ class TestReconcile(ComputeTestCase):
             'src_attachment_id': self.src, 'dst_attachment_id': dst,
             'instance_uuid': instance.uuid, 'volume_id': self.volume_id,
             'host': 'compute1', 'status': status,
-            'dst_connection_info': compute_api.cinder_json(
-                self.cinder.attachments[dst]['connection_info']),
-            'driver_data': compute_api.cinder_json(driver_data or {})})
+            'device_name': '/dev/vdb',
+            'dst_connection_info':
+                self.cinder.attachments[dst]['connection_info'],
+            'driver_data': driver_data or {}})
         if overlay:
             self.driver.instances[instance.uuid]['overlay']['/dev/vdb'] = \
                 overlay
@@ -803,7 +826,7 @@ class TestOfflineDriver(ComputeTestCase):
     def test_reconcile_states(self):
         self._stop()
         self.api.volume_migration_start(self.service_ctxt, self.src)
-        handle = self.host.manager._handle(self.ctxt, self.migration_now())
+        handle = self.migration_now()
         self.assertEqual(
             virt_driver.ReconcileState.ON_SRC,
             self.driver.volume_migration_reconcile(
