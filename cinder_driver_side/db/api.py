@@ -13,8 +13,6 @@ import os
 from typing import Any, Iterable
 
 from oslo_config import cfg
-from oslo_db import api as oslo_db_api
-from oslo_db import exception as db_exc
 from oslo_db.sqlalchemy import enginefacade
 from oslo_log import log as logging
 from oslo_utils import timeutils
@@ -24,10 +22,9 @@ import sqlalchemy as sa
 from cinder_driver_side.db import models
 from cinder_driver_side import exception
 from cinder_driver_side.objects import fields
+from volmig_common import sqlite
 
 LOG = logging.getLogger(__name__)
-
-SQLITE_BUSY_TIMEOUT_MS = 30000
 
 
 class UnexpectedValues(exception.Conflict):
@@ -39,49 +36,7 @@ def default_connection(conf: cfg.ConfigOpts) -> str:
                                          'cinder-volmig.sqlite')
 
 
-def _install_sqlite_events(engine: sa.engine.Engine) -> None:
-    """Make a SQLite file safe for many writer threads.
-
-    WAL lets readers run beside a writer; ``BEGIN IMMEDIATE`` takes the write
-    lock up front, so a read-then-write transaction never fails on the lock
-    upgrade (SQLITE_BUSY_SNAPSHOT, which busy_timeout does not wait out), and
-    ``busy_timeout`` makes the losers wait instead of fail.
-    """
-
-    @sa.event.listens_for(engine, 'connect')
-    def _pragmas(dbapi_con, con_record):
-        dbapi_con.execute('PRAGMA busy_timeout = %d' % SQLITE_BUSY_TIMEOUT_MS)
-        dbapi_con.execute('PRAGMA journal_mode = WAL')
-
-    # oslo.db emits a plain (deferred) BEGIN, and runs before a listener
-    # added later even with insert=True: remove it so ours starts the
-    # transaction (oslo.db's commit/rollback listener still clears the
-    # marker).
-    for listener in list(engine.dispatch.begin):
-        if getattr(listener, '__name__', '') == '_sqlite_emit_begin':
-            sa.event.remove(engine, 'begin', listener)
-
-    @sa.event.listens_for(engine, 'begin')
-    def _begin_immediate(conn):
-        if 'in_transaction' not in conn.info:
-            conn.exec_driver_sql('BEGIN IMMEDIATE')
-            conn.info['in_transaction'] = True
-
-
-def _is_locked(exc: BaseException) -> bool:
-    """SQLite's "database is locked", translated by oslo.db or not.
-
-    oslo.db's error filters are not installed on every SQLAlchemy version,
-    so the raw sqlalchemy OperationalError is matched too.
-    """
-    return (isinstance(exc, (db_exc.DBError, sa.exc.OperationalError))
-            and 'database is locked' in str(exc))
-
-
-def _retry(f):
-    return oslo_db_api.wrap_db_retry(
-        max_retries=5, retry_on_deadlock=True, retry_interval=0.1,
-        exception_checker=_is_locked)(f)
+_retry = sqlite.retry
 
 
 def _storable_key(value) -> bool:
@@ -121,7 +76,7 @@ class Connection:
                                 max_retries=-1, retry_interval=1)
         engine = self._manager.writer.get_engine()
         if engine.dialect.name == 'sqlite':
-            _install_sqlite_events(engine)
+            sqlite.install_events(engine)
 
     @property
     def engine(self) -> sa.engine.Engine:

@@ -1,0 +1,61 @@
+"""A SQLite file both services can share between many writer threads.
+
+WAL lets readers run beside a writer; ``BEGIN IMMEDIATE`` takes the write
+lock up front, so a read-then-write transaction never fails on the lock
+upgrade (SQLITE_BUSY_SNAPSHOT, which busy_timeout does not wait out), and
+``busy_timeout`` makes the losers wait instead of fail. What is left
+("database is locked" under a long writer) is retried by :func:`retry`.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, TypeVar
+
+from oslo_db import api as oslo_db_api
+from oslo_db import exception as db_exc
+import sqlalchemy as sa
+
+BUSY_TIMEOUT_MS = 30000
+
+F = TypeVar('F', bound=Callable)
+
+
+def install_events(engine: sa.engine.Engine,
+                   busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> None:
+    """Pragmas on each connection and an immediate BEGIN on ``engine``."""
+
+    @sa.event.listens_for(engine, 'connect')
+    def _pragmas(dbapi_con, con_record):
+        dbapi_con.execute('PRAGMA busy_timeout = %d' % busy_timeout_ms)
+        dbapi_con.execute('PRAGMA journal_mode = WAL')
+
+    # oslo.db emits a plain (deferred) BEGIN, and runs before a listener
+    # added later even with insert=True: remove it so ours starts the
+    # transaction (oslo.db's commit/rollback listener still clears the
+    # marker).
+    for listener in list(engine.dispatch.begin):
+        if getattr(listener, '__name__', '') == '_sqlite_emit_begin':
+            sa.event.remove(engine, 'begin', listener)
+
+    @sa.event.listens_for(engine, 'begin')
+    def _begin_immediate(conn):
+        if 'in_transaction' not in conn.info:
+            conn.exec_driver_sql('BEGIN IMMEDIATE')
+            conn.info['in_transaction'] = True
+
+
+def is_locked(exc: BaseException) -> bool:
+    """SQLite's "database is locked", translated by oslo.db or not.
+
+    oslo.db's error filters are not installed on every SQLAlchemy version,
+    so the raw sqlalchemy OperationalError is matched too.
+    """
+    return (isinstance(exc, (db_exc.DBError, sa.exc.OperationalError))
+            and 'database is locked' in str(exc))
+
+
+def retry(f: F) -> F:
+    """Retry deadlocks and SQLite "database is locked" a few times."""
+    return oslo_db_api.wrap_db_retry(
+        max_retries=5, retry_on_deadlock=True, retry_interval=0.1,
+        exception_checker=is_locked)(f)
