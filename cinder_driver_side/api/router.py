@@ -12,6 +12,7 @@ from cinder_driver_side.api import attachments
 from cinder_driver_side.api import auth
 from cinder_driver_side.api import microversions
 from cinder_driver_side.api import schemas
+from cinder_driver_side.api import snapshots
 from cinder_driver_side.api import types
 from cinder_driver_side.api import versions
 from cinder_driver_side.api import volumes
@@ -22,7 +23,8 @@ from cinder_driver_side.volume import manager as manager_mod
 
 MAX_BODY = 1024 * 1024
 # Both /v3/{project_id}/... and, as since 3.67, /v3/... without it.
-_COLLECTIONS = ('volumes', 'types', 'attachments', 'scheduler-stats')
+_COLLECTIONS = ('volumes', 'types', 'attachments', 'scheduler-stats',
+                'snapshots')
 _PROJECT = r'(?!(%s)(/|$))[^/]+' % '|'.join(_COLLECTIONS)
 
 
@@ -87,6 +89,14 @@ ROUTES: tuple[Route, ...] = (
           'extra_specs_delete'),
     Route('/scheduler-stats/get_pools', 'types', 'GET', 'pools',
           query=('detail',)),
+    Route('/snapshots', 'snapshots', 'GET', 'index',
+          query=('all_tenants', 'all_projects', 'volume_id')),
+    Route('/snapshots', 'snapshots', 'POST', 'create',
+          body=schemas.snapshot_create),
+    Route('/snapshots/detail', 'snapshots', 'GET', 'detail',
+          query=('all_tenants', 'all_projects', 'volume_id')),
+    Route('/snapshots/{id}', 'snapshots', 'GET', 'show'),
+    Route('/snapshots/{id}', 'snapshots', 'DELETE', 'delete'),
 )
 
 
@@ -104,6 +114,8 @@ class APIRouter:
             'attachments': attachments.AttachmentsController(
                 conf, manager, enforcer),
             'types': types.TypesController(conf, manager, enforcer),
+            'snapshots': snapshots.SnapshotsController(conf, manager,
+                                                       enforcer),
         }
         for route in ROUTES:
             for prefix in ('/v3/{project_id}', '/v3'):

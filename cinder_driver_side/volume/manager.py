@@ -25,6 +25,7 @@ from cinder_driver_side.db import models
 from cinder_driver_side import exception
 from cinder_driver_side.volume import backend_array
 from cinder_driver_side.volume import migration
+from cinder_driver_side.volume import snapshots
 from cinder_driver_side.volume import utils
 
 LOG = logging.getLogger(__name__)
@@ -224,6 +225,7 @@ class VolumeManager:
             raise exception.InvalidVolume(
                 reason='Volume status must be available or error and '
                        'have no attachments; it has attachments')
+        snapshots.check_no_dependent_snapshots(self.db, ctx, volume)
         if volume.status not in ('available', 'error', 'error_deleting'):
             raise exception.InvalidVolume(
                 reason='Volume status must be available or error, but '
@@ -445,6 +447,7 @@ class VolumeManager:
             raise exception.InvalidVolume(
                 reason='Volume status must be available or in-use, but '
                        'current status is: %s' % volume.status)
+        snapshots.check_no_snapshots(self.db, ctx, volume)
         dest_array, dest_pool = self.array_for_host(host)
         dest_array.check_volume_size(dest_pool, volume.size_bytes)
         src_array, _src_pool = self.locate(volume)
@@ -501,6 +504,10 @@ class VolumeManager:
                   'migration_progress': None}
         if lock:
             values['status'] = 'maintenance'
+        if new_type is not None and volume.status == 'available':
+            # Upstream: "retyping" until the retype ends (what Watcher's
+            # check_retyped waits on), then restored as a lock is.
+            lock, values['status'] = True, 'retyping'
         try:
             self.db.volume_update(ctx, volume.id, values, expected={
                 'migration_status': (None, 'success', 'error'),
