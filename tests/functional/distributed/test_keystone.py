@@ -9,6 +9,7 @@ ones from PyPI with password authentication.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -225,6 +226,45 @@ class TestKeystone(auth_fixtures.KeystoneTestCase):
         self.assertNotIn(server['id'],
                          run_openstack(member_env, 'server', 'list'))
 
+    def test_openstack_cli_volume_migration_plugin(self):
+        """``openstack server volume migration`` and ``volume migration``.
+
+        The plugin (volmig_osc) of the real openstack CLI, password auth.
+        """
+        server, volume, writer = self.attached_volume(seed=13)
+        writer.write_some(2)
+        env = auth_fixtures.openrc(self.deployment, 'admin')
+        self.cloud.migrate(volume['id'], POOL2)
+        shown = json.loads(run_openstack(
+            env, 'volume', 'migration', 'show', volume['id'], '--wait',
+            '-f', 'json'))
+        self.assertEqual(('success', 'success', 'attached', '100'),
+                         (shown['status'], shown['migration_status'],
+                          shown['kind'], shown['progress']))
+        self.assertEqual(POOL2, shown['dest_host'])
+        listed = json.loads(run_openstack(
+            env, 'server', 'volume', 'migration', 'list', '--server',
+            server['id'], '-f', 'json'))
+        self.assertEqual([(shown['src_attachment_id'], volume['id'],
+                           server['id'])],
+                         [(r['src_attachment_id'], r['volume_id'],
+                           r['instance_uuid']) for r in listed])
+        record = json.loads(run_openstack(
+            env, 'server', 'volume', 'migration', 'show',
+            shown['src_attachment_id'], '--wait', '-f', 'json'))
+        self.assertEqual(('completed', shown['dst_attachment_id']),
+                         (record['status'], record['dst_attachment_id']))
+        self.cloud.wait_migration(volume['id'])
+        writer.write_some(1)
+        self.assertEqual(writer.sha256(), lv.sha256_file(
+            self.cloud.volume_path(self.cloud.volume(volume['id']))))
+        # A member's password gets Nova's 403 through the CLI.
+        member_env = auth_fixtures.openrc(
+            self.deployment, auth_fixtures.identity.MEMBER_USER)
+        e = self.assertRaises(AssertionError, run_openstack, member_env,
+                              'server', 'volume', 'migration', 'list')
+        self.assertIn('403', str(e))
+
 
 def _get(url: str, token: str | None) -> requests.Response:
     headers = {'X-Auth-Token': token} if token is not None else {}
@@ -234,6 +274,9 @@ def _get(url: str, token: str | None) -> requests.Response:
 def run_openstack(env: dict[str, str], *args: str) -> str:
     """The ``openstack`` CLI with only ``env`` (no OS_* of the caller)."""
     env = {**env, 'PATH': os.environ.get('PATH', '/usr/bin:/bin')}
+    # The tree under test, when the runner has it first on the path.
+    if os.environ.get('PYTHONPATH'):
+        env['PYTHONPATH'] = os.environ['PYTHONPATH']
     result = subprocess.run([os.path.join(BIN, 'openstack'), *args],
                             env=env, capture_output=True, text=True,
                             timeout=120)
