@@ -89,8 +89,7 @@ class Settings:
     #: 0 picks a free port
     nova_port: int = 8774
     cinder_port: int = 8776
-    #: ``noauth2`` or ``keystone``: a real Keystone (``identity``) that
-    #: Nova and Cinder validate tokens with and call each other through
+    #: ``keystone``: a real Keystone for both services (``identity``)
     auth: str = 'noauth2'
     keystone_port: int = 5000
     volume_protocol: str = 'file'
@@ -218,9 +217,6 @@ class Deployment:
             self.settings.nova_port = free_port(self.settings.listen)
         if not self.settings.cinder_port:
             self.settings.cinder_port = free_port(self.settings.listen)
-        if self.settings.auth == 'keystone':
-            self.settings.keystone_port = (self.settings.keystone_port
-                                           or free_port(self.settings.listen))
 
     def _variables(self) -> dict[str, str]:
         s = self.settings
@@ -299,9 +295,9 @@ class Deployment:
                               self.settings.nova_overrides)
         self._write_overrides('cinder-overrides.conf',
                               self.settings.cinder_overrides)
-        self.keystone = identity.for_deployment(self)
+        # Keystone's own file is written as it starts (identity.start_for).
+        self.keystone = self.keystone or identity.for_deployment(self)
         if self.keystone is not None:
-            self.keystone.write_config()
             self._write_overrides('nova-keystone.conf',
                                   self.keystone.nova_options())
             self._write_overrides('cinder-keystone.conf',
@@ -495,10 +491,18 @@ class Deployment:
         """Everything: infrastructure, config, schema, services."""
         self.acquire_infrastructure()
         self.create_databases()
+        # Keystone first: the services' ports are picked just before use.
+        if self.settings.auth == 'keystone':
+            self.keystone = identity.start_for(self, KEYSTONE)
         self.write_config()
         self.db_sync()
         if self.keystone is not None:
-            self._start_keystone()
+            try:
+                self.keystone.populate(self.nova_endpoint,
+                                       self.cinder_endpoint)
+            except Exception:
+                self.stop()
+                raise
         # Cinder first: the compute hosts' reconciliation may call it.
         self.spawn(CINDER)
         for name in list(COMPUTE_HOSTS) + [NOVA_API]:
@@ -509,17 +513,6 @@ class Deployment:
             self.stop()
             raise
         return self._save_info()
-
-    def _start_keystone(self) -> None:
-        """Keystone set up, serving, and holding the services' users."""
-        self.keystone.setup()
-        self.spawn(KEYSTONE)
-        try:
-            self.wait_ready([KEYSTONE])
-            self.keystone.populate(self.nova_endpoint, self.cinder_endpoint)
-        except Exception:
-            self.stop()
-            raise
 
     def stop(self, timeout: float = STOP_TIMEOUT) -> dict[str, int | None]:
         """SIGTERM every service, front doors first; their exit codes."""

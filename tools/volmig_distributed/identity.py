@@ -24,6 +24,7 @@ import grp
 import os
 import pwd
 import shutil
+import socket
 import sys
 
 from keystoneauth1.identity import v3
@@ -83,6 +84,36 @@ def for_deployment(deployment) -> Keystone | None:
     return Keystone(os.path.join(deployment.state_path, 'keystone'),
                     settings.listen, settings.keystone_port,
                     debug=settings.debug)
+
+
+def start_for(deployment, name: str) -> Keystone:
+    """A deployment's fresh Keystone, set up and serving (no users yet).
+
+    Picks its port (``keystone_port`` 0: a free one), then runs it as the
+    deployment's service ``name``; stops the deployment if it fails.
+    """
+    settings = deployment.settings
+    if not settings.keystone_port:
+        settings.keystone_port = deployment_free_port(settings.listen)
+    keystone = deployment.keystone = for_deployment(deployment)
+    keystone.write_config()
+    keystone.setup()
+    for directory in (deployment.log_dir, deployment.run_dir):
+        os.makedirs(directory, exist_ok=True)
+    deployment._define_services()
+    deployment.spawn(name)
+    try:
+        deployment.wait_ready([name])
+    except Exception:
+        deployment.stop()
+        raise
+    return keystone
+
+
+def deployment_free_port(host: str) -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
 
 
 def keystone_manage() -> str:
