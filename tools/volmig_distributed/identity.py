@@ -20,15 +20,18 @@ calls to each other with the service user of their ``[cinder]`` /
 
 from __future__ import annotations
 
+import configparser
 import grp
 import os
 import pwd
 import shutil
 import socket
+import subprocess
 import sys
 
 from keystoneauth1.identity import v3
 from keystoneauth1 import session as ks_session
+import requests
 
 from . import services
 
@@ -114,6 +117,53 @@ def deployment_free_port(host: str) -> int:
     with socket.socket() as s:
         s.bind((host, 0))
         return s.getsockname()[1]
+
+
+def serve_for_aio(state_path: str, port: int, compute_url: str,
+                  volume_url: str, listen: str = services.LOOPBACK
+                  ) -> tuple[Keystone, subprocess.Popen]:
+    """A Keystone for nova-volmig-aio (``tools/aio_keystone.py``).
+
+    Sets it up under ``state_path/keystone``, serves it (the caller stops
+    the process), populates it with the given endpoints, and writes
+    ``state_path/nova-keystone.conf`` and ``cinder-keystone.conf`` for the
+    aio's ``--config-file`` and ``--cinder-config-file``.
+    """
+    keystone = Keystone(os.path.join(state_path, 'keystone'), listen, port)
+    keystone.write_config()
+    keystone.setup()
+    log_path = os.path.join(keystone.state_path, 'keystone.log')
+    with open(log_path, 'ab') as log:
+        process = subprocess.Popen(keystone.argv(), stdout=log,
+                                   stderr=subprocess.STDOUT,
+                                   stdin=subprocess.DEVNULL)
+
+    def ready() -> bool:
+        if process.poll() is not None:
+            raise services.ServiceError('keystone exited (%s), see %s'
+                                        % (process.returncode, log_path))
+        try:
+            return requests.get(keystone.auth_url, timeout=2).ok
+        except requests.RequestException:
+            return False
+
+    try:
+        services.wait_until(ready, 90, 'keystone to serve')
+        keystone.populate(compute_url, volume_url)
+    except BaseException:
+        process.terminate()
+        process.wait(30)
+        raise
+    for side, options in (('nova', keystone.nova_options()),
+                          ('cinder', keystone.cinder_options())):
+        parser = configparser.ConfigParser(interpolation=None)
+        parser.optionxform = str
+        parser.read_dict(options)
+        path = os.path.join(state_path, '%s-keystone.conf' % side)
+        with open(path, 'w') as f:
+            parser.write(f)
+        os.chmod(path, 0o600)  # it holds the service user's password
+    return keystone, process
 
 
 def keystone_manage() -> str:
