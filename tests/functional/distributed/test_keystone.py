@@ -20,9 +20,11 @@ from novaclient import client as nova_client
 import openstack
 import requests
 
+from tests import base
 from tests.functional.distributed import auth_fixtures
 from tests.functional.distributed import fixtures as dist
 from tests.functional.fixtures import libvirt as lv
+from tools.volmig_distributed import deployment as dep
 
 MiB = 1024 * 1024
 BIN = os.path.dirname(sys.executable)
@@ -285,3 +287,39 @@ def run_openstack(env: dict[str, str], *args: str) -> str:
             ' '.join(args), result.returncode, result.stdout,
             result.stderr))
     return result.stdout
+
+
+class TestKeystoneConfiguration(base.TestCase):
+    """The options written for Keystone are options the services know.
+
+    oslo.config ignores unknown options: a misspelt one would silently
+    leave a service on noauth2 or without its service user. (The
+    validator cannot check ``[keystone_authtoken]``, whose auth plugin
+    options it has no sample of; the functional tests above use them.)
+    """
+
+    def test_rendered_files_use_known_options(self):
+        deployment = dep.Deployment(
+            self.state_file('deployment'),
+            dep.Settings(name='vt_ks_render', nova_port=0, cinder_port=0,
+                         auth='keystone', keystone_port=0))
+        deployment.keystone = auth_fixtures.identity.Keystone(
+            self.state_file('keystone'), '127.0.0.1', 5000)
+        deployment.write_config()
+        for service, namespaces in (
+                (dep.NOVA_API, ['nova_volmig']),
+                (dep.LIVE_HOST, ['nova_volmig']),
+                (dep.CINDER, ['cinder_volmig'])):
+            files = deployment.config_files(service)
+            [keystone_file] = [f for f in files
+                               if f.endswith('-keystone.conf')]
+            self.assertLess(files.index(keystone_file),
+                            files.index(files[-1]))  # before overrides
+            argv = [os.path.join(BIN, 'oslo-config-validator'),
+                    '--input-file', keystone_file]
+            for namespace in namespaces + ['keystonemiddleware.auth_token']:
+                argv += ['--namespace', namespace]
+            result = subprocess.run(argv, capture_output=True, text=True,
+                                    timeout=120)
+            self.assertEqual(0, result.returncode, '%s:\n%s' % (
+                keystone_file, result.stderr[-3000:]))
