@@ -108,6 +108,10 @@ class TestKeystone(auth_fixtures.KeystoneTestCase):
              {'complete': {'dst_attachment_id': str(uuid.uuid4())}}),
             ('POST', '/os-volume-migrations/%s/action' % att_id,
              {'cancel': None}),
+            # Legacy swap: Cinder's (the service's) call only.
+            ('PUT', '/servers/%s/os-volume_attachments/%s'
+             % (server['id'], volume['id']),
+             {'volumeAttachment': {'volumeId': str(uuid.uuid4())}}),
         ]
         for method, path, body in calls:
             with self.subTest(method=method, path=path):
