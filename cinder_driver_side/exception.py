@@ -50,6 +50,10 @@ class InvalidVolume(Invalid):
     msg_fmt = 'Invalid volume: %(reason)s'
 
 
+class InvalidSnapshot(Invalid):
+    msg_fmt = 'Invalid snapshot: %(reason)s'
+
+
 class InvalidVolumeType(Invalid):
     msg_fmt = 'Invalid volume type: %(reason)s'
 
@@ -99,6 +103,10 @@ class VolumeTypeNotFoundByName(VolumeTypeNotFound):
 
 class VolumeAttachmentNotFound(NotFound):
     msg_fmt = 'Volume attachment %(filter)s could not be found.'
+
+
+class SnapshotNotFound(NotFound):
+    msg_fmt = 'Snapshot %(snapshot_id)s could not be found.'
 
 
 class MigrationNotFound(NotFound):

@@ -28,6 +28,7 @@ import sys  # noqa: E402
 import threading  # noqa: E402
 
 from volmig_distributed import deployment as dep  # noqa: E402
+from volmig_distributed import identity  # noqa: E402
 from volmig_distributed import services  # noqa: E402
 
 EXIT_NOT_RUNNING = 3
@@ -55,6 +56,14 @@ def _parser() -> argparse.ArgumentParser:
                        help='volume API port (0: any free port)')
     start.add_argument('--volume-protocol', default='file',
                        choices=['file', 'nbd'])
+    start.add_argument('--auth', default='noauth2',
+                       choices=['noauth2', 'keystone'],
+                       help='keystone: a real Keystone (from PyPI) with '
+                            'fernet tokens, service and member users; '
+                            'Nova and Cinder validate its tokens')
+    start.add_argument('--keystone-port', type=int, default=5000,
+                       help='identity API port with --auth keystone '
+                            '(0: any free port)')
     start.add_argument('--debug', action='store_true')
     start.add_argument('--fresh', action='store_true',
                        help='drop and recreate the databases first')
@@ -79,7 +88,7 @@ def cmd_start(args) -> int:
     settings = dep.Settings(
         name=args.name, listen=args.listen, nova_port=args.nova_port,
         cinder_port=args.cinder_port, volume_protocol=args.volume_protocol,
-        debug=args.debug)
+        auth=args.auth, keystone_port=args.keystone_port, debug=args.debug)
     deployment = dep.Deployment(args.state_path, settings,
                                 lease_holder=_holder(args.state_path))
     if os.path.exists(deployment.info_file):
@@ -105,6 +114,9 @@ def cmd_start(args) -> int:
     print('  compute API:   %s' % info['compute_api'])
     print('  volume API:    %s' % info['volume_api'])
     print('  transport_url: %s' % info['transport_url'])
+    if info.get('auth_url'):
+        print('  identity API:  %s (admin / %s)' % (
+            info['auth_url'], identity.ADMIN_PASSWORD))
     print('  databases:     %s' % info['nova_database'])
     print('                 %s' % info['cinder_database'])
     for name, svc in info['services'].items():

@@ -73,4 +73,12 @@ ROUTES: tuple[Route, ...] = (
           'extra_specs_delete'),
     Route('/scheduler-stats/get_pools', 'types', 'GET', 'pools',
           query=('detail',)),
+    Route('/snapshots', 'snapshots', 'GET', 'index',
+          query=('all_tenants', 'all_projects', 'volume_id')),
+    Route('/snapshots', 'snapshots', 'POST', 'create',
+          body=schemas.snapshot_create),
+    Route('/snapshots/detail', 'snapshots', 'GET', 'detail',
+          query=('all_tenants', 'all_projects', 'volume_id')),
+    Route('/snapshots/{id}', 'snapshots', 'GET', 'show'),
+    Route('/snapshots/{id}', 'snapshots', 'DELETE', 'delete'),
 )

@@ -11,6 +11,7 @@ from cinder_driver_side.api import auth
 from cinder_driver_side.api import microversions
 from cinder_driver_side.api import openapi
 from cinder_driver_side.api import route_table
+from cinder_driver_side.api import snapshots
 from cinder_driver_side.api import versions
 from cinder_driver_side.api import volume_types
 from cinder_driver_side.api import volumes
@@ -21,7 +22,8 @@ from cinder_driver_side.volume import manager as manager_mod
 
 MAX_BODY = 1024 * 1024
 # Both /v3/{project_id}/... and, as since 3.67, /v3/... without it.
-_COLLECTIONS = ('volumes', 'types', 'attachments', 'scheduler-stats')
+_COLLECTIONS = ('volumes', 'types', 'attachments', 'scheduler-stats',
+                'snapshots')
 _PROJECT = r'(?!(%s)(/|$))[^/]+' % '|'.join(_COLLECTIONS)
 
 
@@ -39,6 +41,8 @@ class APIRouter:
             'attachments': attachments.AttachmentsController(
                 conf, manager, enforcer),
             'types': volume_types.TypesController(conf, manager, enforcer),
+            'snapshots': snapshots.SnapshotsController(conf, manager,
+                                                       enforcer),
         }
         for route in route_table.ROUTES:
             for prefix in ('/v3/{project_id}', '/v3'):

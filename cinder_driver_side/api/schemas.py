@@ -113,6 +113,24 @@ migrate_volume = {
     'additionalProperties': False,
 }
 
+snapshot_create = {
+    'type': 'object',
+    'properties': {'snapshot': {
+        'type': 'object',
+        'properties': {
+            'volume_id': _uuid,
+            'name': _name, 'description': _name,
+            'display_name': _name, 'display_description': _name,
+            'force': _bool,
+            'metadata': dict(string_map(), type=['object', 'null']),
+        },
+        'required': ['volume_id'],
+        'additionalProperties': False,
+    }},
+    'required': ['snapshot'],
+    'additionalProperties': False,
+}
+
 retype = {
     'type': 'object',
     'properties': {

@@ -91,6 +91,22 @@ def volume_detail(req, base: str, volume: models.Volume,
     return body
 
 
+def snapshot(snap: models.Snapshot, detail: bool = True) -> dict:
+    """Cinder's snapshot view (``os-extended-snapshot-attributes`` too)."""
+    body = {'id': snap.id, 'volume_id': snap.volume_id,
+            'status': snap.status, 'size': snap.volume_size,
+            'name': snap.display_name,
+            'description': snap.display_description,
+            'created_at': _time(snap.created_at),
+            'updated_at': _time(snap.updated_at), 'metadata': {}}
+    if detail:
+        body['os-extended-snapshot-attributes:project_id'] = snap.project_id
+        body['os-extended-snapshot-attributes:progress'] = (
+            '100%' if snap.status == 'available' else '0%')
+        body['user_id'] = snap.user_id
+    return body
+
+
 def attachment(att: models.VolumeAttachment) -> dict:
     body = {
         'id': att.id,

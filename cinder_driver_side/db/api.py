@@ -399,3 +399,51 @@ class Connection:
         with self._writer(context) as session:
             return self._cas(session, models.Migration, migration_id,
                              values, expected)
+
+    # Snapshots
+
+    @_retry
+    def snapshot_create(self, context, values: dict) -> models.Snapshot:
+        values = dict(values)
+        values.setdefault('id', uuidutils.generate_uuid())
+        return self._add(context, models.Snapshot(**values))
+
+    def snapshot_get(self, context, snapshot_id: str) -> models.Snapshot:
+        if not _storable_key(snapshot_id):
+            raise exception.SnapshotNotFound(snapshot_id=snapshot_id)
+        with self._reader(context) as session:
+            row = session.execute(sa.select(models.Snapshot).where(
+                models.Snapshot.id == snapshot_id,
+                models.Snapshot.deleted.is_(False))).scalar_one_or_none()
+        if row is None or not context.can_see_project(row.project_id):
+            raise exception.SnapshotNotFound(snapshot_id=snapshot_id)
+        return row
+
+    def snapshot_get_all(self, context, *, volume_id: str | None = None,
+                         all_projects: bool = False
+                         ) -> list[models.Snapshot]:
+        """Snapshots of the caller's project (or all, for an admin)."""
+        with self._reader(context) as session:
+            query = sa.select(models.Snapshot).where(
+                models.Snapshot.deleted.is_(False))
+            if not (all_projects and context.is_admin):
+                query = query.where(
+                    models.Snapshot.project_id == context.project_id)
+            if volume_id is not None:
+                query = query.where(models.Snapshot.volume_id == volume_id)
+            return list(session.execute(query.order_by(
+                models.Snapshot.created_at.desc())).scalars())
+
+    @_retry
+    def snapshot_update(self, context, snapshot_id: str, values: dict,
+                        expected: dict | None = None) -> models.Snapshot:
+        with self._writer(context) as session:
+            return self._cas(session, models.Snapshot, snapshot_id, values,
+                             expected)
+
+    @_retry
+    def snapshot_destroy(self, context, snapshot_id: str) -> None:
+        with self._writer(context) as session:
+            self._cas(session, models.Snapshot, snapshot_id,
+                      {'deleted': True, 'status': 'deleted',
+                       'deleted_at': timeutils.utcnow()}, None)

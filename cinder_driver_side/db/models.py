@@ -93,6 +93,36 @@ class Volume(Base):
         return 'volume-%s' % (self.name_id or self.id)
 
 
+class Snapshot(Base):
+    """A point-in-time copy of a volume's data, on the volume's pool."""
+
+    __tablename__ = 'snapshots'
+    __table_args__ = (sa.Index('snapshots_volume_id_idx', 'volume_id'),)
+
+    id: orm.Mapped[str] = orm.mapped_column(sa.String(36), primary_key=True)
+    volume_id: orm.Mapped[str] = orm.mapped_column(sa.String(36))
+    project_id: orm.Mapped[str] = orm.mapped_column(sa.String(255))
+    user_id: orm.Mapped[str] = orm.mapped_column(sa.String(255))
+    display_name: orm.Mapped[str | None] = orm.mapped_column(sa.String(255))
+    display_description: orm.Mapped[str | None] = orm.mapped_column(
+        sa.String(255))
+    # GiB, as the volume's
+    volume_size: orm.Mapped[int] = orm.mapped_column(sa.Integer)
+    # creating, available, deleting, error, error_deleting
+    status: orm.Mapped[str] = orm.mapped_column(sa.String(255))
+    # The pool (host@backend#pool) holding the copy.
+    host: orm.Mapped[str] = orm.mapped_column(sa.String(255))
+    deleted: orm.Mapped[bool] = orm.mapped_column(
+        sa.Boolean, default=False, nullable=False)
+    deleted_at: orm.Mapped[datetime.datetime | None] = orm.mapped_column(
+        sa.DateTime)
+
+    @property
+    def backend_name(self) -> str:
+        """Name of the snapshot's data on its array."""
+        return 'snapshot-%s' % self.id
+
+
 class VolumeAttachment(Base):
     __tablename__ = 'volume_attachment'
     __table_args__ = (sa.Index('attachment_volume_id_idx', 'volume_id'),)

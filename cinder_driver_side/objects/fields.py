@@ -19,6 +19,8 @@ class VolumeStatus:
     ATTACHING = 'attaching'
     IN_USE = 'in-use'
     MAINTENANCE = 'maintenance'
+    #: An available volume whose retype migrates it (upstream's value).
+    RETYPING = 'retyping'
     DELETING = 'deleting'
     DELETED = 'deleted'
     ERROR = 'error'
@@ -30,6 +32,19 @@ class VolumeStatus:
     DELETABLE = (AVAILABLE, ERROR, ERROR_DELETING)
     #: A volume may get one more attachment from these.
     ATTACHABLE = (AVAILABLE, IN_USE, RESERVED, ATTACHING)
+
+
+class SnapshotStatus:
+    """``snapshots.status`` (upstream's ``SnapshotStatus``)."""
+
+    CREATING = 'creating'
+    AVAILABLE = 'available'
+    DELETING = 'deleting'
+    ERROR = 'error'
+    ERROR_DELETING = 'error_deleting'
+
+    #: A snapshot may be deleted from these.
+    DELETABLE = (AVAILABLE, ERROR, ERROR_DELETING)
 
 
 class VolumeAttachStatus:

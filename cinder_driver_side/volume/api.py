@@ -18,6 +18,7 @@ from cinder_driver_side.objects import fields
 from cinder_driver_side.volume import backend_array
 from cinder_driver_side.volume import flows
 from cinder_driver_side.volume import manager as manager_mod
+from cinder_driver_side.volume import snapshots
 from cinder_driver_side.volume import utils
 
 LOG = logging.getLogger(__name__)
@@ -54,6 +55,7 @@ class API:
             raise exception.InvalidVolume(
                 reason='Volume status must be available or error and '
                        'have no attachments; it has attachments')
+        snapshots.check_no_dependent_snapshots(self.db, ctx, volume)
         if volume.status not in STATUS.DELETABLE:
             raise exception.InvalidVolume(
                 reason='Volume status must be available or error, but '
@@ -121,6 +123,7 @@ class API:
             raise exception.InvalidVolume(
                 reason='Volume status must be available or in-use, but '
                        'current status is: %s' % volume.status)
+        snapshots.check_no_snapshots(self.db, ctx, volume)
 
     def _check_destination(self, ctx, volume: models.Volume, host: str,
                            new_type: models.VolumeType | None
@@ -184,6 +187,10 @@ class API:
                   'migration_progress': None}
         if lock:
             values['status'] = STATUS.MAINTENANCE
+        if new_type is not None and volume.status == STATUS.AVAILABLE:
+            # Upstream: "retyping" until the retype ends (what Watcher's
+            # check_retyped waits on), then restored as a lock is.
+            lock, values['status'] = True, STATUS.RETYPING
         try:
             self.db.volume_update(ctx, volume.id, values, expected={
                 'migration_status': MIG.RESTARTABLE,

@@ -32,6 +32,7 @@ from typing import Callable
 
 import requests
 
+from . import identity
 from . import services
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
@@ -39,6 +40,7 @@ REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
 TEMPLATE_DIR = os.path.join(REPO_ROOT, 'etc', 'distributed')
 
 NOVA_API = 'nova-api'
+KEYSTONE = 'keystone'
 CINDER = 'cinder-volmig'
 LIVE_HOST = 'compute-live'
 OFFLINE_HOST = 'compute-offline'
@@ -87,6 +89,9 @@ class Settings:
     #: 0 picks a free port
     nova_port: int = 8774
     cinder_port: int = 8776
+    #: ``keystone``: a real Keystone for both services (``identity``)
+    auth: str = 'noauth2'
+    keystone_port: int = 5000
     volume_protocol: str = 'file'
     debug: bool = False
     #: [compute] RPC timeouts and service liveness, in seconds
@@ -136,6 +141,7 @@ class Deployment:
         self.info_file = os.path.join(self.state_path, 'deployment.json')
         self.services: dict[str, Service] = {}
         self.info: dict = {}
+        self.keystone: identity.Keystone | None = None
 
     # Names
 
@@ -259,13 +265,19 @@ class Deployment:
     def config_files(self, service: str) -> list[str]:
         """The --config-file list of a service, in order."""
         etc = self.etc_dir
+        if service == KEYSTONE:
+            return [self.keystone.config_file]
+        # With Keystone, its options come before the given overrides.
+        auth = self.settings.auth == 'keystone'
         if service == CINDER:
-            return [os.path.join(etc, 'cinder-volmig.conf'),
-                    os.path.join(etc, 'cinder-overrides.conf')]
+            return ([os.path.join(etc, 'cinder-volmig.conf')]
+                    + [os.path.join(etc, 'cinder-keystone.conf')] * auth
+                    + [os.path.join(etc, 'cinder-overrides.conf')])
         specific = ('nova-api.conf' if service == NOVA_API
                     else 'nova-compute-%s.conf' % service)
-        return [os.path.join(etc, 'nova.conf'), os.path.join(etc, specific),
-                os.path.join(etc, 'nova-overrides.conf')]
+        return ([os.path.join(etc, 'nova.conf'), os.path.join(etc, specific)]
+                + [os.path.join(etc, 'nova-keystone.conf')] * auth
+                + [os.path.join(etc, 'nova-overrides.conf')])
 
     def write_config(self) -> None:
         """Render every configuration file under DIR/etc."""
@@ -283,6 +295,13 @@ class Deployment:
                               self.settings.nova_overrides)
         self._write_overrides('cinder-overrides.conf',
                               self.settings.cinder_overrides)
+        # Keystone's own file is written as it starts (identity.start_for).
+        self.keystone = self.keystone or identity.for_deployment(self)
+        if self.keystone is not None:
+            self._write_overrides('nova-keystone.conf',
+                                  self.keystone.nova_options())
+            self._write_overrides('cinder-keystone.conf',
+                                  self.keystone.cinder_options())
         self._define_services()
 
     def db_sync(self) -> str:
@@ -326,6 +345,9 @@ class Deployment:
                         self._http_ready(base % self.settings.nova_port)),
                 Service(CINDER, argv('cinder-volmig', CINDER),
                         self._http_ready(base % self.settings.cinder_port))]
+        if self.keystone is not None:
+            defs.append(Service(KEYSTONE, self.keystone.argv(),
+                                self._http_ready(self.keystone.auth_url)))
         for host in COMPUTE_HOSTS:
             defs.append(Service(
                 host, argv('nova-volmig-compute', host),
@@ -469,8 +491,18 @@ class Deployment:
         """Everything: infrastructure, config, schema, services."""
         self.acquire_infrastructure()
         self.create_databases()
+        # Keystone first: the services' ports are picked just before use.
+        if self.settings.auth == 'keystone':
+            self.keystone = identity.start_for(self, KEYSTONE)
         self.write_config()
         self.db_sync()
+        if self.keystone is not None:
+            try:
+                self.keystone.populate(self.nova_endpoint,
+                                       self.cinder_endpoint)
+            except Exception:
+                self.stop()
+                raise
         # Cinder first: the compute hosts' reconciliation may call it.
         self.spawn(CINDER)
         for name in list(COMPUTE_HOSTS) + [NOVA_API]:
@@ -488,7 +520,7 @@ class Deployment:
             self.load()
         codes: dict[str, int | None] = {}
         errors = []
-        for name in [NOVA_API, CINDER] + list(COMPUTE_HOSTS):
+        for name in [NOVA_API, CINDER] + list(COMPUTE_HOSTS) + [KEYSTONE]:
             if name not in self.services and not self._pid(name):
                 continue
             try:
@@ -510,6 +542,7 @@ class Deployment:
             'cinder_database': self.database_url('cinder'),
             'compute_hosts': dict(COMPUTE_HOSTS),
             'cinder_host': CINDER_HOST,
+            'auth_url': self.keystone and self.keystone.auth_url,
             'lease_holder': self.lease_holder,
             'settings': dataclasses.asdict(self.settings),
             'services': {name: {'pid': self._pid(name),
@@ -527,6 +560,7 @@ class Deployment:
             self.info = json.load(f)
         self.settings = Settings(**self.info['settings'])
         self.lease_holder = self.info.get('lease_holder')
+        self.keystone = identity.for_deployment(self)
         self._define_services()
         for name in self.services:
             self.services[name].pid = self._pid(name)

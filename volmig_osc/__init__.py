@@ -1,0 +1,1 @@
+"""openstack CLI plugin (osc-lib) for the volume-migration APIs."""

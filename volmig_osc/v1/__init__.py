@@ -1,0 +1,1 @@
+"""Commands of the volume_migration plugin, version 1."""
