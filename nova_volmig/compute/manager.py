@@ -214,7 +214,7 @@ class ComputeManager:
 
     def _block_device_info(self, context, instance_uuid: str) -> list[dict]:
         return [{'connection_info': _loads(b.connection_info),
-                 'device_name': b.device_name}
+                 'device_name': b.device_name, 'volume_id': b.volume_id}
                 for b in db.bdm_get_all_by_instance(context, instance_uuid)
                 if b.connection_info]
 
@@ -327,7 +327,9 @@ class ComputeManager:
                 connector = self.driver.get_volume_connector(instance)
                 attachment = self.volume_api.attachment_update(
                     context, bdm.attachment_id, connector)
-                connection_info = attachment['connection_info']
+                # As Nova's DriverVolumeBlockDevice: the disk's serial.
+                connection_info = dict(attachment['connection_info'],
+                                       serial=bdm.volume_id)
                 self.driver.attach_volume(context, connection_info,
                                           instance, bdm.device_name)
                 attached = True
@@ -379,7 +381,10 @@ class ComputeManager:
                 connector = self.driver.get_volume_connector(instance)
                 new_attachment = self.volume_api.attachment_create(
                     context, new_volume_id, instance_uuid, connector)
-                new_ci = new_attachment['connection_info']
+                # As Nova: the guest keeps knowing the disk by its serial.
+                new_ci = dict(new_attachment['connection_info'],
+                              serial=(_loads(bdm.connection_info) or {}).get(
+                                  'serial', old_volume_id))
                 db.bdm_update(context, bdm.id, {'swap_progress': '0'})
 
                 def progress(pct: int) -> None:
