@@ -14,10 +14,27 @@ from __future__ import annotations
 
 import os
 
+import libvirt
+
+from nova_volmig.virt.libvirt import config
 from tests.functional.e2e import test_new_flow as e2e
 from tests.functional.fixtures import libvirt as lv
 
 MiB = e2e.MiB
+
+
+def disk_serials(server_id: str, device: str) -> tuple[str, str]:
+    """``<serial>`` of the volume's disk in the live and persistent XML."""
+    conn = libvirt.open('qemu:///system')
+    try:
+        dom = conn.lookupByUUIDString(server_id)
+        target = config.target_dev(device)
+        return tuple(
+            next(d.serial for d in config.parse_disks(dom.XMLDesc(flags))
+                 if d.target == target)
+            for flags in (0, libvirt.VIR_DOMAIN_XML_INACTIVE))
+    finally:
+        conn.close()
 
 
 class TestOnDemandRetypeAttached(e2e.E2ETestCase):
@@ -69,6 +86,13 @@ class TestOnDemandRetypeAttached(e2e.E2ETestCase):
             '/os-volume-migrations?instance_uuid=%s' % server['id']
         ).json()['volume_migrations']
         self.assertEqual('completed', record['status'])
+        # The guest still knows the disk by the volume id (by-id name).
+        device = self.aio.nova.get(
+            '/servers/%s/os-volume_attachments/%s' % (
+                server['id'], volume['id']), expect=200).json()[
+            'volumeAttachment']['device']
+        self.assertEqual((volume['id'], volume['id']),
+                         disk_serials(server['id'], device))
 
 
 class TestLegacySwapProgress(e2e.E2ETestCase):
@@ -122,3 +146,8 @@ class TestLegacySwapProgress(e2e.E2ETestCase):
         writer.write_some(2)
         self.assertEqual(writer.sha256(), lv.sha256_file(
             self.aio.volume_path(done)))
+        # Nova's serial survives the swap, in the domain and the BDM.
+        self.assertEqual((volume['id'], volume['id']),
+                         disk_serials(server['id'], bdm['device']))
+        self.assertEqual(volume['id'], self.aio.bdm_connection_info(
+            server['id'], volume['id'])['serial'])
