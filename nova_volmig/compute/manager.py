@@ -140,7 +140,7 @@ class ComputeManager(compute_detach.DetachMixin, swap.SwapVolumeMixin,
 
     def _block_device_info(self, context, instance_uuid: str) -> list[dict]:
         return [{'connection_info': b.connection_info,
-                 'device_name': b.device_name}
+                 'device_name': b.device_name, 'volume_id': b.volume_id}
                 for b in db.bdm_get_all_by_instance(context, instance_uuid)
                 if b.connection_info]
 
@@ -242,7 +242,9 @@ class ComputeManager(compute_detach.DetachMixin, swap.SwapVolumeMixin,
                 connector = self.driver.get_volume_connector(instance)
                 attachment = self.volume_api.attachment_update(
                     context, bdm.attachment_id, connector)
-                connection_info = attachment['connection_info']
+                # As Nova's DriverVolumeBlockDevice: the disk's serial.
+                connection_info = dict(attachment['connection_info'],
+                                       serial=bdm.volume_id)
                 self.driver.attach_volume(context, connection_info,
                                           instance, bdm.device_name)
                 attached = True

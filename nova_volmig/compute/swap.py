@@ -38,7 +38,10 @@ class SwapVolumeMixin:
                 connector = self.driver.get_volume_connector(instance)
                 new_attachment = self.volume_api.attachment_create(
                     context, new_volume_id, instance_uuid, connector)
-                new_ci = new_attachment['connection_info']
+                # As Nova: the guest keeps knowing the disk by its serial.
+                new_ci = dict(new_attachment['connection_info'],
+                              serial=(bdm.connection_info or {}).get(
+                                  'serial', old_volume_id))
                 db.bdm_update(context, bdm.id, {'swap_progress': '0'})
 
                 def progress(pct: int) -> None:

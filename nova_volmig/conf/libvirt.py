@@ -47,6 +47,11 @@ libvirt_opts = [
     cfg.IntOpt('block_job_ready_timeout', default=600, min=1,
                help='Seconds a block job may take to become ready before '
                     'the migration step fails.'),
+    cfg.IntOpt('block_job_pivot_timeout', default=60, min=1,
+               help='Seconds the pivot of a ready block job '
+                    '(blockJobAbort with PIVOT) may take before the '
+                    'migration step fails with an error naming the disk; '
+                    'a pivot normally ends within a second.'),
     cfg.FloatOpt('block_job_progress_window', default=5.0, min=0.5,
                  help='Seconds the remaining work of a block job must '
                       'shrink within before the guest disk is throttled '

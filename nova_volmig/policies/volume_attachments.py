@@ -19,7 +19,9 @@ def _rule(name, check_str, description, method, path):
 rules = [
     _rule('index', base.ADMIN_OR_OWNER,
           'List the volume attachments of a server.', 'GET', PATH),
-    _rule('show', base.ADMIN_OR_OWNER,
+    # The service role too: Cinder reads swap_progress while it drives a
+    # legacy swap of a volume of any project.
+    _rule('show', base.ADMIN_OR_OWNER + ' or role:service',
           'Show a volume attachment of a server.', 'GET',
           PATH + '/{volume_id}'),
     _rule('create', base.ADMIN_OR_OWNER,

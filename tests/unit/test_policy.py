@@ -74,6 +74,17 @@ class PolicyTest(base.TestCase):
                                          target))
         self.assertFalse(policy.can(ctx(['member']), name, target))
 
+    def test_attachment_show_is_owner_admin_or_service(self):
+        # Cinder's service user polls swap_progress of any project's BDM.
+        name = 'os_compute_api:os-volumes-attachments:show'
+        target = {'project_id': 'p1'}
+        self.assertTrue(policy.authorize(ctx(['member']), name, target))
+        self.assertTrue(policy.authorize(ctx(['service'], 'svc'), name,
+                                         target))
+        self.assertTrue(policy.authorize(ctx(['admin'], 'p2'), name,
+                                         target))
+        self.assertFalse(policy.can(ctx(['member'], 'p2'), name, target))
+
     def test_denial_message_names_the_rule(self):
         error = self.assertRaises(exception.PolicyNotAuthorized,
                                   policy.authorize, ctx(['member']),

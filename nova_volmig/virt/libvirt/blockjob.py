@@ -21,11 +21,13 @@ import time
 from typing import Callable
 
 import libvirt
+from oslo_config import cfg
 from oslo_log import log as logging
 
 from nova_volmig.virt.libvirt import exception as lv_exc
 from nova_volmig.virt.libvirt import guest as libvirt_guest
 
+CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
 
 #: the guest's limits the throttle may change, and restores
@@ -224,10 +226,48 @@ class ReadyWaiter:
                                      **self._error_kwargs())
 
 
-def pivot(device: libvirt_guest.BlockDevice, job_label: str) -> None:
-    """Finish a ready mirror job onto its destination (synchronously)."""
+def pivot(device: libvirt_guest.BlockDevice, job_label: str,
+          timeout: float | None = None,
+          clock: Callable[[], float] = time.monotonic) -> None:
+    """Finish a ready mirror job onto its destination, within ``timeout``.
+
+    ``virDomainBlockJobAbort(PIVOT | ASYNC)`` asks for the switch and
+    returns at once; the pivot is over when the job is gone from both
+    ``virDomainGetBlockJobInfo`` and the live XML's ``<mirror>``. A
+    synchronous pivot would wait inside libvirtd for as long as QEMU takes,
+    holding the migration (and the instance lock) forever if QEMU never
+    finishes: here the wait has a deadline (``[libvirt]
+    block_job_pivot_timeout`` by default) and ends in
+    ``BlockJobPivotTimeout`` naming the disk and the timeout.
+    """
+    if timeout is None:
+        timeout = CONF.libvirt.block_job_pivot_timeout
+    guest = device.guest
+    events = guest.host.block_job_events
+    since = events.seq
+    error = dict(job=job_label, disk=device.disk, domain=guest.uuid)
     try:
-        device.abort_job(pivot=True)
+        device.abort_job(pivot=True, async_=True)
     except libvirt.libvirtError as e:
-        raise lv_exc.BlockJobPivotFailed(job=job_label, disk=device.disk,
-                                         domain=device.guest.uuid, reason=e)
+        raise lv_exc.BlockJobPivotFailed(reason=e, **error)
+    deadline = clock() + timeout
+    while True:
+        for event in events.since(guest.uuid, device.disk, since):
+            if event.status in (libvirt.VIR_DOMAIN_BLOCK_JOB_FAILED,
+                                libvirt.VIR_DOMAIN_BLOCK_JOB_CANCELED):
+                raise lv_exc.BlockJobPivotFailed(
+                    reason='libvirt reported the job %s' % (
+                        'failed' if event.status ==
+                        libvirt.VIR_DOMAIN_BLOCK_JOB_FAILED
+                        else 'cancelled'), **error)
+        info = device.get_job_info()
+        state = device.get_state()
+        if info is None and state.mirror is None:
+            return
+        now = clock()
+        if now >= deadline:
+            detail = ('the job is still listed' if info is not None
+                      else 'the live XML still shows its mirror')
+            raise lv_exc.BlockJobPivotTimeout(timeout=timeout,
+                                              detail=detail, **error)
+        events.wait(min(POLL_INTERVAL, max(deadline - now, 0.01)))

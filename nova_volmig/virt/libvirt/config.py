@@ -121,8 +121,14 @@ class DiskSource:
             attrs['io'] = 'native'
         return ET.Element('driver', attrs)
 
-    def disk_element(self, device_name: str) -> ET.Element:
-        """A full ``<disk>`` of a volume at ``device_name``."""
+    def disk_element(self, device_name: str,
+                     serial: str | None = None) -> ET.Element:
+        """A full ``<disk>`` of a volume at ``device_name``.
+
+        ``serial`` is the volume id, as Nova's ``LibvirtConfigGuestDisk
+        .serial``: the guest finds the disk as
+        ``/dev/disk/by-id/virtio-<serial>`` (first 20 characters).
+        """
         disk = ET.Element('disk', type=self.kind, device='disk')
         disk.append(self.driver_element())
         disk.append(self._source_element())
@@ -130,11 +136,13 @@ class DiskSource:
             disk.append(self._backing_element())
         ET.SubElement(disk, 'target', dev=target_dev(device_name),
                       bus=DISK_BUS)
+        if serial:
+            ET.SubElement(disk, 'serial').text = serial
         ET.SubElement(disk, 'alias', name=volume_alias(device_name))
         return disk
 
-    def disk_xml(self, device_name: str) -> str:
-        return to_xml(self.disk_element(device_name))
+    def disk_xml(self, device_name: str, serial: str | None = None) -> str:
+        return to_xml(self.disk_element(device_name, serial))
 
     def copy_target_xml(self) -> str:
         """The ``<disk>`` destination of ``virDomainBlockCopy``."""
@@ -184,6 +192,8 @@ class DiskState:
     mirror: DiskSource | None = None
     mirror_job: str | None = None
     mirror_ready: bool = False
+    #: ``<serial>``: the volume id the guest sees
+    serial: str | None = None
 
 
 def parse_disks(domain_xml: str) -> Iterator[DiskState]:
@@ -191,6 +201,7 @@ def parse_disks(domain_xml: str) -> Iterator[DiskState]:
     for disk in root.findall('./devices/disk'):
         target = disk.find('target')
         alias = disk.find('alias')
+        serial = disk.findtext('serial')
         mirror = disk.find('mirror')
         mirror_source = mirror_job = None
         ready = False
@@ -203,7 +214,7 @@ def parse_disks(domain_xml: str) -> Iterator[DiskState]:
                         else None,
                         source=DiskSource.from_element(disk),
                         mirror=mirror_source, mirror_job=mirror_job,
-                        mirror_ready=ready)
+                        mirror_ready=ready, serial=serial or None)
 
 
 def snapshot_xml(disk_targets: list[str], target: str,

@@ -44,6 +44,16 @@ def detect_virt_type(dev_kvm: str = '/dev/kvm',
     return 'kvm'
 
 
+def volume_serial(bdm: dict) -> str | None:
+    """The ``<serial>`` of a volume's disk: the volume id.
+
+    ``connection_info['serial']`` as Nova sets it at attach time (kept
+    across a swap), else the BDM's volume id.
+    """
+    return (bdm['connection_info'].get('serial')
+            or bdm.get('volume_id'))
+
+
 def virt_type() -> str:
     if CONF.libvirt.virt_type == 'auto':
         return detect_virt_type()
@@ -111,7 +121,7 @@ class LibvirtDriver(driver.ComputeDriver):
         instance_dir = self._instance_dir(instance)
         disks = tuple(
             volume.disk_source(bdm['connection_info']).disk_element(
-                bdm['device_name'])
+                bdm['device_name'], serial=volume_serial(bdm))
             for bdm in sorted(block_device_info or [],
                               key=lambda b: b['device_name']))
         return config.DomainConfig(
@@ -292,4 +302,8 @@ class LibvirtDriver(driver.ComputeDriver):
                 disk=target, domain=guest.uuid,
                 actual=guest.get_disk(target).source.describe(),
                 expected=new.uri)
-        guest.update_device(new.disk_xml(device_name), persistent=True)
+        # The serial is the guest's name of the disk: it stays the same.
+        serial = (disk.serial or old_connection_info.get('serial')
+                  or new_connection_info.get('serial'))
+        guest.update_device(new.disk_xml(device_name, serial=serial),
+                            persistent=True)

@@ -42,6 +42,13 @@ class BlockJobPivotFailed(exception.VirtDriverError):
                 '%(domain)s failed: %(reason)s')
 
 
+class BlockJobPivotTimeout(BlockJobPivotFailed):
+    msg_fmt = _('Pivot of the %(job)s block job on disk %(disk)s of domain '
+                '%(domain)s did not finish within %(timeout)s s '
+                '(%(detail)s); the disk may be on either side of the '
+                'switch until libvirt reports the job gone.')
+
+
 class QemuImgError(exception.VirtDriverError):
     msg_fmt = _('qemu-img %(command)s of %(path)s failed: %(reason)s')
 

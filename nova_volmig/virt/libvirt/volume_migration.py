@@ -240,8 +240,10 @@ class LibvirtVolumeMigrator:
                 COPY, lambda dev: dev.copy(
                     target.copy_target_xml(), shallow=True, reuse_ext=True,
                     transient=True, synchronous_writes=True))
-        except Exception:
-            if mode == MODE_TWO_STEP:
+        except Exception as e:
+            # A pivot that timed out may still land on the overlay: keep it.
+            if mode == MODE_TWO_STEP and not isinstance(
+                    e, lv_exc.BlockJobPivotTimeout):
                 images.remove(target.path)
             migration.save_driver_data(step=STEP_COMPLETE_FAILED)
             raise
@@ -430,7 +432,13 @@ class LibvirtVolumeMigrator:
         return layout.classify(disk.source, guest.uuid)
 
     def _set_persistent(self, guest, layout, source) -> None:
-        guest.update_device(source.disk_xml(layout.device_name),
+        # updateDeviceFlags replaces the whole persistent <disk>: keep the
+        # serial (the volume id the guest knows the disk by).
+        serial = (guest.get_disk(layout.disk, dump_inactive=True).serial
+                  or (layout.migration.src_connection_info or {}).get(
+                      'serial') or layout.migration.volume_id)
+        guest.update_device(source.disk_xml(layout.device_name,
+                                            serial=serial),
                             persistent=True)
 
     def _complete_offline(self, guest, layout) -> None:

@@ -349,6 +349,39 @@ class DetachedFlowTest(base.CinderTestCase):
         record = self.svc.manager.get_migration(base._admin(), volume_id)
         self.assertEqual('generic', record.copy_engine)
 
+    def _engine_spies(self) -> list[str]:
+        """Names of the copy engines whose ``_copy`` ran, in order."""
+        used = []
+        for engine in (copy_engines.NativeCopy, copy_engines.GenericCopy):
+            def spy(self_, *args, _real=engine._copy, _name=engine.name):
+                used.append(_name)
+                return _real(self_, *args)
+            self.useFixture(fixtures.MockPatchObject(engine, '_copy',
+                                                     new=spy))
+        return used
+
+    def test_force_host_copy_between_pools_of_one_array_is_generic(self):
+        """Same array, where native would be chosen: the flag wins."""
+        used = self._engine_spies()
+        volume_id = self.create_volume()
+        before = base.read(self.path_of(volume_id))
+        self.migrate(volume_id, host='aio@array1#pool2')
+        self.assertEqual('success',
+                         self.wait_done(volume_id)['migration_status'])
+        record = self.svc.manager.get_migration(base._admin(), volume_id)
+        self.assertEqual(('native', ['native']), (record.copy_engine, used))
+        del used[:]
+        self.migrate(volume_id, host='aio@array1#pool1',
+                     force_host_copy=True)
+        volume = self.wait_done(volume_id)
+        self.assertEqual('success', volume['migration_status'])
+        self.assertEqual('aio@array1#pool1', volume['os-vol-host-attr:host'])
+        record = self.svc.manager.get_migration(base._admin(), volume_id)
+        self.assertEqual('generic', record.copy_engine)
+        self.assertEqual('read_write', record.copy_method)
+        self.assertEqual(['generic'], used)
+        self.assertEqual(before, base.read(self.path_of(volume_id)))
+
     def test_lock_volume_sets_maintenance(self):
         volume_id = self.create_volume()
         seen = []

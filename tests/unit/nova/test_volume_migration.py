@@ -180,12 +180,14 @@ class TestVolumeMigrationFlow(ComputeTestCase):
         self.assertNotEqual(self.src, bdm.attachment_id)
         new_attachment = self.cinder.attachments[bdm.attachment_id]
         self.assertEqual(new_volume, new_attachment['volume_id'])
-        self.assertEqual(new_attachment['connection_info'],
-                         bdm.connection_info)
+        # As Nova, the guest keeps knowing the disk by the old serial.
+        new_ci = dict(new_attachment['connection_info'],
+                      serial=self.volume_id)
+        self.assertEqual(new_ci, bdm.connection_info)
         self.assertIsNone(bdm.swap_progress)
         self.assertNotIn(self.src, self.cinder.attachments)
         self.assertEqual(
-            new_attachment['connection_info'],
+            new_ci,
             self.driver.instances[self.instance.uuid]['disks'][
                 bdm.device_name])
 
@@ -819,8 +821,10 @@ class TestOfflineDriver(ComputeTestCase):
         self.api.volume_migration_cancel(self.service_ctxt, self.src)
         self.wait_status('cancelled')
         nf.wait_for(lambda: self.instance_now().task_state is None)
+        # Cinder's connection_info, with the serial Nova adds at attach.
         self.assertEqual(
-            self.cinder.attachments[self.src]['connection_info'],
+            dict(self.cinder.attachments[self.src]['connection_info'],
+                 serial=self.volume_id),
             self.driver.get_disks(self.instance_now())['/dev/vdb'])
 
     def test_reconcile_states(self):

@@ -24,8 +24,13 @@ class LibvirtVolumeDriver(abc.ABC):
         """
 
     def get_config(self, connection_info: dict, device_name: str) -> str:
-        """The ``<disk>`` XML attaching the volume at ``device_name``."""
-        return self.get_source(connection_info).disk_xml(device_name)
+        """The ``<disk>`` XML attaching the volume at ``device_name``.
+
+        Its ``<serial>`` is ``connection_info['serial']``, the volume id
+        the compute manager puts there, as in Nova.
+        """
+        return self.get_source(connection_info).disk_xml(
+            device_name, serial=connection_info.get('serial'))
 
     # helpers for subclasses
 

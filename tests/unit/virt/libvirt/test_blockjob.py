@@ -177,3 +177,84 @@ class WriteThrottleTest(base.TestCase):
         throttle.restore()
         self.assertEqual({'total_bytes_sec': 50000, 'write_bytes_sec': 0},
                          guest.tune_calls[-1])
+
+
+class PivotDevice(FakeDevice):
+    """A ready copy whose pivot ends after ``polls`` polls (or never)."""
+
+    def __init__(self, guest, polls=None):
+        super().__init__(guest, [((100, 100), True)])
+        self.polls = polls
+        self.abort_calls = []
+
+    def abort_job(self, pivot=False, async_=False):
+        self.abort_calls.append({'pivot': pivot, 'async_': async_})
+
+    def get_job_info(self):
+        if self.abort_calls and self.polls is not None:
+            if self.polls <= 0:
+                return None
+            self.polls -= 1
+        return super().get_job_info()
+
+    def get_state(self):
+        if self.get_job_info() is None:
+            return config.DiskState('vdb', None, None)
+        return super().get_state()
+
+
+class PivotTest(base.TestCase):
+    """blockjob.pivot: asked asynchronously, waited for with a deadline."""
+
+    def setUp(self):
+        super().setUp()
+        self.clock = FakeClock()
+        self.host = FakeHost(self.clock)
+        self.guest = FakeGuest(self.host)
+
+    def test_pivot_that_never_finishes_times_out(self):
+        self.flags(group='libvirt', block_job_pivot_timeout=7)
+        device = PivotDevice(self.guest, polls=None)
+        err = self.assertRaises(lv_exc.BlockJobPivotTimeout, blockjob.pivot,
+                                device, 'test copy', clock=self.clock)
+        self.assertEqual([{'pivot': True, 'async_': True}],
+                         device.abort_calls)
+        for words in ('test copy', 'disk vdb', 'dom-1', 'within 7 s'):
+            self.assertIn(words, str(err))
+        self.assertIsInstance(err, lv_exc.BlockJobPivotFailed)
+        self.assertGreaterEqual(self.clock.now, 7)
+        self.assertLess(self.clock.now, 8)
+
+    def test_pivot_that_finishes_returns(self):
+        device = PivotDevice(self.guest, polls=3)
+        blockjob.pivot(device, 'test copy', timeout=10, clock=self.clock)
+        self.assertEqual([{'pivot': True, 'async_': True}],
+                         device.abort_calls)
+        self.assertLess(self.clock.now, 10)
+
+    def test_failed_event_is_a_pivot_failure(self):
+        device = PivotDevice(self.guest, polls=None)
+        real_abort = device.abort_job
+
+        def abort_then_fail(**kw):
+            real_abort(**kw)
+            self.host.block_job_events.record(
+                'dom-1', 'vdb', COPY, libvirt.VIR_DOMAIN_BLOCK_JOB_FAILED)
+        device.abort_job = abort_then_fail
+        err = self.assertRaises(lv_exc.BlockJobPivotFailed, blockjob.pivot,
+                                device, 'test copy', timeout=10,
+                                clock=self.clock)
+        self.assertNotIsInstance(err, lv_exc.BlockJobPivotTimeout)
+        self.assertIn('failed', str(err))
+        self.assertEqual(0, self.clock.now)
+
+    def test_libvirt_refusal_is_a_pivot_failure(self):
+        device = PivotDevice(self.guest)
+
+        def refuse(**kw):
+            raise libvirt.libvirtError('block job not ready')
+        device.abort_job = refuse
+        err = self.assertRaises(lv_exc.BlockJobPivotFailed, blockjob.pivot,
+                                device, 'test copy', timeout=10,
+                                clock=self.clock)
+        self.assertIn('not ready', str(err))

@@ -95,3 +95,31 @@ class ConfigTest(base.TestCase):
                          console.find('source').get('path'))
         self.assertEqual('/img/kernel', dom.find('./os/kernel').text)
         self.assertEqual('console=hvc0', dom.find('./os/cmdline').text)
+
+    def test_serial_is_the_volume_id(self):
+        volume_id = '3f0c8b52-5d7c-4a43-9c39-2f1f0d4a6e11'
+        src = config.DiskSource('file', 'raw', path='/v/src.raw')
+        elem = ET.fromstring(src.disk_xml('/dev/vdb', serial=volume_id))
+        self.assertEqual(volume_id, elem.findtext('serial'))
+        self.assertIsNone(ET.fromstring(src.disk_xml('/dev/vdb')).find(
+            'serial'))
+        domain = '<domain><devices>%s</devices></domain>' % src.disk_xml(
+            '/dev/vdb', serial=volume_id)
+        [disk] = config.parse_disks(domain)
+        self.assertEqual(volume_id, disk.serial)
+
+    def test_volume_driver_and_domain_xml_take_the_serial(self):
+        from nova_volmig.virt.libvirt import driver
+        from nova_volmig.virt.libvirt import volume
+        ci = {'driver_volume_type': 'file',
+              'data': {'device_path': '/v/a', 'format': 'raw'}}
+        xml = volume.get_volume_driver(ci).get_config(
+            dict(ci, serial='vol-1'), '/dev/vdb')
+        self.assertEqual('vol-1', ET.fromstring(xml).findtext('serial'))
+        # The BDM's connection_info first (kept across a swap), else its
+        # volume id.
+        self.assertEqual('vol-1', driver.volume_serial(
+            {'connection_info': dict(ci, serial='vol-1'),
+             'volume_id': 'vol-2'}))
+        self.assertEqual('vol-2', driver.volume_serial(
+            {'connection_info': ci, 'volume_id': 'vol-2'}))
