@@ -13,8 +13,15 @@ from __future__ import annotations
 import collections
 import dataclasses
 import math
+import threading
 import time
 from typing import Callable
+
+from oslo_log import log as logging
+
+from cinder_driver_side import exception
+
+LOG = logging.getLogger(__name__)
 
 #: Seconds of samples the rate is computed over: long enough to smooth a
 #: rate limiter's sleeps and a progress write interval (0.5 s), short
@@ -103,3 +110,54 @@ class Estimator:
             bytes_done=self._done, bytes_total=self.total,
             rate=None if rate is None else int(round(rate)),
             eta=None if eta is None else int(math.ceil(eta)))
+
+
+class StallWatchdog:
+    """A copy's watchdog thread: ``wakeup`` set once it is stuck.
+
+    Used as a context manager around the copy. ``wakeup`` is set when
+    the estimator's bytes have not grown for ``timeout`` seconds (0:
+    never) or when ``abort`` is set, so that a rate limiter's sleep ends
+    at once and the copy's next report calls ``check``. A copy blocked
+    inside a system call notices when the call returns.
+    """
+
+    def __init__(self, estimator: Estimator, timeout: float,
+                 abort: threading.Event, name: str = 'stall-watchdog'):
+        self.estimator = estimator
+        self.timeout = timeout
+        self.abort = abort
+        self.wakeup = threading.Event()
+        self.stalled = False
+        self._finished = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True,
+                                        name=name)
+
+    def __enter__(self) -> StallWatchdog:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._finished.set()
+
+    def _run(self) -> None:
+        interval = min(1.0, self.timeout / 4) if self.timeout else 1.0
+        while not self._finished.wait(interval):
+            if self.abort.is_set():
+                self.wakeup.set()
+                return
+            if self.timeout and \
+                    self.estimator.stalled_for() >= self.timeout:
+                LOG.error('Copy made no progress for %d s at %d of %d '
+                          'bytes', self.timeout, self.estimator.bytes_done,
+                          self.estimator.total)
+                self.stalled = True
+                self.wakeup.set()
+                return
+
+    def check(self) -> None:
+        """Raise CopyStalled once the copy was found stuck."""
+        if self.stalled:
+            raise exception.CopyStalled(
+                seconds=int(self.estimator.stalled_for()),
+                done=self.estimator.bytes_done, total=self.estimator.total)

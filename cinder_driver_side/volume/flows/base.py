@@ -305,7 +305,8 @@ class MigrationFlow(abc.ABC):
         return min(limits) if limits else 0
 
     def _progress(self, estimator: progress_mod.Estimator,
-                  stalled: threading.Event) -> Callable[[int], None]:
+                  watchdog: progress_mod.StallWatchdog
+                  ) -> Callable[[int], None]:
         """The copy's report callback: abort point and progress writes."""
         written_at = [float('-inf')]
         size = estimator.total
@@ -315,10 +316,7 @@ class MigrationFlow(abc.ABC):
                 raise exception.CopyAborted(src=self.volume_id,
                                             dst=self.record.new_volume_id,
                                             reason=self._abort_reason)
-            if stalled.is_set():
-                raise exception.CopyStalled(
-                    seconds=int(estimator.stalled_for()),
-                    done=estimator.bytes_done, total=size)
+            watchdog.check()
             estimator.update(done)
             percent = min(100, done * 100 // size) if size else 100
             now = time.monotonic()
@@ -330,26 +328,6 @@ class MigrationFlow(abc.ABC):
                 self._last_percent = percent
                 self._set_progress(percent, estimator.snapshot())
         return report
-
-    def _watch_stall(self, estimator: progress_mod.Estimator,
-                     timeout: int, stalled: threading.Event,
-                     finished: threading.Event) -> None:
-        """Watchdog thread of a copy: flag it once stuck ``timeout`` s.
-
-        Setting ``stalled`` wakes a rate limiter's sleep; the copy's next
-        report raises CopyStalled. A copy blocked inside a system call
-        ends when the call returns.
-        """
-        interval = min(1.0, timeout / 4)
-        while not finished.wait(interval):
-            if self._abort.is_set():
-                stalled.set()   # wakes the limiter; report raises Aborted
-                return
-            if estimator.stalled_for() >= timeout:
-                LOG.error('Migration %s: copy made no progress for %d s',
-                          self.migration_id, timeout)
-                stalled.set()
-                return
 
     def _copy(self, new_volume: models.Volume) -> None:
         """Copy src to dst (copy_engines), then verify if configured."""
@@ -368,20 +346,13 @@ class MigrationFlow(abc.ABC):
         self.db.volume_update(self.ctx, self.volume_id,
                               {'migration_bandwidth': bandwidth})
         estimator = progress_mod.Estimator(volume.size_bytes)
-        stalled, finished = threading.Event(), threading.Event()
-        timeout = self._stall_timeout(src_array, dst_array)
-        if timeout:
-            threading.Thread(
-                target=self._watch_stall, daemon=True,
-                args=(estimator, timeout, stalled, finished),
-                name='stall-%s' % self.volume_id[:8]).start()
         started = timeutils.utcnow()
-        try:
+        with progress_mod.StallWatchdog(
+                estimator, self._stall_timeout(src_array, dst_array),
+                self._abort, name='stall-%s' % self.volume_id[:8]) as dog:
             result = engine.copy(src, dst, volume.size_bytes,
-                                 self._progress(estimator, stalled),
-                                 bandwidth, wakeup=stalled)
-        finally:
-            finished.set()
+                                 self._progress(estimator, dog),
+                                 bandwidth, wakeup=dog.wakeup)
         self._record_times(copy_started=started,
                            copy_finished=timeutils.utcnow())
         self.db.migration_update(self.ctx, self.migration_id,

@@ -8,7 +8,11 @@ a stuck copy ends in error and Nova's record is cancelled, src intact.
 
 from __future__ import annotations
 
+import contextlib
+import glob
+import json
 import os
+import sqlite3
 import time
 
 from tests.functional.e2e import test_new_flow as e2e
@@ -150,3 +154,42 @@ class TestStuckCopy(e2e.E2ETestCase):
         self.aio.wait_nova_settled(server['id'])
         writer.write_some(2)
         self.assertEqual(writer.sha256(), lv.sha256_file(src_path))
+
+
+class TestNovaCommitBandwidth(e2e.E2ETestCase):
+    """``[libvirt] volume_migration_bandwidth`` reaches blockCommit."""
+
+    limit = 2 * MiB
+
+    def setUp(self):
+        super(e2e.E2ETestCase, self).setUp()
+        self.aio = self.useFixture(e2e.aio_fixtures.Aio(
+            self.state_file('aio'), nova_conf={'libvirt': {
+                'volume_migration_bandwidth': self.limit}}))
+        self.addOnException(self._attach_log)
+
+    def _driver_data(self, server_id: str) -> list[dict]:
+        paths = glob.glob(os.path.join(self.aio.state_path, '**',
+                                       'nova-volmig.sqlite'), recursive=True)
+        with contextlib.closing(sqlite3.connect(paths[0])) as db:
+            rows = db.execute('SELECT driver_data FROM volume_migrations '
+                              'WHERE instance_uuid = ?', (server_id,))
+            return [json.loads(row[0] or '{}') for row in rows]
+
+    def test_commit_limited_and_recorded(self):
+        server, volume, writer = self.attached_volume(seed=11)
+        writer.write_some(3)
+        self.aio.migrate(volume['id'], 'aio@array1#pool2',
+                         bandwidth=4 * MiB)
+        lv.wait_for(lambda: self.aio.volume(volume['id'])
+                    ['migration_status'] != 'starting', what='started')
+        writer.write_some(4)      # lands in the overlay: commit moves it
+        done = self.aio.wait_migration(volume['id'])
+        self.assertEqual('success', done['migration_status'])
+        records = self.aio.wait_nova_settled(server['id'])
+        self.assertEqual(['completed'], [r['status'] for r in records])
+        [data] = self._driver_data(server['id'])
+        self.assertEqual(self.limit, data['commit_bandwidth'])
+        writer.write_some(2)
+        self.assertEqual(writer.sha256(),
+                         lv.sha256_file(self.aio.volume_path(done)))

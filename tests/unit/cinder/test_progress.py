@@ -3,6 +3,7 @@
 import threading
 import time
 
+from cinder_driver_side import exception
 from cinder_driver_side.volume import copy_engines
 from cinder_driver_side.volume import progress
 from tests import base as test_base
@@ -77,6 +78,43 @@ class EstimatorTest(test_base.TestCase):
         self.clock.now += 1
         self.est.update(int(99.5 * MiB))
         self.assertEqual(1, self.est.snapshot().eta)
+
+
+class StallWatchdogTest(test_base.TestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.clock = FakeClock()
+        self.est = progress.Estimator(MiB, clock=self.clock)
+        self.abort = threading.Event()
+
+    def test_flags_a_stuck_copy(self):
+        with progress.StallWatchdog(self.est, 0.4, self.abort) as dog:
+            dog.check()                     # not stuck yet
+            self.clock.now += 0.2
+            self.est.update(1024)           # progress resets the clock
+            self.clock.now += 0.3
+            time.sleep(0.3)
+            self.assertFalse(dog.wakeup.is_set())
+            self.clock.now += 0.2
+            self.assertTrue(dog.wakeup.wait(5))
+            e = self.assertRaises(exception.CopyStalled, dog.check)
+        self.assertIn('no progress for 0 s at 1024 of 1048576 bytes',
+                      str(e))
+
+    def test_abort_wakes_without_stall(self):
+        with progress.StallWatchdog(self.est, 0, self.abort) as dog:
+            self.abort.set()
+            self.assertTrue(dog.wakeup.wait(5))
+            dog.check()                     # not a stall
+
+    def test_moving_copy_is_never_flagged(self):
+        with progress.StallWatchdog(self.est, 0.4, self.abort) as dog:
+            for i in range(10):
+                self.clock.now += 0.1
+                self.est.update((i + 1) * 1024)
+                time.sleep(0.05)
+            self.assertFalse(dog.wakeup.is_set())
 
 
 class RateLimiterWakeupTest(test_base.TestCase):
