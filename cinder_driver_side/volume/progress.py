@@ -5,7 +5,8 @@ One ``Estimator`` per copy (native, generic) or legacy swap: it is fed
 current rate over a sliding window (bytes/s), the time left at that rate
 (ETA, seconds) and how long the copy has made no progress at all (for
 the stall detection of ``migration_stall_timeout``). Pure logic with an
-injectable clock, so it is unit tested without any I/O.
+injectable clock, so it is unit tested without any I/O. ``StallWatchdog``
+is the thread that acts on ``stalled_for`` during a copy.
 """
 
 from __future__ import annotations
