@@ -152,6 +152,11 @@ class CopyAborted(CopyFailed):
     msg_fmt = 'Copy of %(src)s to %(dst)s aborted: %(reason)s'
 
 
+class CopyStalled(CinderException):
+    msg_fmt = ('copy stuck: no progress for %(seconds)d s at %(done)d of '
+               '%(total)d bytes (migration_stall_timeout)')
+
+
 class CopyVerificationFailed(CopyFailed):
     msg_fmt = ('Copy of %(src)s to %(dst)s does not match: sha256 '
                '%(src_digest)s != %(dst_digest)s')

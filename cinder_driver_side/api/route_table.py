@@ -44,7 +44,7 @@ ROUTES: tuple[Route, ...] = (
     Route('/volumes/{id}', 'volumes', 'GET', 'show'),
     Route('/volumes/{id}', 'volumes', 'DELETE', 'delete'),
     Route('/volumes/{id}/action', 'volumes', 'POST', 'action', actions={
-        'os-migrate_volume': schemas.migrate_volume,
+        'os-migrate_volume': schemas.migrate_volume_v372,
         'os-retype': schemas.retype,
         'os-migrate_volume_completion': schemas.migrate_volume_completion,
     }),

@@ -131,6 +131,17 @@ snapshot_create = {
     'additionalProperties': False,
 }
 
+#: 3.72 adds a bandwidth limit of the copy (bytes/s; 0 = unlimited)
+#: replacing the backends' default for this migration.
+migrate_volume_v372 = {
+    **migrate_volume,
+    'properties': {
+        **migrate_volume['properties'],
+        'bandwidth': {'type': 'integer', 'minimum': 0,
+                      'maximum': 2 ** 53},
+    },
+}
+
 retype = {
     'type': 'object',
     'properties': {

@@ -88,6 +88,12 @@ def volume_detail(req, base: str, volume: models.Volume,
             and enforcer.authorize(ctx, policies.MIG_PROGRESS,
                                    fatal=False)):
         body['migration_progress'] = volume.migration_progress
+        body.update({
+            'migration_bytes_done': volume.migration_bytes_done,
+            'migration_bytes_total': volume.migration_bytes_total,
+            'migration_rate': volume.migration_rate,
+            'migration_eta': volume.migration_eta,
+            'migration_bandwidth': volume.migration_bandwidth})
     return body
 
 
@@ -149,4 +155,8 @@ def migration(record: models.Migration) -> dict:
         'updated_at': _time(record.updated_at),
         'finished_at': _time(record.finished_at),
         'copy_method': record.copy_method,
+        'bytes_total': record.bytes_total, 'rate': record.rate,
+        'eta': record.eta,
+        'requested_bandwidth': record.requested_bandwidth,
+        'bandwidth': record.bandwidth,
         'phase_times': json.loads(record.phase_times or '{}')}

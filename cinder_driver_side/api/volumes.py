@@ -9,6 +9,7 @@ from __future__ import annotations
 from oslo_utils import strutils
 
 from cinder_driver_side.api import base
+from cinder_driver_side.api import microversions
 from cinder_driver_side.api import schemas
 from cinder_driver_side.api import validation
 from cinder_driver_side.api import views
@@ -125,13 +126,17 @@ class VolumesController(base.Controller):
         return handler(req, id, args if args is not None else {})
 
     def _migrate(self, req, volume_id, args):
-        validation.validate(args, schemas.migrate_volume)
+        validation.validate(
+            args, schemas.migrate_volume_v372
+            if req.api_version >= microversions.MIGRATION_PROGRESS
+            else schemas.migrate_volume)
         self.authorize(req, policies.MIGRATE)
         volume = self._get(req, volume_id)
         self.volume_api.migrate_volume(
             req.context, volume, args['host'],
             force_host_copy=_bool(args.get('force_host_copy', False)),
-            lock_volume=_bool(args.get('lock_volume', False)))
+            lock_volume=_bool(args.get('lock_volume', False)),
+            bandwidth=args.get('bandwidth'))
         return 202, None
 
     def _retype(self, req, volume_id, args):

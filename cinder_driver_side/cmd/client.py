@@ -2,7 +2,7 @@
 
     volmig pools [--detail]
     volmig migrate VOLUME --host HOST@BACKEND#POOL [--force-host-copy]
-                          [--lock-volume] [--wait]
+                          [--lock-volume] [--bandwidth BYTES/S] [--wait]
     volmig retype VOLUME TYPE --migration-policy on-demand [--wait]
     volmig show VOLUME
 
@@ -11,7 +11,8 @@
 distributed one).
 
 Talks to the volume REST API (noauth2 by default) at microversion 3.72
-and draws ``migration_progress`` as a progress bar.
+and draws ``migration_progress`` as a progress bar, with the rate and
+ETA Cinder computes (``migration_rate``, ``migration_eta``).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import sys
 import time
 
 from keystoneauth1 import exceptions as ks_exc
+from oslo_utils import strutils
 from rich import console as rich_console
 from rich import progress as rich_progress
 from rich import table as rich_table
@@ -79,6 +81,47 @@ class VolumeAPI:
                           )['pools']
 
 
+def _bytes(value) -> str:
+    """``123.4 MiB`` for a byte count; ``?`` when unknown."""
+    if value is None:
+        return '?'
+    value = float(value)
+    for unit in ('B', 'KiB', 'MiB', 'GiB'):
+        if value < 1024 or unit == 'GiB':
+            return ('%d %s' % (value, unit) if unit == 'B'
+                    else '%.1f %s' % (value, unit))
+        value /= 1024
+    return '?'
+
+
+def rate_text(volume: dict) -> str:
+    """``done/total, rate, ETA, limit`` of a migrating volume (3.72)."""
+    if volume.get('migration_bytes_total') is None:
+        return ''
+    text = '%s/%s' % (_bytes(volume.get('migration_bytes_done')),
+                      _bytes(volume['migration_bytes_total']))
+    rate = volume.get('migration_rate')
+    text += ' at %s/s' % _bytes(rate) if rate is not None else ''
+    eta = volume.get('migration_eta')
+    text += ', ETA %d s' % eta if eta is not None else ''
+    if volume.get('migration_bandwidth'):
+        text += ' (limit %s/s)' % _bytes(volume['migration_bandwidth'])
+    return text
+
+
+def parse_bandwidth(text: str) -> int:
+    """Bytes/s from ``33554432``, ``32MiB`` or ``32M`` (IEC units)."""
+    text = text.strip()
+    if text.isdigit():
+        return int(text)
+    try:
+        return int(strutils.string_to_bytes(
+            text if text.endswith('B') else text + 'iB',
+            unit_system='IEC', return_int=True))
+    except (ValueError, TypeError):
+        raise argparse.ArgumentTypeError('not a byte rate: %r' % text)
+
+
 def bar_state(volume: dict) -> tuple[int | None, str]:
     """(percent or None to leave the bar, description) for one poll.
 
@@ -100,9 +143,10 @@ def watch(api: VolumeAPI, volume_id: str, console, interval: float = 0.5
     columns = (rich_progress.TextColumn('{task.description}'),
                rich_progress.BarColumn(),
                rich_progress.TaskProgressColumn(),
+               rich_progress.TextColumn('{task.fields[rate]}'),
                rich_progress.TimeElapsedColumn())
     with rich_progress.Progress(*columns, console=console) as bar:
-        task = bar.add_task(MIG.STARTING, total=100)
+        task = bar.add_task(MIG.STARTING, total=100, rate='')
         while True:
             volume = api.volume(volume_id)
             status = volume.get('migration_status')
@@ -113,7 +157,10 @@ def watch(api: VolumeAPI, volume_id: str, console, interval: float = 0.5
             if percent is None:
                 bar.update(task, description=description)
             else:
-                bar.update(task, completed=percent, description=description)
+                # Keep the last rate seen once the copy is over.
+                rate = rate_text(volume)
+                bar.update(task, completed=percent, description=description,
+                           **({'rate': rate} if rate else {}))
             if status not in MIG.ACTIVE:
                 break
             time.sleep(interval)
@@ -157,6 +204,18 @@ def show(api: VolumeAPI, volume_id: str, console) -> int:
                 'volume_type', 'size', 'size_bytes'):
         if key in volume:
             table.add_row(key, str(volume[key]))
+    if volume.get('migration_bytes_total') is not None:
+        eta = volume.get('migration_eta')
+        for key, value in (
+                ('bytes', '%s of %s' % (
+                    _bytes(volume.get('migration_bytes_done')),
+                    _bytes(volume['migration_bytes_total']))),
+                ('rate', '%s/s' % _bytes(volume.get('migration_rate'))),
+                ('ETA', '?' if eta is None else '%d s' % eta),
+                ('bandwidth limit',
+                 '%s/s' % _bytes(volume['migration_bandwidth'])
+                 if volume.get('migration_bandwidth') else 'none')):
+            table.add_row(key, value)
     console.print(table)
     try:
         record = api.migration(volume_id)
@@ -196,6 +255,10 @@ def build_parser() -> argparse.ArgumentParser:
                           'pools)')
     mig.add_argument('--force-host-copy', action='store_true')
     mig.add_argument('--lock-volume', action='store_true')
+    mig.add_argument('--bandwidth', type=parse_bandwidth,
+                     help='limit the copy to this many bytes/s (32MiB, '
+                          '32M or 33554432; 0 = unlimited); default: the '
+                          'backends\' copy_bandwidth')
     mig.add_argument('--wait', action='store_true',
                      help='show progress until the migration ends')
     ret = sub.add_parser('retype', help='change type, migrating on demand')
@@ -219,9 +282,12 @@ def main(argv=None) -> int:
         if args.command == 'pools':
             return pools(api, console, args.detail)
         if args.command == 'migrate':
-            api.action(args.volume, 'os-migrate_volume', {
-                'host': args.host, 'force_host_copy': args.force_host_copy,
-                'lock_volume': args.lock_volume})
+            body = {'host': args.host,
+                    'force_host_copy': args.force_host_copy,
+                    'lock_volume': args.lock_volume}
+            if args.bandwidth is not None:
+                body['bandwidth'] = args.bandwidth
+            api.action(args.volume, 'os-migrate_volume', body)
         else:
             api.action(args.volume, 'os-retype', {
                 'new_type': args.type,

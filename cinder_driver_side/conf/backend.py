@@ -45,7 +45,14 @@ backend_opts = [
     cfg.IntOpt('copy_bandwidth', min=0,
                help='Rate limit of this backend\'s migration copies in '
                     'bytes/s (0 = unlimited); overrides [DEFAULT] '
-                    'migration_copy_bandwidth.'),
+                    'migration_copy_bandwidth. A migrate request\'s '
+                    '"bandwidth" (3.72) overrides both.'),
+    cfg.IntOpt('migration_stall_timeout', min=0,
+               help='Seconds a migration copy from or to this backend may '
+                    'make no progress at all before it is ended as an '
+                    'error (an attached migration is then cancelled on '
+                    'Nova); 0 = never. The lower of src\'s and dst\'s '
+                    'nonzero values applies. Default: 300.'),
 ]
 
 _FALLBACKS = {
@@ -53,6 +60,7 @@ _FALLBACKS = {
     'nbd_listen_address': '127.0.0.1',
     'nbd_port_range': '10809:10999',
     'nbd_throttle_bytes_sec': 0,
+    'migration_stall_timeout': 300,
 }
 
 

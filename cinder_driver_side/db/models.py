@@ -79,6 +79,18 @@ class Volume(Base):
         sa.String(255))
     migration_progress: orm.Mapped[str | None] = orm.mapped_column(
         sa.String(8))
+    # While migrating (3.72): bytes moved and to move, the rate over a
+    # sliding window (bytes/s), the seconds left at that rate, and the
+    # copy's bandwidth limit (bytes/s, 0 = unlimited).
+    migration_bytes_done: orm.Mapped[int | None] = orm.mapped_column(
+        sa.BigInteger)
+    migration_bytes_total: orm.Mapped[int | None] = orm.mapped_column(
+        sa.BigInteger)
+    migration_rate: orm.Mapped[int | None] = orm.mapped_column(
+        sa.BigInteger)
+    migration_eta: orm.Mapped[int | None] = orm.mapped_column(sa.Integer)
+    migration_bandwidth: orm.Mapped[int | None] = orm.mapped_column(
+        sa.BigInteger)
     # Backend name of the volume's data when it differs from id.
     name_id: orm.Mapped[str | None] = orm.mapped_column(
         '_name_id', sa.String(36))
@@ -188,3 +200,13 @@ class Migration(Base):
     # switch and the deletion of src's data finishes the deletion.
     source_backend_name: orm.Mapped[str | None] = orm.mapped_column(
         sa.String(255))
+    # Bytes the copy moves, its rate (bytes/s) and ETA (s) at the last
+    # progress write.
+    bytes_total: orm.Mapped[int | None] = orm.mapped_column(sa.BigInteger)
+    rate: orm.Mapped[int | None] = orm.mapped_column(sa.BigInteger)
+    eta: orm.Mapped[int | None] = orm.mapped_column(sa.Integer)
+    # Bandwidth limit asked for in the migrate action (bytes/s; None: the
+    # backends' default), and the limit the copy applied (0 = unlimited).
+    requested_bandwidth: orm.Mapped[int | None] = orm.mapped_column(
+        sa.BigInteger)
+    bandwidth: orm.Mapped[int | None] = orm.mapped_column(sa.BigInteger)

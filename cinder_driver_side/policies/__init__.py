@@ -41,8 +41,9 @@ def list_rules():
               'name_id in volume details.',
               [('GET', '/volumes/{volume_id}')]),
         _rule(MIG_PROGRESS, 'rule:admin_api',
-              'Show migration_progress (microversion 3.72) while a volume '
-              'is migrating.', [('GET', '/volumes/{volume_id}')]),
+              'Show migration_progress, bytes done and total, rate, ETA '
+              'and bandwidth limit (microversion 3.72) while a volume is '
+              'migrating.', [('GET', '/volumes/{volume_id}')]),
         _rule(HOST_ATTRIBUTE, 'rule:admin_api',
               'Show os-vol-host-attr:host in volume details.',
               [('GET', '/volumes/{volume_id}')]),

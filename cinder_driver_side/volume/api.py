@@ -71,7 +71,8 @@ class API:
     def migrate_volume(self, ctx, volume: models.Volume, host: str,
                        force_host_copy: bool = False,
                        lock_volume: bool = False,
-                       new_type: models.VolumeType | None = None
+                       new_type: models.VolumeType | None = None,
+                       bandwidth: int | None = None
                        ) -> models.Migration:
         """Validate, claim the volume, record the migration, start it.
 
@@ -96,7 +97,7 @@ class API:
         engine = flows.copy_engine(kind, force_host_copy,
                                    same_array=dest_array is src_array)
         record = self._claim(ctx, volume, host, kind, engine, lock_volume,
-                             new_type, src_attachment)
+                             new_type, src_attachment, bandwidth)
         LOG.info('Migrating volume %(vol)s from %(src)s to %(dst)s: '
                  '%(kind)s, copy %(engine)s, migration %(mig)s',
                  {'vol': volume.id, 'src': volume.host, 'dst': host,
@@ -178,8 +179,8 @@ class API:
     def _claim(self, ctx, volume: models.Volume, host: str, kind: str,
                engine: str | None, lock_volume: bool,
                new_type: models.VolumeType | None,
-               src_attachment: models.VolumeAttachment | None
-               ) -> models.Migration:
+               src_attachment: models.VolumeAttachment | None,
+               bandwidth: int | None = None) -> models.Migration:
         """Mark the volume ``starting`` (compare-and-swap), record it."""
         # Upstream: lock_volume applies to available volumes only.
         lock = bool(lock_volume) and volume.status == STATUS.AVAILABLE
@@ -208,7 +209,7 @@ class API:
             'src_attachment_id': src_attachment.id
             if src_attachment else None,
             'lock_volume': lock, 'original_status': volume.status,
-            'status': MIG.STARTING})
+            'requested_bandwidth': bandwidth, 'status': MIG.STARTING})
 
     def retype(self, ctx, volume: models.Volume, new_type_name: str,
                migration_policy: str = 'never') -> models.Migration | None:

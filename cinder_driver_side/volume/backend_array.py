@@ -48,6 +48,8 @@ class Array:
         bandwidth = backend_conf.get(conf, name, 'copy_bandwidth')
         self.copy_bandwidth = (conf.migration_copy_bandwidth
                                if bandwidth is None else bandwidth)
+        self.stall_timeout: int = backend_conf.get(
+            conf, name, 'migration_stall_timeout')
         self.exporter: nbd.NBDExporter | None = None
         if self.protocol == 'nbd':
             self.exporter = nbd.NBDExporter(

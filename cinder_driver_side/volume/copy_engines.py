@@ -21,6 +21,7 @@ import fcntl
 import hashlib
 import os
 import struct
+import threading
 import time
 from typing import Callable
 
@@ -128,15 +129,19 @@ class CopyEngine(abc.ABC):
 
     def copy(self, src_path: str, dst_path: str, size: int,
              progress_cb: ProgressCallback | None = None,
-             bandwidth: int = 0) -> CopyResult:
+             bandwidth: int = 0,
+             wakeup: threading.Event | None = None) -> CopyResult:
         """Copy and fsync dst; ``progress_cb(bytes_done)`` after each step.
 
         dst is created if missing and sized to ``size``; its data beyond
         what src holds reads as zeros. Raises CopyFailed (or what
-        ``progress_cb`` raised, e.g. CopyAborted).
+        ``progress_cb`` raised, e.g. CopyAborted). Setting ``wakeup`` ends
+        a rate limiter's sleep early, so that ``progress_cb`` runs (and
+        can abort) at once.
         """
         report = progress_cb or (lambda done: None)
-        limiter = RateLimiter(bandwidth)
+        limiter = RateLimiter(bandwidth, sleep=wakeup.wait if wakeup
+                              else time.sleep)
         started = time.monotonic()
         try:
             src = os.open(src_path, os.O_RDONLY)

@@ -60,6 +60,16 @@ libvirt_opts = [
                min=4096,
                help='Lowest write throttle, in bytes per second, the '
                     'convergence logic applies to a guest disk.'),
+    cfg.IntOpt('volume_migration_bandwidth', default=0, min=0,
+               mutable=True,
+               help='Bandwidth limit, in bytes per second, of the block '
+                    'jobs that move a volume\'s data on the compute host: '
+                    'the asynchronous commit of a volume migration\'s '
+                    'complete and cancel, and the mirror of a legacy '
+                    'swap (libvirt\'s bandwidth argument of blockCommit, '
+                    'with VIR_DOMAIN_BLOCK_COMMIT_BANDWIDTH_BYTES, and of '
+                    'blockCopy). 0 = unlimited. Saved in the migration '
+                    'record\'s driver_data as commit_bandwidth. Mutable.'),
     cfg.StrOpt('images_path', default='$state_path/images',
                help='Where images live: an instance whose image_ref is X '
                     'boots the kernel, initrd and optional cmdline found '

@@ -31,6 +31,7 @@ from cinder_driver_side import exception
 from cinder_driver_side.objects import fields
 from cinder_driver_side.volume import copy_engines
 from cinder_driver_side.volume import placement as placement_mod
+from cinder_driver_side.volume import progress as progress_mod
 
 LOG = logging.getLogger(__name__)
 
@@ -43,6 +44,10 @@ MIG = fields.VolumeMigrationStatus
 PROGRESS_INTERVAL = 0.5
 
 RESTART_REASON = 'interrupted by a restart of the volume service'
+
+#: The volume's live progress fields (3.72), reset when a copy starts.
+_PROGRESS_FIELDS = ('migration_bytes_done', 'migration_bytes_total',
+                    'migration_rate', 'migration_eta')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -171,17 +176,30 @@ class MigrationFlow(abc.ABC):
     def _set_status(self, status: str, **migration_values) -> None:
         LOG.info('Migration %s of volume %s: %s', self.migration_id,
                  self.volume_id, status)
-        self.db.volume_update(self.ctx, self.volume_id, {
-            'migration_status': status, 'migration_progress':
-                '0' if status == MIG.MIGRATING else None})
+        values = {'migration_status': status, 'migration_progress':
+                  '0' if status == MIG.MIGRATING else None}
+        if status == MIG.MIGRATING:
+            values.update(dict.fromkeys(_PROGRESS_FIELDS))
+        self.db.volume_update(self.ctx, self.volume_id, values)
         migration_values['status'] = status
         self.db.migration_update(self.ctx, self.migration_id,
                                  migration_values)
 
     def _set_progress(self, percent: int | str,
+                      snapshot: progress_mod.Snapshot | None = None,
                       **migration_values) -> None:
-        self.db.volume_update(self.ctx, self.volume_id,
-                              {'migration_progress': str(percent)})
+        values = {'migration_progress': str(percent)}
+        if snapshot is not None:
+            values.update({
+                'migration_bytes_done': snapshot.bytes_done,
+                'migration_bytes_total': snapshot.bytes_total,
+                'migration_rate': snapshot.rate,
+                'migration_eta': snapshot.eta})
+            migration_values.update({
+                'bytes_copied': snapshot.bytes_done,
+                'bytes_total': snapshot.bytes_total,
+                'rate': snapshot.rate, 'eta': snapshot.eta})
+        self.db.volume_update(self.ctx, self.volume_id, values)
         migration_values['progress'] = str(percent)
         self.db.migration_update(self.ctx, self.migration_id,
                                  migration_values)
@@ -271,29 +289,44 @@ class MigrationFlow(abc.ABC):
 
     # Copy
 
-    @staticmethod
-    def _bandwidth(src_array, dst_array) -> int:
+    def _bandwidth(self, src_array, dst_array) -> int:
+        """The copy's limit: the request's, else the backends' lower."""
+        if self.record.requested_bandwidth is not None:
+            return self.record.requested_bandwidth
         limits = [b for b in (src_array.copy_bandwidth,
                               dst_array.copy_bandwidth) if b]
         return min(limits) if limits else 0
 
-    def _progress(self, size: int) -> Callable[[int], None]:
+    @staticmethod
+    def _stall_timeout(src_array, dst_array) -> int:
+        """The lower nonzero ``migration_stall_timeout``; 0 = never."""
+        limits = [t for t in (getattr(src_array, 'stall_timeout', 0),
+                              getattr(dst_array, 'stall_timeout', 0)) if t]
+        return min(limits) if limits else 0
+
+    def _progress(self, estimator: progress_mod.Estimator,
+                  watchdog: progress_mod.StallWatchdog
+                  ) -> Callable[[int], None]:
         """The copy's report callback: abort point and progress writes."""
         written_at = [float('-inf')]
+        size = estimator.total
 
         def report(done: int) -> None:
             if self._abort.is_set():
                 raise exception.CopyAborted(src=self.volume_id,
                                             dst=self.record.new_volume_id,
                                             reason=self._abort_reason)
+            watchdog.check()
+            estimator.update(done)
             percent = min(100, done * 100 // size) if size else 100
             now = time.monotonic()
-            if percent != self._last_percent and (
-                    percent in (0, 100)
-                    or now - written_at[0] >= PROGRESS_INTERVAL):
+            # Rate and ETA change without the percent: write at least
+            # every PROGRESS_INTERVAL while the copy moves.
+            if (percent in (0, 100) and percent != self._last_percent) \
+                    or now - written_at[0] >= PROGRESS_INTERVAL:
                 written_at[0] = now
                 self._last_percent = percent
-                self._set_progress(percent, bytes_copied=done)
+                self._set_progress(percent, estimator.snapshot())
         return report
 
     def _copy(self, new_volume: models.Volume) -> None:
@@ -307,10 +340,19 @@ class MigrationFlow(abc.ABC):
         engine = copy_engines.get_engine(self.record.copy_engine
                                          or fields.CopyEngine.GENERIC)
         self._last_percent = None
+        bandwidth = self._bandwidth(src_array, dst_array)
+        self.db.migration_update(self.ctx, self.migration_id,
+                                 {'bandwidth': bandwidth})
+        self.db.volume_update(self.ctx, self.volume_id,
+                              {'migration_bandwidth': bandwidth})
+        estimator = progress_mod.Estimator(volume.size_bytes)
         started = timeutils.utcnow()
-        result = engine.copy(src, dst, volume.size_bytes,
-                             self._progress(volume.size_bytes),
-                             self._bandwidth(src_array, dst_array))
+        with progress_mod.StallWatchdog(
+                estimator, self._stall_timeout(src_array, dst_array),
+                self._abort, name='stall-%s' % self.volume_id[:8]) as dog:
+            result = engine.copy(src, dst, volume.size_bytes,
+                                 self._progress(estimator, dog),
+                                 bandwidth, wakeup=dog.wakeup)
         self._record_times(copy_started=started,
                            copy_finished=timeutils.utcnow())
         self.db.migration_update(self.ctx, self.migration_id,

@@ -15,6 +15,7 @@ from cinder_driver_side.db import models
 from cinder_driver_side import exception
 from cinder_driver_side.objects import fields
 from cinder_driver_side.volume.flows import base
+from cinder_driver_side.volume import progress as progress_mod
 
 LOG = logging.getLogger(__name__)
 
@@ -47,8 +48,14 @@ class LegacyFlow(base.MigrationFlow):
         self._poll_swap()
 
     def _poll_swap(self) -> None:
-        """Mirror Nova's swap_progress until the callback arrives."""
+        """Mirror Nova's swap_progress until the callback arrives.
+
+        Nova reports a percent of the mirror; bytes are that share of
+        the volume's size, and rate and ETA follow from them.
+        """
         record = self.record
+        size = self._volume().size_bytes
+        estimator = progress_mod.Estimator(size)
         last = None
         while not self._abort.wait(self.conf.migration_poll_interval):
             if self._reload().status != MIG.MIGRATING:
@@ -60,11 +67,18 @@ class LegacyFlow(base.MigrationFlow):
                 LOG.debug('Polling swap progress: %s', e)
                 continue
             progress = bdm.get('swap_progress')
-            if progress is not None and progress != last:
-                last = progress
+            if progress is None:
+                continue
+            try:
+                estimator.update(size * int(progress) // 100)
+            except ValueError:
+                continue
+            snapshot = estimator.snapshot()
+            if (progress, snapshot) != last:
+                last = progress, snapshot
                 with self._lock:
                     if self._reload().status == MIG.MIGRATING:
-                        self._set_progress(progress)
+                        self._set_progress(progress, snapshot)
 
     def legacy_completion(self, error: bool) -> str:
         """Nova finished (or failed) the swap; returns save_volume_id."""

@@ -291,7 +291,8 @@ class LibvirtDriver(driver.ComputeDriver):
             progress_interval=CONF.compute.progress_update_interval)
         try:
             device.copy(new.copy_target_xml(), reuse_ext=True,
-                        transient=True)
+                        transient=True,
+                        bandwidth=CONF.libvirt.volume_migration_bandwidth)
         except libvirt.libvirtError as e:
             raise lv_exc.LibvirtCallFailed(call='blockCopy',
                                            domain=guest.uuid, reason=e)

@@ -282,8 +282,14 @@ class BlockDevice:
 
     def commit(self, base: str | None = None, top: str | None = None,
                active: bool = False, bandwidth: int = 0) -> None:
-        """``virDomainBlockCommit``; ``active`` commits the active layer."""
+        """``virDomainBlockCommit``; ``active`` commits the active layer.
+
+        ``bandwidth`` is in bytes/s (``VIR_DOMAIN_BLOCK_COMMIT_BANDWIDTH_
+        BYTES``; without the flag libvirt reads MiB/s); 0 = unlimited.
+        """
         flags = libvirt.VIR_DOMAIN_BLOCK_COMMIT_ACTIVE if active else 0
+        if bandwidth:
+            flags |= libvirt.VIR_DOMAIN_BLOCK_COMMIT_BANDWIDTH_BYTES
         with self.guest.host.block_graph_lock(self.guest.uuid):
             self.guest._write(lambda d: d.blockCommit(
                 self.disk, base, top, bandwidth, flags))

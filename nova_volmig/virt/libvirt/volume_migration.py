@@ -264,13 +264,16 @@ class LibvirtVolumeMigrator:
         disk = guest.get_disk(layout.disk)
         state = layout.classify(disk.source, guest.uuid)
         if state is State.SWITCHED_TO_DST:
-            migration.save_driver_data(step=STEP_COMPLETE_COMMIT)
+            bandwidth = CONF.libvirt.volume_migration_bandwidth
+            migration.save_driver_data(step=STEP_COMPLETE_COMMIT,
+                                       commit_bandwidth=bandwidth)
             device = guest.get_block_device(layout.disk)
             if disk.mirror is not None:
                 self._abort_job(device, 'leftover')
             self._mirror_and_pivot(
                 guest, layout, migration, 'volume migration complete commit',
-                ACTIVE_COMMIT, lambda dev: dev.commit(active=True))
+                ACTIVE_COMMIT,
+                lambda dev: dev.commit(active=True, bandwidth=bandwidth))
             self._expect(guest, layout, State.ON_DST)
             self._persist_live_disk(guest, layout)
             migration.save_driver_data(step=STEP_COMPLETE_COMMITTED)
@@ -296,10 +299,13 @@ class LibvirtVolumeMigrator:
             if disk.mirror is not None:
                 # A complete copy that failed: the guest stays on OVERLAY1.
                 self._abort_job(device, 'leftover')
-            migration.save_driver_data(step=STEP_CANCEL_COMMIT)
+            bandwidth = CONF.libvirt.volume_migration_bandwidth
+            migration.save_driver_data(step=STEP_CANCEL_COMMIT,
+                                       commit_bandwidth=bandwidth)
             self._mirror_and_pivot(
                 guest, layout, migration, 'volume migration cancel commit',
-                ACTIVE_COMMIT, lambda dev: dev.commit(active=True))
+                ACTIVE_COMMIT,
+                lambda dev: dev.commit(active=True, bandwidth=bandwidth))
             self._expect(guest, layout, State.ON_SRC)
             self._persist_live_disk(guest, layout)
             migration.save_driver_data(step=STEP_CANCEL_COMMITTED)

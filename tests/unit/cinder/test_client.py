@@ -88,3 +88,42 @@ class TestPools(base.TestCase):
         args = client.build_parser().parse_args(['pools', '--detail'])
         self.assertEqual('pools', args.command)
         self.assertTrue(args.detail)
+
+
+MIGRATING = {'migration_status': 'migrating', 'migration_progress': '19',
+             'migration_bytes_done': 50 * 1024 * 1024,
+             'migration_bytes_total': 256 * 1024 * 1024,
+             'migration_rate': 32 * 1024 * 1024, 'migration_eta': 7,
+             'migration_bandwidth': 32 * 1024 * 1024}
+
+
+class TestRateAndEta(base.TestCase):
+
+    def test_bar_shows_rate_and_eta(self):
+        console = _console()
+        api = FakeAPI([dict(MIGRATING),
+                       {'migration_status': 'success',
+                        'migration_progress': None}])
+        self.assertEqual(0, client.watch(api, 'v1', console, interval=0))
+        out = console.file.getvalue()
+        self.assertIn('32.0 MiB/s', out)
+        self.assertIn('ETA 7 s', out)
+
+    def test_show_prints_bytes_rate_eta(self):
+        console = _console()
+        api = FakeAPI([dict(MIGRATING, status='in-use')])
+        api.migration = lambda volume_id: {'id': 'm1', 'rate': 1}
+        client.show(api, 'v1', console)
+        out = console.file.getvalue()
+        self.assertIn('50.0 MiB of 256.0 MiB', out)
+        self.assertIn('32.0 MiB/s', out)
+        self.assertIn('7 s', out)
+
+    def test_bandwidth_argument(self):
+        parser = client.build_parser()
+        args = parser.parse_args(['migrate', 'v1', '--host', 'h@b#p',
+                                  '--bandwidth', '32M'])
+        self.assertEqual(32 * 1024 * 1024, args.bandwidth)
+        self.assertEqual(1000, client.parse_bandwidth('1000'))
+        self.assertRaises(SystemExit, parser.parse_args, [
+            'migrate', 'v1', '--host', 'h@b#p', '--bandwidth', 'fast'])

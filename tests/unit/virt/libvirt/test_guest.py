@@ -39,3 +39,17 @@ class TestBlockDeviceCopy(base.TestCase):
             {libvirt.VIR_DOMAIN_BLOCK_COPY_BANDWIDTH: 1 << 20},
             libvirt.VIR_DOMAIN_BLOCK_COPY_REUSE_EXT
             | libvirt.VIR_DOMAIN_BLOCK_COPY_TRANSIENT_JOB)
+
+    def test_commit_bandwidth_in_bytes(self):
+        device, dom = self._device()
+        device.commit(active=True, bandwidth=3 << 20)
+        dom.blockCommit.assert_called_once_with(
+            'vdb', None, None, 3 << 20,
+            libvirt.VIR_DOMAIN_BLOCK_COMMIT_ACTIVE
+            | libvirt.VIR_DOMAIN_BLOCK_COMMIT_BANDWIDTH_BYTES)
+
+    def test_commit_unlimited(self):
+        device, dom = self._device()
+        device.commit(active=True)
+        dom.blockCommit.assert_called_once_with(
+            'vdb', None, None, 0, libvirt.VIR_DOMAIN_BLOCK_COMMIT_ACTIVE)
