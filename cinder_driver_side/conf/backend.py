@@ -46,6 +46,11 @@ backend_opts = [
                help='Rate limit of this backend\'s migration copies in '
                     'bytes/s (0 = unlimited); overrides [DEFAULT] '
                     'migration_copy_bandwidth.'),
+    cfg.IntOpt('max_concurrent_migrations', min=0,
+               help='Migrations of volumes of this backend that run at '
+                    'once; further requests wait in a FIFO queue '
+                    '(migration_status "queued") instead of failing. '
+                    '0 = no cap. Default: 0.'),
 ]
 
 _FALLBACKS = {
@@ -53,6 +58,7 @@ _FALLBACKS = {
     'nbd_listen_address': '127.0.0.1',
     'nbd_port_range': '10809:10999',
     'nbd_throttle_bytes_sec': 0,
+    'max_concurrent_migrations': 0,
 }
 
 

@@ -95,7 +95,8 @@ class CinderTestCase(base.TestCase):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             volume = self.volume(volume_id)
-            if volume['migration_status'] in ('success', 'error') and \
+            if volume['migration_status'] in ('success', 'error',
+                                               'cancelled') and \
                     self.svc.manager.get_flow(volume_id) is None:
                 return volume
             time.sleep(0.05)
