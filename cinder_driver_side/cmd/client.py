@@ -157,7 +157,8 @@ def show(api: VolumeAPI, volume_id: str, console) -> int:
     table.add_column('field')
     table.add_column('value')
     for key in ('status', 'os-vol-host-attr:host', 'migration_status',
-                'migration_progress', 'os-vol-mig-status-attr:name_id',
+                'migration_progress', 'migration_queue_position',
+                'os-vol-mig-status-attr:name_id',
                 'volume_type', 'size', 'size_bytes'):
         if key in volume:
             table.add_row(key, str(volume[key]))

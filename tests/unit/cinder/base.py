@@ -96,7 +96,7 @@ class CinderTestCase(base.TestCase):
         while time.monotonic() < deadline:
             volume = self.volume(volume_id)
             if volume['migration_status'] in ('success', 'error',
-                                               'cancelled') and \
+                                              'cancelled') and \
                     self.svc.manager.get_flow(volume_id) is None:
                 return volume
             time.sleep(0.05)
