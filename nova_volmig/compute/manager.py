@@ -24,6 +24,7 @@ from oslo_utils import excutils
 from oslo_utils import timeutils
 
 from nova_volmig.compute import detach as compute_detach
+from nova_volmig.compute import finish_slots
 from nova_volmig.compute import power_state
 from nova_volmig.compute import task_states
 from nova_volmig.compute import vm_states
@@ -145,6 +146,8 @@ class ComputeManager:
         # executor's workers are joined at interpreter exit).
         self._pending: set[threading.Thread] = set()
         self._pending_lock = threading.Lock()
+        self._finish_slots = finish_slots.FinishSlots(
+            lambda: CONF.compute.max_concurrent_volume_migration_finishes)
 
     # Service life cycle
 
@@ -657,10 +660,11 @@ class ComputeManager:
                          migration_id: int) -> None:
         # On failure the guest runs on dst (with a local layer left over):
         # consistent, and src is no longer used.
-        self._finish(context, instance_uuid, migration_id, 'complete',
-                     self.driver.volume_migration_complete_finish,
-                     'completing', 'completed',
-                     task_states.VOLUME_MIGRATION_COMPLETING)
+        with self._finish_slots.slot(migration_id):
+            self._finish(context, instance_uuid, migration_id, 'complete',
+                         self.driver.volume_migration_complete_finish,
+                         'completing', 'completed',
+                         task_states.VOLUME_MIGRATION_COMPLETING)
 
     def _finish(self, context, instance_uuid: str, migration_id: int,
                 action: str, driver_step: Callable, status_from: str,
@@ -721,10 +725,11 @@ class ComputeManager:
     def _cancel_finish(self, context, instance_uuid: str,
                        migration_id: int) -> None:
         # On failure the guest keeps writing to the overlay over src.
-        self._finish(context, instance_uuid, migration_id, 'cancel',
-                     self.driver.volume_migration_cancel_finish,
-                     'cancelling', 'cancelled',
-                     task_states.VOLUME_MIGRATION_CANCELLING)
+        with self._finish_slots.slot(migration_id):
+            self._finish(context, instance_uuid, migration_id, 'cancel',
+                         self.driver.volume_migration_cancel_finish,
+                         'cancelling', 'cancelled',
+                         task_states.VOLUME_MIGRATION_CANCELLING)
 
     # Start-up reconciliation (DESIGN 6, invariant 5)
 

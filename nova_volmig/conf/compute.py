@@ -22,6 +22,12 @@ compute_opts = [
     cfg.FloatOpt('progress_update_interval', default=0.5, min=0.05,
                  help='Seconds between updates of a running block job\'s '
                       'progress in the database.'),
+    cfg.IntOpt('max_concurrent_volume_migration_finishes', default=0,
+               min=0,
+               help='Asynchronous parts of volume migration complete or '
+                    'cancel (block commits) that run at once on this '
+                    'compute host; further ones wait in arrival order. '
+                    '0 = no cap.'),
 ]
 
 
