@@ -138,6 +138,11 @@ class VolumeBusy(Conflict):
     msg_fmt = 'Volume %(volume_id)s is busy: %(reason)s'
 
 
+class MigrationCancelTooLate(Conflict):
+    msg_fmt = ('Migration %(migration_id)s of volume %(volume_id)s can no '
+               'longer be cancelled: %(reason)s')
+
+
 # 5xx
 class VolumeBackendAPIException(CinderException):
     msg_fmt = 'Bad or unexpected response from the storage volume backend: ' \

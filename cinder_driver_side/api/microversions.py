@@ -1,4 +1,8 @@
-"""Volume API microversions: 3.0 to 3.72 (migration_progress)."""
+"""Volume API microversions: 3.0 to 3.72.
+
+3.72: migration_progress, os-migrate_volume_cancel and the ``queued`` /
+``cancelled`` migration statuses with migration_queue_position.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ MAX_VERSION = '3.72'
 ATTACHMENTS = '3.27'
 ATTACHMENT_COMPLETE = '3.44'
 MIGRATION_PROGRESS = '3.72'
+MIGRATION_CANCEL = '3.72'
 
 
 @functools.total_ordering

@@ -47,6 +47,7 @@ ROUTES: tuple[Route, ...] = (
         'os-migrate_volume': schemas.migrate_volume_v372,
         'os-retype': schemas.retype,
         'os-migrate_volume_completion': schemas.migrate_volume_completion,
+        'os-migrate_volume_cancel': schemas.migrate_volume_cancel,
     }),
     Route('/volumes/{id}/migration', 'volumes', 'GET', 'migration'),
     Route('/attachments', 'attachments', 'GET', 'index',

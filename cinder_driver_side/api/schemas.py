@@ -163,6 +163,13 @@ migrate_volume_completion = {
     'additionalProperties': False,
 }
 
+# os-migrate_volume_cancel takes no argument: null or {}.
+migrate_volume_cancel = {
+    'type': ['object', 'null'],
+    'properties': {},
+    'additionalProperties': False,
+}
+
 attachment_create = {
     'type': 'object',
     'properties': {'attachment': {

@@ -14,9 +14,13 @@ from cinder_driver_side.api import schemas
 from cinder_driver_side.api import validation
 from cinder_driver_side.api import views
 from cinder_driver_side import exception
+from cinder_driver_side.objects import fields
 from cinder_driver_side import policies
 from cinder_driver_side.volume import api as volume_api
 from cinder_driver_side.volume import utils
+
+
+MIG = fields.VolumeMigrationStatus
 
 
 def _bool(value) -> bool:
@@ -37,8 +41,15 @@ class VolumesController(base.Controller):
                                             volume.volume_type_id)
         except exception.VolumeTypeNotFound:
             vtype = None
-        return views.volume_detail(req, self.base_url(req), volume,
+        body = views.volume_detail(req, self.base_url(req), volume,
                                    attachments, vtype, self.enforcer)
+        if (body.get('migration_status') == MIG.QUEUED
+                and req.api_version >= microversions.MIGRATION_PROGRESS):
+            record = self.db.migration_get_latest(req.context.elevated(),
+                                                  volume.id)
+            body['migration_queue_position'] = \
+                self.manager.migration_queue_position(record.id)
+        return body
 
     def _get(self, req, volume_id):
         volume = self.db.volume_get(req.context, volume_id)
@@ -107,7 +118,11 @@ class VolumesController(base.Controller):
         self.authorize(req, policies.MIGRATE)
         self._get(req, id)
         record = self.volume_api.get_migration(req.context, id)
-        return 200, {'migration': views.migration(record)}
+        body = views.migration(record)
+        if record.status == MIG.QUEUED:
+            body['queue_position'] = self.manager.migration_queue_position(
+                record.id)
+        return 200, {'migration': body}
 
     def action(self, req, id, **_kw):
         body = req.json_body()
@@ -119,10 +134,13 @@ class VolumesController(base.Controller):
             'os-migrate_volume': self._migrate,
             'os-retype': self._retype,
             'os-migrate_volume_completion': self._migrate_completion,
+            'os-migrate_volume_cancel': self._migrate_cancel,
         }.get(name)
         if handler is None:
             raise exception.InvalidInput(
                 reason='unsupported action %s' % name)
+        if name == 'os-migrate_volume_cancel':
+            return handler(req, id, args)
         return handler(req, id, args if args is not None else {})
 
     def _migrate(self, req, volume_id, args):
@@ -156,3 +174,14 @@ class VolumesController(base.Controller):
         save_volume_id = self.volume_api.migrate_volume_completion(
             req.context, volume_id, args['new_volume'], error)
         return 200, {'save_volume_id': save_volume_id}
+
+    def _migrate_cancel(self, req, volume_id, args):
+        """Cancel a volume's migration (3.72): 202, or 409 too late."""
+        if req.api_version < microversions.MIGRATION_CANCEL:
+            raise exception.VersionNotFoundForAPIMethod(
+                version=str(req.api_version))
+        validation.validate(args, schemas.migrate_volume_cancel)
+        self.authorize(req, policies.MIGRATE_CANCEL)
+        volume = self._get(req, volume_id)
+        self.volume_api.cancel_migration(req.context, volume)
+        return 202, None

@@ -5,6 +5,7 @@
                           [--lock-volume] [--bandwidth BYTES/S] [--wait]
     volmig retype VOLUME TYPE --migration-policy on-demand [--wait]
     volmig show VOLUME
+    volmig cancel VOLUME [--wait]
 
 ``volmig pools`` lists the pools ``--host`` may name in this deployment
 (``aio@array1#pool2`` in nova-volmig-aio, ``cinder1@array1#pool2`` in the
@@ -134,6 +135,8 @@ def bar_state(volume: dict) -> tuple[int | None, str]:
         return int(percent), MIG.MIGRATING
     if status in (MIG.COMPLETING, MIG.SUCCESS):
         return 100, status
+    if status == MIG.QUEUED and volume.get('migration_queue_position'):
+        return None, 'queued (#%s)' % volume['migration_queue_position']
     return None, status or 'waiting'
 
 
@@ -200,7 +203,8 @@ def show(api: VolumeAPI, volume_id: str, console) -> int:
     table.add_column('field')
     table.add_column('value')
     for key in ('status', 'os-vol-host-attr:host', 'migration_status',
-                'migration_progress', 'os-vol-mig-status-attr:name_id',
+                'migration_progress', 'migration_queue_position',
+                'os-vol-mig-status-attr:name_id',
                 'volume_type', 'size', 'size_bytes'):
         if key in volume:
             table.add_row(key, str(volume[key]))
@@ -230,6 +234,27 @@ def show(api: VolumeAPI, volume_id: str, console) -> int:
             table.add_row(key, str(value))
     console.print(table)
     return 0
+
+
+def cancel(api: VolumeAPI, volume_id: str, console, wait: bool = False,
+           interval: float = 0.5) -> int:
+    """os-migrate_volume_cancel; 0 once requested (or ``cancelled``)."""
+    api.action(volume_id, 'os-migrate_volume_cancel', {})
+    console.print('cancel of the migration of %s requested' % volume_id)
+    if not wait:
+        return 0
+    while True:
+        status = api.volume(volume_id).get('migration_status')
+        if status not in MIG.ACTIVE:
+            break
+        time.sleep(interval)
+    if status == MIG.CANCELLED:
+        console.print('[green]migration of %s cancelled[/green]'
+                      % volume_id)
+        return 0
+    console.print('[red]migration of %s ended %s[/red]'
+                  % (volume_id, status))
+    return 1
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -267,6 +292,11 @@ def build_parser() -> argparse.ArgumentParser:
     ret.add_argument('--migration-policy', default='never',
                      choices=['never', 'on-demand'])
     ret.add_argument('--wait', action='store_true')
+    can = sub.add_parser('cancel', help='cancel a queued or running '
+                                        'migration (os-migrate_volume_cancel)')
+    can.add_argument('volume')
+    can.add_argument('--wait', action='store_true',
+                     help='wait until the migration has ended')
     sh = sub.add_parser('show', help='show a volume and its migration')
     sh.add_argument('volume')
     return parser
@@ -281,6 +311,8 @@ def main(argv=None) -> int:
             return show(api, args.volume, console)
         if args.command == 'pools':
             return pools(api, console, args.detail)
+        if args.command == 'cancel':
+            return cancel(api, args.volume, console, args.wait)
         if args.command == 'migrate':
             body = {'host': args.host,
                     'force_host_copy': args.force_host_copy,

@@ -53,6 +53,11 @@ backend_opts = [
                     'error (an attached migration is then cancelled on '
                     'Nova); 0 = never. The lower of src\'s and dst\'s '
                     'nonzero values applies. Default: 300.'),
+    cfg.IntOpt('max_concurrent_migrations', min=0,
+               help='Migrations of volumes of this backend that run at '
+                    'once; further requests wait in a FIFO queue '
+                    '(migration_status "queued") instead of failing. '
+                    '0 = no cap. Default: 0.'),
 ]
 
 _FALLBACKS = {

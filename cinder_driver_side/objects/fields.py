@@ -59,20 +59,31 @@ class VolumeAttachStatus:
 class VolumeMigrationStatus:
     """``volumes.migration_status`` and ``migrations.status`` alike.
 
-    ``starting -> migrating -> completing -> success | error`` (DESIGN 7);
-    ``target:<id>`` marks the destination volume of a migration of <id>.
+    ``[queued ->] starting -> migrating -> completing -> success | error``
+    (DESIGN 7); ``queued``, ``starting`` or ``migrating`` may also end
+    ``cancelled`` (os-migrate_volume_cancel). ``target:<id>`` marks the
+    destination volume of a migration of <id>.
     """
 
+    #: Waiting for a slot of its backend (max_concurrent_migrations).
+    QUEUED = 'queued'
     STARTING = 'starting'
     MIGRATING = 'migrating'
     COMPLETING = 'completing'
     SUCCESS = 'success'
     ERROR = 'error'
+    #: Ended by an administrator before the switch: src untouched, dst
+    #: gone. Not ``error``: nothing failed, and monitoring that alerts on
+    #: ``error`` must not page for an operator's decision.
+    CANCELLED = 'cancelled'
 
     #: A migration in one of these has a flow (or a recovery) to run.
-    ACTIVE = (STARTING, MIGRATING, COMPLETING)
+    ACTIVE = (QUEUED, STARTING, MIGRATING, COMPLETING)
+    #: os-migrate_volume_cancel may end a migration in these (the flow
+    #: may still refuse, e.g. a legacy swap already requested).
+    CANCELLABLE = (QUEUED, STARTING, MIGRATING)
     #: A volume may start a migration from these (None: never migrated).
-    RESTARTABLE = (None, SUCCESS, ERROR)
+    RESTARTABLE = (None, SUCCESS, ERROR, CANCELLED)
 
     TARGET_PREFIX = 'target:'
 

@@ -11,6 +11,7 @@ HOST_ATTRIBUTE = 'volume_extension:volume_host_attribute:host'
 MIGRATE = 'volume_extension:volume_admin_actions:migrate_volume'
 MIGRATE_COMPLETION = \
     'volume_extension:volume_admin_actions:migrate_volume_completion'
+MIGRATE_CANCEL = 'volume_extension:volume_admin_actions:migrate_volume_cancel'
 RETYPE = 'volume:retype'
 TYPES_MANAGE = 'volume_extension:types_manage'
 POOLS = 'scheduler_extension:scheduler_stats:get_pools'
@@ -53,6 +54,11 @@ def list_rules():
               'Complete a legacy migration (Nova\'s swap callback).',
               [('POST', '/volumes/{volume_id}/action '
                         '(os-migrate_volume_completion)')]),
+        _rule(MIGRATE_CANCEL, 'rule:admin_api',
+              'Cancel a running or queued migration of a volume '
+              '(microversion 3.72).',
+              [('POST', '/volumes/{volume_id}/action '
+                        '(os-migrate_volume_cancel)')]),
         _rule(RETYPE, 'rule:admin_or_owner', 'Retype a volume.',
               [('POST', '/volumes/{volume_id}/action (os-retype)')]),
         _rule(TYPES_MANAGE, 'rule:admin_api',

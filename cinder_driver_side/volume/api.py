@@ -105,6 +105,27 @@ class API:
         self.manager.migrate_volume(ctx, record)
         return record
 
+    def cancel_migration(self, ctx, volume: models.Volume) -> None:
+        """os-migrate_volume_cancel: end the volume's migration now.
+
+        400 without an active migration, 409 once the switch is under
+        way (``completing``); the flow decides the close races.
+        """
+        status = volume.migration_status
+        if status not in MIG.ACTIVE:
+            raise exception.InvalidVolume(
+                reason='volume %s has no active migration to cancel '
+                       '(migration_status %s)' % (volume.id, status))
+        if status not in MIG.CANCELLABLE:
+            record = self.db.migration_get_latest(ctx, volume.id)
+            raise exception.MigrationCancelTooLate(
+                migration_id=record.id, volume_id=volume.id,
+                reason='its status is %s: the switch to the destination '
+                       'is under way' % status)
+        LOG.info('Cancelling the migration of volume %s (%s)', volume.id,
+                 status)
+        self.manager.cancel_migration(ctx, volume)
+
     def _check_volume_migratable(self, ctx, volume: models.Volume) -> None:
         """Refusals that depend on the volume alone.
 

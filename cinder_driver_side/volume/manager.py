@@ -21,6 +21,7 @@ from oslo_utils import strutils
 from oslo_utils import timeutils
 
 from cinder_driver_side.compute import nova
+from cinder_driver_side.conf import backend as backend_conf
 from cinder_driver_side import context as cinder_context
 from cinder_driver_side.db import api as db_api
 from cinder_driver_side.db import models
@@ -28,6 +29,7 @@ from cinder_driver_side import exception
 from cinder_driver_side.objects import fields
 from cinder_driver_side.volume import backend_array
 from cinder_driver_side.volume import flows
+from cinder_driver_side.volume import migration_queue
 from cinder_driver_side.volume import placement as placement_mod
 from cinder_driver_side.volume import utils
 
@@ -65,6 +67,9 @@ class VolumeManager:
         self._flows: dict[str, flows.MigrationFlow] = {}
         self._flows_lock = threading.Lock()
         self.stopping = threading.Event()
+        self.queue = migration_queue.MigrationQueue(
+            lambda name: backend_conf.get(conf, name,
+                                          'max_concurrent_migrations'))
 
     # Life cycle
 
@@ -80,6 +85,10 @@ class VolumeManager:
                 description='Default Volume Type')
         self._adopt_exports(ctx)
         for row in self.db.migration_get_all(ctx, statuses=MIG.ACTIVE):
+            if row.status == MIG.QUEUED:
+                # Never started: back in the queue, oldest first.
+                self.migrate_volume(ctx, row)
+                continue
             flow = flows.flow_for(row, self._flow_collaborators())
             self._register(flow)
             flow.start(recover=True)
@@ -130,6 +139,7 @@ class VolumeManager:
         with self._flows_lock:
             if self._flows.get(flow.volume_id) is flow:
                 del self._flows[flow.volume_id]
+        self.queue.release(flow.migration_id)
 
     def get_flow(self, volume_id: str) -> flows.MigrationFlow | None:
         with self._flows_lock:
@@ -376,10 +386,60 @@ class VolumeManager:
     # Migration
 
     def migrate_volume(self, ctx, record: models.Migration) -> None:
-        """Start the flow of a migration volume.api.API has claimed."""
+        """Start (or queue) the flow of a migration the API claimed.
+
+        The source backend's max_concurrent_migrations caps how many run
+        at once; beyond it the migration waits, ``queued``
+        (volume.migration_queue).
+        """
         flow = flows.flow_for(record, self._flow_collaborators())
         self._register(flow)
-        flow.start()
+        backend = self.placement.array_for_host(record.source_host)[0].name
+
+        def queued(position: int) -> None:
+            self._set_migration_status(record, MIG.QUEUED)
+
+        def start() -> None:
+            if self.stopping.is_set():
+                return      # stays queued; the next init_host starts it
+            if self._reload_status(record) == MIG.QUEUED:
+                self._set_migration_status(record, MIG.STARTING)
+            flow.start()
+
+        self.queue.submit(backend, record.id, start, queued)
+
+    def _reload_status(self, record: models.Migration) -> str:
+        ctx = cinder_context.get_admin_context()
+        return self.db.migration_get(ctx, record.id).status
+
+    def _set_migration_status(self, record: models.Migration,
+                              status: str) -> None:
+        ctx = cinder_context.get_admin_context()
+        self.db.volume_update(ctx, record.volume_id,
+                              {'migration_status': status})
+        self.db.migration_update(ctx, record.id, {'status': status})
+
+    def cancel_migration(self, ctx, volume: models.Volume) -> None:
+        """Cancel the volume's migration (os-migrate_volume_cancel).
+
+        A queued one ends ``cancelled`` at once and never starts; a
+        running one is cancelled by its flow (which may answer 409).
+        """
+        record = self.db.migration_get_latest(ctx, volume.id)
+        flow = self.get_flow(volume.id)
+        if flow is None or flow.migration_id != record.id:
+            raise exception.InvalidVolume(
+                reason='volume %s has no migration running in this '
+                       'service' % volume.id)
+        if self.queue.remove(record.id):
+            flow.cancel_queued()
+            self.flow_done(flow)
+            return
+        flow.cancel()
+
+    def migration_queue_position(self, migration_id: str) -> int | None:
+        """1-based place of a queued migration in its backend's queue."""
+        return self.queue.position(migration_id)
 
     def migrate_volume_completion(self, ctx, record: models.Migration,
                                   error: bool) -> str:

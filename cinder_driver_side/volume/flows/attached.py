@@ -75,7 +75,12 @@ class AttachedFlow(base.MigrationFlow):
             self._delete_dst_quietly()
             self._fail(str(e))
             return
-        self._set_status(MIG.COMPLETING)
+        if not self._enter_completing():
+            # Cancelled as the copy ended: as a failed copy.
+            self._cancel_on_nova()
+            self._delete_dst_quietly()
+            self._fail(self._abort_reason)
+            return
         self._complete(new_volume, dst_attachment.id)
 
     def _create_dst_attachment(self, new_volume: models.Volume
@@ -218,7 +223,11 @@ class AttachedFlow(base.MigrationFlow):
                 status = None
             if migration_status.is_terminal(status):
                 return
-            if self._abort.wait(0.2):
+            if self._cancel_requested:
+                # An administrator's cancel: the guest is back on src
+                # once Nova's record is terminal; wait for it.
+                time.sleep(0.2)
+            elif self._abort.wait(0.2):
                 LOG.info('Migration %s: not waiting for Nova\'s cancel to '
                          'end (%s)', self.migration_id, self._abort_reason)
                 return

@@ -30,6 +30,7 @@ from cinder_driver_side.db import models
 from cinder_driver_side import exception
 from cinder_driver_side.objects import fields
 from cinder_driver_side.volume import copy_engines
+from cinder_driver_side.volume.flows import cancel
 from cinder_driver_side.volume import placement as placement_mod
 from cinder_driver_side.volume import progress as progress_mod
 
@@ -65,7 +66,7 @@ class Collaborators:
     done: Callable[['MigrationFlow'], None]
 
 
-class MigrationFlow(abc.ABC):
+class MigrationFlow(cancel.CancelMixin, abc.ABC):
     """One migration, run in its own thread; subclasses are strategies."""
 
     #: The ``migrations.kind`` a subclass runs.
@@ -226,11 +227,14 @@ class MigrationFlow(abc.ABC):
         LOG.error('Migration %s of volume %s failed: %s', self.migration_id,
                   self.volume_id, message)
         self._reload()
-        values = {'migration_status': MIG.ERROR, 'migration_progress': None}
+        status = MIG.ERROR
+        if self._cancel_requested:
+            status, message = MIG.CANCELLED, cancel.CANCEL_REASON
+        values = {'migration_status': status, 'migration_progress': None}
         values.update(self._restored_status())
         self.db.volume_update(self.ctx, self.volume_id, values)
         self.db.migration_update(self.ctx, self.migration_id, {
-            'status': MIG.ERROR, 'error': message,
+            'status': status, 'error': message,
             'finished_at': timeutils.utcnow()})
 
     # dst

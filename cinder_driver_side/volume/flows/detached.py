@@ -36,7 +36,10 @@ class DetachedFlow(base.MigrationFlow):
             self._delete_dst_quietly()
             self._fail(str(e))
             return
-        self._set_status(MIG.COMPLETING)
+        if not self._enter_completing():
+            self._delete_dst_quietly()
+            self._fail(self._abort_reason)
+            return
         self._switch_detached(new_volume)
 
     def _switch_detached(self, new_volume: models.Volume) -> None:

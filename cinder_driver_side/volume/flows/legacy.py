@@ -31,11 +31,27 @@ class LegacyFlow(base.MigrationFlow):
     def copy_engine(force_host_copy: bool, same_array: bool) -> None:
         return None     # Nova mirrors the data itself.
 
+    #: Nova's swap was requested: it has no cancel (Nova's API cannot
+    #: abort a swap's block job), so neither has this migration.
+    _swap_requested = False
+
+    def _too_late_to_cancel(self, status: str) -> str | None:
+        if self._swap_requested:
+            return ('Nova\'s swap is under way and Nova has no API to '
+                    'abort it; it ends with os-migrate_volume_completion')
+        return super()._too_late_to_cancel(status)
+
     def run(self) -> None:
         record = self.record
         try:
             new_volume = self._create_dst()
             self._set_status(MIG.MIGRATING)
+            with self._lock:
+                if self._cancel_requested:
+                    raise exception.CopyAborted(
+                        src=self.volume_id, dst=new_volume.id,
+                        reason=self._abort_reason)
+                self._swap_requested = True
             called = timeutils.utcnow()
             self.nova.swap_volume(record.instance_uuid, self.volume_id,
                                   new_volume.id)
@@ -116,4 +132,5 @@ class LegacyFlow(base.MigrationFlow):
             self._finish_legacy(self._new_volume())
         else:
             # migrating: Nova's swap goes on; its callback finishes it.
+            self._swap_requested = True
             self._poll_swap()

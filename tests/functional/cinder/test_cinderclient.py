@@ -65,6 +65,23 @@ class CinderClientTest(base.CinderTestCase):
         self.assertEqual(before, base.read(self.path_of(volume_id)))
         self.assertEqual('completed', self.nova.migrations[att]['status'])
 
+    def test_cancel_through_the_action_body(self):
+        """python-cinderclient has no cancel call: its _action sends it."""
+        volume_id = self.full_volume()
+        self.svc.manager.arrays['array1'].copy_bandwidth = 1 * MiB
+        att = self.nova.attach(volume_id, INSTANCE)
+        before = base.read(self.path_of(volume_id))
+        client = self.client()
+        client.volumes.migrate_volume(volume_id, 'aio@array1#pool2',
+                                      False, False)
+        self.wait_status(volume_id, 'migrating')
+        client.volumes._action('os-migrate_volume_cancel', volume_id)
+        volume = self.wait_done(volume_id)
+        self.assertEqual('cancelled', volume['migration_status'])
+        self.assertEqual(before, base.read(self.path_of(volume_id)))
+        self.assertEqual('cancelled', self.nova.migrations[att]['status'])
+        self.assertEqual([], self.pool_files())
+
     def test_copy_failure_on_full_pool(self):
         """A real ENOSPC mid-copy: Nova cancel, src intact, dst gone."""
         pool = self.cconf['array2'].pools['pool1']

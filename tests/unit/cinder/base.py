@@ -94,7 +94,8 @@ class CinderTestCase(base.TestCase):
     def wait_done(self, volume_id: str, timeout: float = 30) -> dict:
         def done():
             volume = self.volume(volume_id)
-            if volume['migration_status'] in ('success', 'error') and \
+            if volume['migration_status'] in ('success', 'error',
+                                              'cancelled') and \
                     self.svc.manager.get_flow(volume_id) is None:
                 return volume
             return None

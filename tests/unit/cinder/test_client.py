@@ -127,3 +127,34 @@ class TestRateAndEta(base.TestCase):
         self.assertEqual(1000, client.parse_bandwidth('1000'))
         self.assertRaises(SystemExit, parser.parse_args, [
             'migrate', 'v1', '--host', 'h@b#p', '--bandwidth', 'fast'])
+
+
+class TestCancel(base.TestCase):
+
+    def test_cancel_sends_the_action_and_waits(self):
+        console = _console()
+        api = FakeAPI([{'migration_status': 'migrating'},
+                       {'migration_status': 'cancelled'}])
+        api.actions = []
+        api.action = lambda volume_id, name, args: api.actions.append(
+            (volume_id, name, args))
+        self.assertEqual(0, client.cancel(api, 'v1', console, wait=True,
+                                          interval=0))
+        self.assertEqual([('v1', 'os-migrate_volume_cancel', {})],
+                         api.actions)
+        self.assertIn('cancelled', console.file.getvalue())
+
+    def test_cancel_too_late_ends_success_and_says_so(self):
+        api = FakeAPI([{'migration_status': 'success'}])
+        api.action = lambda *args: None
+        self.assertEqual(1, client.cancel(api, 'v1', _console(), wait=True,
+                                          interval=0))
+
+    def test_parser_has_cancel(self):
+        args = client.build_parser().parse_args(['cancel', 'v1', '--wait'])
+        self.assertEqual(('cancel', 'v1', True),
+                         (args.command, args.volume, args.wait))
+
+    def test_queued_bar_shows_the_position(self):
+        self.assertEqual((None, 'queued (#2)'), client.bar_state(
+            {'migration_status': 'queued', 'migration_queue_position': 2}))

@@ -74,7 +74,7 @@ class OpenAPIDocumentTest(openapi_checks.DocumentChecks, base.CinderTestCase):
                     self.assertIs(schema, self._handler_schema(
                         route, {name: {}}))
                     checked += 1
-        self.assertEqual(9, checked)  # + POST /snapshots
+        self.assertEqual(10, checked)  # + snapshots, cancel
 
     def test_served_without_auth(self):
         status, body = self.api('GET', '/v3/openapi.json', token=None,
