@@ -276,8 +276,8 @@ class ComputeManager(compute_detach.DetachMixin, swap.SwapVolumeMixin,
                   migration.id, instance.uuid, action, reason)
         migration.fail(reason)
         if clear_task_state:
-            compute_utils.clear_task_state(
-                context, instance.uuid, task_states.VOLUME_MIGRATION_STATES)
+            compute_utils.settle_volume_migration_task_state(context,
+                                                             instance.uuid)
         notifications.notify_volume_migration(
             context, self._instance(context, instance.uuid), migration,
             action, 'error', fault=reason)

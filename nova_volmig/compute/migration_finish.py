@@ -79,7 +79,8 @@ class MigrationFinishMixin:
                                  message=compute_utils.error_text(e))
                 return
             transition(migration)
-            compute_utils.clear_task_state(context, instance_uuid, task_state)
+            compute_utils.settle_volume_migration_task_state(context,
+                                                             instance_uuid)
             db.action_event_finish(context, instance_uuid, event, 'Success')
             db.action_finish(context, instance_uuid)
             notifications.notify_volume_migration(

@@ -36,7 +36,7 @@ Status = fields.VolumeMigrationStatus
 _BACK_TO_MIGRATING = {
     'instance_values': {'task_state': task_states.VOLUME_MIGRATING},
     'instance_expected': {
-        'task_state': task_states.VOLUME_MIGRATION_COMPLETING}}
+        'task_state': task_states.VOLUME_MIGRATION_STATES}}
 
 
 class VolumeMigration:

@@ -120,7 +120,11 @@ class VolumeMigrationObjectTestCase(base.TestCase):
     def test_instance_mismatch_changes_neither(self):
         self.migration.mark_running()
         self.migration.begin_complete('att-dst')
-        # The instance is not completing: the instance's swap fails.
+        # The instance is in no volume-migration task state (several of
+        # its volumes may migrate, so any of those would do): its swap
+        # fails.
+        db.instance_update(self.ctxt, self.instance.uuid,
+                           {'task_state': None})
         self.assertRaises(db.UnexpectedValues,
                           self.migration.complete_undone, 'x')
         self.assertEqual(Status.COMPLETING, self.migration.refresh().status)
