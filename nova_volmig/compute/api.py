@@ -21,6 +21,7 @@ from nova_volmig.compute import flavors
 from nova_volmig.compute import power_state
 from nova_volmig.compute import rpcapi as compute_rpcapi
 from nova_volmig.compute import task_states
+from nova_volmig.compute import utils as compute_utils
 from nova_volmig.compute import vm_states
 from nova_volmig.db import api as db
 from nova_volmig.db import models
@@ -44,14 +45,19 @@ ACTION_COMPLETE = 'volume_migration_complete'
 ACTION_CANCEL = 'volume_migration_cancel'
 
 
+# A volume migration starts while the instance has none of these.
+_MIGRATION_TASK_STATES = (None,) + task_states.VOLUME_MIGRATION_STATES
+
+
 def _claim_task_state(context, instance: models.Instance, task_state: str,
-                      method: str, vm_state: tuple[str, ...]
-                      ) -> models.Instance:
-    """CAS task_state None -> task_state, for an unlocked instance.
+                      method: str, vm_state: tuple[str, ...],
+                      from_states: tuple = (None,)) -> models.Instance:
+    """CAS task_state ``from_states`` -> task_state, if unlocked.
 
     Raises the 409 that names what stood in the way.
     """
-    expected = {'task_state': None, 'vm_state': vm_state, 'locked': False}
+    expected = {'task_state': from_states, 'vm_state': vm_state,
+                'locked': False}
     try:
         return db.instance_update(context, instance.uuid,
                                   {'task_state': task_state}, expected)
@@ -59,7 +65,7 @@ def _claim_task_state(context, instance: models.Instance, task_state: str,
         current = db.instance_get(context, instance.uuid)
         if current.locked:
             raise exception.InstanceIsLocked(instance_uuid=instance.uuid)
-        if current.task_state is not None:
+        if current.task_state not in from_states:
             raise exception.InstanceBusy(instance_uuid=instance.uuid,
                                          task_state=current.task_state)
         raise exception.InstanceInvalidState(
@@ -390,7 +396,7 @@ class API:
                 attachment_id=src_attachment_id, status=latest.status)
         if instance.locked:
             raise exception.InstanceIsLocked(instance_uuid=instance.uuid)
-        if instance.task_state is not None:
+        if instance.task_state not in _MIGRATION_TASK_STATES:
             raise exception.InstanceBusy(instance_uuid=instance.uuid,
                                          task_state=instance.task_state)
         if (instance.vm_state == vm_states.ACTIVE and
@@ -401,16 +407,33 @@ class API:
                 reason=_('its hypervisor has no live storage migration; '
                          'stop the instance first'))
         self._check_host_up(context, instance)
-        # The claim: of N concurrent starts exactly one passes here.
+        # Other volumes of the instance may be migrating (their task
+        # states allow this one); of N concurrent starts on one attachment
+        # exactly one INSERT passes (one active record per attachment).
         instance = _claim_task_state(
             context, instance, task_states.VOLUME_MIGRATING,
             'start a volume migration of',
-            (vm_states.ACTIVE, vm_states.STOPPED))
+            (vm_states.ACTIVE, vm_states.STOPPED),
+            from_states=_MIGRATION_TASK_STATES)
         try:
             migration = VolumeMigration.create(context, bdm, instance.host)
         except Exception:
-            _release_task_state(context, instance.uuid,
-                                task_states.VOLUME_MIGRATING)
+            compute_utils.settle_volume_migration_task_state(context,
+                                                             instance.uuid)
+            raise
+        # A migration of another volume that ended between the claim and
+        # the INSERT may have released the task state: claim it again now
+        # that this record counts, or give up if another action took it.
+        try:
+            instance = _claim_task_state(
+                context, instance, task_states.VOLUME_MIGRATING,
+                'start a volume migration of',
+                (vm_states.ACTIVE, vm_states.STOPPED),
+                from_states=_MIGRATION_TASK_STATES)
+        except exception.NovaVolmigException as e:
+            migration.abandon_start(compute_utils.error_text(e))
+            compute_utils.settle_volume_migration_task_state(context,
+                                                             instance.uuid)
             raise
         db.action_start(context, instance.uuid, ACTION_START)
         try:
@@ -437,8 +460,8 @@ class API:
                   '%(err)s') % {'host': instance.host, 'err': error})
         except exception.VolumeMigrationInvalidState:
             return
-        _release_task_state(context, instance.uuid,
-                            task_states.VOLUME_MIGRATING)
+        compute_utils.settle_volume_migration_task_state(context,
+                                                         instance.uuid)
         db.action_finish(context, instance.uuid, message='Error')
 
     def _running_migration(self, context, src_attachment_id: str,
@@ -453,16 +476,17 @@ class API:
         return migration, instance
 
     @staticmethod
-    def _leave_running(context, instance, task_state: str,
-                       instance_action: str) -> None:
+    def _leave_running(context, instance, instance_action: str) -> None:
         """After the record left ``running``: the task state follows.
+
+        It sums up every active migration of the instance (several of its
+        volumes may migrate at once).
 
         The record's compare-and-swap came first: of a concurrent
         complete and cancel exactly one passes.
         """
-        db.instance_update(context, instance.uuid,
-                           {'task_state': task_state},
-                           {'task_state': task_states.VOLUME_MIGRATING})
+        compute_utils.settle_volume_migration_task_state(context,
+                                                         instance.uuid)
         db.action_start(context, instance.uuid, instance_action)
 
     def volume_migration_complete(self, context, src_attachment_id: str,
@@ -485,9 +509,7 @@ class API:
                 reason=_('it is not for instance %s') % instance.uuid)
         self._check_host_up(context, instance)
         migration.begin_complete(dst_attachment_id)
-        self._leave_running(context, instance,
-                            task_states.VOLUME_MIGRATION_COMPLETING,
-                            ACTION_COMPLETE)
+        self._leave_running(context, instance, ACTION_COMPLETE)
         try:
             self.compute_rpcapi.volume_migration_complete(
                 context, instance.uuid, instance.host, migration.id)
@@ -528,9 +550,7 @@ class API:
             context, src_attachment_id, 'cancel')
         self._check_host_up(context, instance)
         migration.begin_cancel()
-        self._leave_running(context, instance,
-                            task_states.VOLUME_MIGRATION_CANCELLING,
-                            ACTION_CANCEL)
+        self._leave_running(context, instance, ACTION_CANCEL)
         self.compute_rpcapi.volume_migration_cancel(
             context, instance.uuid, instance.host, migration.id)
 

@@ -26,6 +26,7 @@ from oslo_utils import excutils
 from oslo_utils import timeutils
 
 from nova_volmig.compute import detach as compute_detach
+from nova_volmig.compute import finish_queue
 from nova_volmig.compute import migration_finish
 from nova_volmig.compute import power_state
 from nova_volmig.compute import reconcile
@@ -75,6 +76,8 @@ class ComputeManager(compute_detach.DetachMixin, swap.SwapVolumeMixin,
         # executor's workers are joined at interpreter exit).
         self._pending: set[threading.Thread] = set()
         self._pending_lock = threading.Lock()
+        self._finish_queue = finish_queue.FinishQueue(
+            lambda: CONF.compute.max_concurrent_volume_migration_finishes)
 
     # Service life cycle
 
@@ -278,8 +281,8 @@ class ComputeManager(compute_detach.DetachMixin, swap.SwapVolumeMixin,
                   migration.id, instance.uuid, action, reason)
         migration.fail(reason)
         if clear_task_state:
-            compute_utils.clear_task_state(
-                context, instance.uuid, task_states.VOLUME_MIGRATION_STATES)
+            compute_utils.settle_volume_migration_task_state(context,
+                                                             instance.uuid)
         notifications.notify_volume_migration(
             context, self._instance(context, instance.uuid), migration,
             action, 'error', fault=reason)
@@ -377,8 +380,8 @@ class ComputeManager(compute_detach.DetachMixin, swap.SwapVolumeMixin,
                 self._complete_sync_failed(context, instance, migration, e)
                 raise
             self._switch_bdm_to_dst(context, migration)
-            self._spawn(self._complete_finish, context, instance_uuid,
-                        migration_id)
+            self._queue_finish(self._complete_finish, context,
+                               instance_uuid, migration_id)
 
     @staticmethod
     def _refuse_stale(migration: VolumeMigration, action: str,
@@ -455,8 +458,8 @@ class ComputeManager(compute_detach.DetachMixin, swap.SwapVolumeMixin,
             LOG.warning('Migration %s: complete raised %s but the guest is '
                         'already on dst; finishing', migration.id, error)
             self._switch_bdm_to_dst(context, migration)
-            self._spawn(self._complete_finish, context, instance.uuid,
-                        migration.id)
+            self._queue_finish(self._complete_finish, context,
+                               instance.uuid, migration.id)
             raise exception.VolumeMigrationFailed(
                 attachment_id=migration.src_attachment_id,
                 reason=_('switched to dst despite an error (%s); src may be '
@@ -478,5 +481,5 @@ class ComputeManager(compute_detach.DetachMixin, swap.SwapVolumeMixin,
                 self._migration_failed(context, instance, migration,
                                        'cancel', e)
                 raise
-        self._spawn(self._cancel_finish, context, instance_uuid,
-                    migration_id)
+        self._queue_finish(self._cancel_finish, context, instance_uuid,
+                           migration_id)

@@ -28,6 +28,12 @@ VolumeMigration = vm_obj.VolumeMigration
 ReconcileState = virt_driver.ReconcileState
 
 
+def _finish_order(migration: VolumeMigration) -> tuple:
+    finish = (migration.driver_data or {}).get('finish') or {}
+    return (finish.get('state') != 'running', finish.get('queued_at') or '',
+            migration.id)
+
+
 class ReconcileMixin:
     """``init_host``'s reconciliation (compute manager).
 
@@ -68,6 +74,9 @@ class ReconcileMixin:
     def _reconcile_volume_migrations(self, context) -> None:
         migrations = VolumeMigration.list(context, host=self.host,
                                           statuses=Status.ACTIVE)
+        # Finishes are re-queued in their original order: those that ran
+        # first, then the queued ones as they were queued.
+        migrations.sort(key=_finish_order)
         for migration in migrations:
             try:
                 self._reconcile_one(context, migration)
@@ -114,12 +123,12 @@ class ReconcileMixin:
                     check_task_state=False)
             else:
                 self._switch_bdm_to_dst(context, migration)
-                self._spawn(self._complete_finish, context, instance.uuid,
-                            migration.id)
+                self._queue_finish(self._complete_finish, context,
+                                   instance.uuid, migration.id)
         elif status == Status.CANCELLING:
             if state in on_src:
-                self._spawn(self._cancel_finish, context, instance.uuid,
-                            migration.id)
+                self._queue_finish(self._cancel_finish, context,
+                                   instance.uuid, migration.id)
             else:
                 raise exception.VolumeMigrationFailed(
                     attachment_id=migration.src_attachment_id,

@@ -12,8 +12,10 @@ import traceback
 from oslo_concurrency import lockutils
 from oslo_log import log as logging
 
+from nova_volmig.compute import task_states
 from nova_volmig.db import api as db
 from nova_volmig import exception
+from nova_volmig.objects import fields
 
 LOG = logging.getLogger(__name__)
 
@@ -81,3 +83,39 @@ def safe(fn, *args) -> None:
         fn(*args)
     except Exception:
         LOG.exception('Clean-up step %s failed', fn.__name__)
+
+
+def volume_migration_task_state(context, instance_uuid: str) -> str | None:
+    """The task state the instance's active migrations call for.
+
+    Several volumes of one instance may migrate at once: the instance is
+    ``volume_migrating`` while any of them starts or runs, else
+    completing or cancelling while any finishes, else nothing.
+    """
+    status = fields.VolumeMigrationStatus
+    active = {m.status for m in db.migration_get_all(
+        context, instance_uuid=instance_uuid, statuses=status.ACTIVE)}
+    if active & {status.STARTING, status.RUNNING}:
+        return task_states.VOLUME_MIGRATING
+    if status.COMPLETING in active:
+        return task_states.VOLUME_MIGRATION_COMPLETING
+    if status.CANCELLING in active:
+        return task_states.VOLUME_MIGRATION_CANCELLING
+    return None
+
+
+def settle_volume_migration_task_state(context, instance_uuid: str) -> None:
+    """Set the task state the active migrations call for (after a change).
+
+    Each caller changes its own record first, so the last one to settle
+    sees every record as it ends up. A task state other than a volume
+    migration's is left alone.
+    """
+    values = {'task_state': volume_migration_task_state(context,
+                                                        instance_uuid)}
+    try:
+        db.instance_update(context, instance_uuid, values, {
+            'task_state': task_states.VOLUME_MIGRATION_STATES})
+    except db.UnexpectedValues:
+        LOG.warning('Instance %s: task_state is no longer a volume '
+                    'migration\'s; left alone', instance_uuid)

@@ -22,6 +22,15 @@ compute_opts = [
     cfg.FloatOpt('progress_update_interval', default=0.5, min=0.05,
                  help='Seconds between updates of a running block job\'s '
                       'progress in the database.'),
+    cfg.IntOpt('max_concurrent_volume_migration_finishes', default=4,
+               min=0,
+               help='Maximum number of asynchronous finishes of volume '
+                    'migrations (the block commit and pivot after complete, '
+                    'the commit back to src after cancel) running at once '
+                    'on this compute host. Others wait in a FIFO queue; '
+                    'their record shows ``finish.state`` ``queued`` and '
+                    'their ``finish.queue_position``. 0 means unlimited. '
+                    'Like ``max_concurrent_live_migrations``.'),
 ]
 
 

@@ -11,6 +11,7 @@ import datetime
 from typing import Any, Iterable
 
 from oslo_config import cfg
+from oslo_db import exception as db_exc
 from oslo_log import log as logging
 from oslo_utils import timeutils
 import sqlalchemy as sa
@@ -298,12 +299,22 @@ def bdm_destroy(context, bdm_id: int) -> None:
 
 @_retry
 def migration_create(context, values: dict) -> models.VolumeMigration:
-    with _writer(context) as session:
-        row = models.VolumeMigration(**values)
-        session.add(row)
-        session.flush()
-        session.expunge(row)
-        return row
+    """INSERT a record; the unique index allows one active per attachment.
+
+    Raises VolumeMigrationInProgress when another active record of the
+    same src attachment exists (a concurrent start won).
+    """
+    try:
+        with _writer(context) as session:
+            row = models.VolumeMigration(**values)
+            session.add(row)
+            session.flush()
+            session.expunge(row)
+            return row
+    except (sa.exc.IntegrityError, db_exc.DBDuplicateEntry):
+        raise exception.VolumeMigrationInProgress(
+            attachment_id=values.get('src_attachment_id'),
+            status=values.get('status'))
 
 
 def migration_get(context, migration_id: int) -> models.VolumeMigration:

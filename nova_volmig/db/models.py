@@ -133,6 +133,10 @@ class BlockDeviceMapping(Base):
         sa.Boolean, default=False, nullable=False)
 
 
+_ACTIVE = ("status IN ('starting', 'running', 'completing', "
+           "'cancelling')")
+
+
 class VolumeMigration(Base):
     """One volume migration, keyed by its src attachment (DESIGN 3)."""
 
@@ -141,6 +145,10 @@ class VolumeMigration(Base):
         sa.Index('volume_migrations_src_attachment_idx',
                  'src_attachment_id'),
         sa.Index('volume_migrations_instance_idx', 'instance_uuid'),
+        # One active migration per attachment (migration 0004).
+        sa.Index('volume_migrations_one_active_idx', 'src_attachment_id',
+                 unique=True, postgresql_where=sa.text(_ACTIVE),
+                 sqlite_where=sa.text(_ACTIVE)),
     )
 
     id: orm.Mapped[int] = orm.mapped_column(primary_key=True)

@@ -36,7 +36,7 @@ Status = fields.VolumeMigrationStatus
 _BACK_TO_MIGRATING = {
     'instance_values': {'task_state': task_states.VOLUME_MIGRATING},
     'instance_expected': {
-        'task_state': task_states.VOLUME_MIGRATION_COMPLETING}}
+        'task_state': task_states.VOLUME_MIGRATION_STATES}}
 
 
 class VolumeMigration:
@@ -264,6 +264,33 @@ class VolumeMigration:
             self.driver_data.update(values)
             db.migration_update(self._context, self.id,
                                 {'driver_data': self.driver_data})
+
+    def set_finish(self, **values: Any) -> None:
+        """Merge ``values`` into driver_data['finish'] and persist them.
+
+        What the record shows of its asynchronous finish: ``state``
+        (``queued`` or ``running``), ``queue_position`` while queued, and
+        the block job's bytes (:meth:`set_job_bytes`).
+        """
+        with self._lock:
+            finish = dict(self.driver_data.get('finish') or {})
+            finish.update(values)
+            self.driver_data['finish'] = finish
+            db.migration_update(self._context, self.id,
+                                {'driver_data': self.driver_data})
+
+    def set_job_bytes(self, done: int, total: int) -> None:
+        """Record the finish's block job bytes while the finish runs.
+
+        ``done``/``total`` are ``cur``/``end`` of virDomainGetBlockJobInfo.
+        """
+        finish = (self.driver_data or {}).get('finish')
+        if not finish or finish.get('state') != 'running':
+            return  # the synchronous complete copy: the percent says it
+        if (finish.get('bytes_done'), finish.get('bytes_total')) == (
+                done, total):
+            return
+        self.set_finish(bytes_done=int(done), bytes_total=int(total))
 
     def set_progress(self, percent: int | None) -> None:
         """Record the copy's progress, at most every few seconds."""

@@ -121,6 +121,7 @@ class ReadyWaiter:
     def __init__(self, device: libvirt_guest.BlockDevice, job_label: str,
                  job_type: int, timeout: float,
                  progress_cb: Callable[[int], None] | None = None,
+                 bytes_cb: Callable[[int, int], None] | None = None,
                  throttle: WriteThrottle | None = None,
                  window: float = 5.0, progress_interval: float = 0.5,
                  clock: Callable[[], float] = time.monotonic):
@@ -129,6 +130,8 @@ class ReadyWaiter:
         self.job_type = job_type
         self.timeout = timeout
         self.progress_cb = progress_cb
+        # cur/end of virDomainGetBlockJobInfo, along with each percent.
+        self.bytes_cb = bytes_cb
         self.throttle = throttle
         self.window = window
         self.progress_interval = progress_interval
@@ -166,10 +169,10 @@ class ReadyWaiter:
                     **self._error_kwargs())
             if ready_event or state.mirror_ready:
                 # Ready: the copy is in sync, whatever cur/end say now.
-                self._report(100, force=True)
+                self._report(100, force=True, info=info)
                 return info
             if info is not None:
-                self._report(info.percent)
+                self._report(info.percent, info=info)
                 window = self._check_convergence(info, window)
             now = self._clock()
             if now >= deadline:
@@ -185,8 +188,9 @@ class ReadyWaiter:
         }.get(status, 'it is no longer running (see the libvirtd and '
                       'QEMU logs)')
 
-    def _report(self, percent: int, force: bool = False) -> None:
-        if self.progress_cb is None:
+    def _report(self, percent: int, force: bool = False,
+                info: libvirt_guest.BlockJobInfo | None = None) -> None:
+        if self.progress_cb is None and self.bytes_cb is None:
             return
         now = self._clock()
         last = self._last_progress
@@ -195,7 +199,10 @@ class ReadyWaiter:
             return
         self._last_progress = (now, percent)
         try:
-            self.progress_cb(percent)
+            if self.progress_cb is not None:
+                self.progress_cb(percent)
+            if self.bytes_cb is not None and info is not None:
+                self.bytes_cb(info.cur, info.end)
         except Exception:
             LOG.exception('Progress callback failed')
 

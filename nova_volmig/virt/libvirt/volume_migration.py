@@ -390,7 +390,9 @@ class LibvirtVolumeMigrator:
         waiter = blockjob.ReadyWaiter(
             device, label, job_type,
             timeout=CONF.libvirt.block_job_ready_timeout,
-            progress_cb=migration.set_progress, throttle=throttle,
+            progress_cb=migration.set_progress,
+            bytes_cb=getattr(migration, 'set_job_bytes', None),
+            throttle=throttle,
             window=CONF.libvirt.block_job_progress_window,
             progress_interval=CONF.compute.progress_update_interval)
         if start_job is not None:

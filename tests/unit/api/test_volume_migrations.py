@@ -14,7 +14,7 @@ DST = '9a1d9a8e-5e0b-4c53-8b7e-1d2c3b4a5f60'
 INSTANCE = '1e0cbb4b-8d4e-4a07-9d6f-0e2b1f3c4d5e'
 
 RECORD_KEYS = {'src_attachment_id', 'dst_attachment_id', 'instance_uuid',
-               'volume_id', 'status', 'progress', 'created_at',
+               'volume_id', 'status', 'progress', 'finish', 'created_at',
                'updated_at', 'error'}
 
 
@@ -68,6 +68,39 @@ class VolumeMigrationHappyPathTest(fakes.APITestCase):
         self.assertEqual(DST, body['dst_attachment_id'])
         self.assertEqual(SRC, self.compute_api.volume_migration_get
                          .call_args.args[1])
+
+    def test_show_queued_finish(self):
+        self.compute_api.volume_migration_get.return_value = \
+            fakes.migration(src_attachment_id=SRC, status='completing',
+                            dst_attachment_id=DST, driver_data={
+                                'step': 'complete:switched',
+                                'finish': {'state': 'queued',
+                                           'queue_position': 2,
+                                           'queued_at': '2026-12-06T04:00'}})
+        body = self.service('GET', '%s/%s' % (URL, SRC)).json_body[
+            'volume_migration']
+        self.assertEqual({'state': 'queued', 'queue_position': 2,
+                          'queued_at': '2026-12-06T04:00',
+                          'started_at': None, 'bytes_done': None,
+                          'bytes_total': None}, body['finish'])
+
+    def test_show_running_finish_bytes_then_none_when_done(self):
+        finish = {'state': 'running', 'started_at': '2026-12-06T04:01',
+                  'bytes_done': 1 << 20, 'bytes_total': 4 << 20}
+        record = fakes.migration(src_attachment_id=SRC, status='cancelling',
+                                 driver_data={'finish': finish})
+        self.compute_api.volume_migration_get.return_value = record
+        body = self.service('GET', '%s/%s' % (URL, SRC)).json_body[
+            'volume_migration']
+        self.assertEqual(('running', 1 << 20, 4 << 20, None),
+                         (body['finish']['state'],
+                          body['finish']['bytes_done'],
+                          body['finish']['bytes_total'],
+                          body['finish']['queue_position']))
+        record.status = 'cancelled'
+        body = self.service('GET', '%s/%s' % (URL, SRC)).json_body[
+            'volume_migration']
+        self.assertIsNone(body['finish'])
 
     def test_show_error_record_carries_its_message(self):
         self.compute_api.volume_migration_get.return_value = \

@@ -265,10 +265,28 @@ class TestVolumeMigrationConflicts(ComputeTestCase):
     def test_start_on_busy_instance_conflicts(self):
         volume2 = self.cinder.create_volume()
         bdm2 = self.api.attach_volume(self.ctxt, self.instance, volume2)
-        self.api.volume_migration_start(self.service_ctxt, self.src)
+        db.instance_update(self.ctxt, self.instance.uuid,
+                           {'task_state': task_states.POWERING_OFF})
         self.assertRaises(exception.InstanceBusy,
                           self.api.volume_migration_start,
                           self.service_ctxt, bdm2.attachment_id)
+
+    def test_other_volume_of_a_migrating_instance_starts(self):
+        # Issue 12 item 5: several volumes of one server migrate at once.
+        volume2 = self.cinder.create_volume()
+        bdm2 = self.api.attach_volume(self.ctxt, self.instance, volume2)
+        self.api.volume_migration_start(self.service_ctxt, self.src)
+        second = self.api.volume_migration_start(self.service_ctxt,
+                                                 bdm2.attachment_id)
+        self.assertEqual('running', second.status)
+        self.api.volume_migration_cancel(self.service_ctxt, self.src)
+        self.wait_status('cancelled')
+        # One migration still runs: the instance stays busy.
+        self.assertEqual(task_states.VOLUME_MIGRATING,
+                         self.instance_now().task_state)
+        self.api.volume_migration_cancel(self.service_ctxt,
+                                         bdm2.attachment_id)
+        nf.wait_for(lambda: self.instance_now().task_state is None)
 
     def test_complete_after_cancel_conflicts(self):
         self.api.volume_migration_start(self.service_ctxt, self.src)

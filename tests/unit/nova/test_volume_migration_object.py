@@ -106,6 +106,20 @@ class VolumeMigrationObjectTestCase(base.TestCase):
         self.assertRaises(exception.VolumeMigrationInvalidState,
                           self.migration.claim_complete, 'compute2')
 
+    def test_finish_and_its_job_bytes_persist(self):
+        self.migration.set_job_bytes(5, 10)  # no finish running: ignored
+        self.assertNotIn('finish', self.migration.driver_data)
+        self.migration.set_finish(state='queued', queue_position=2)
+        self.migration.set_job_bytes(5, 10)  # still only queued
+        self.migration.set_finish(state='running', queue_position=None)
+        self.migration.set_job_bytes(5 << 20, 10 << 20)
+        self.migration.save_driver_data(step='complete:commit')
+        stored = db.migration_get(self.ctxt, self.migration.id).driver_data
+        self.assertEqual({'state': 'running', 'queue_position': None,
+                          'bytes_done': 5 << 20, 'bytes_total': 10 << 20},
+                         stored['finish'])
+        self.assertEqual('complete:commit', stored['step'])
+
     def test_complete_not_taken_moves_the_instance_too(self):
         self.migration.mark_running()
         self.migration.begin_complete('att-dst')
@@ -120,7 +134,11 @@ class VolumeMigrationObjectTestCase(base.TestCase):
     def test_instance_mismatch_changes_neither(self):
         self.migration.mark_running()
         self.migration.begin_complete('att-dst')
-        # The instance is not completing: the instance's swap fails.
+        # The instance is in no volume-migration task state (several of
+        # its volumes may migrate, so any of those would do): its swap
+        # fails.
+        db.instance_update(self.ctxt, self.instance.uuid,
+                           {'task_state': None})
         self.assertRaises(db.UnexpectedValues,
                           self.migration.complete_undone, 'x')
         self.assertEqual(Status.COMPLETING, self.migration.refresh().status)

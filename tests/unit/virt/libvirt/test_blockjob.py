@@ -101,6 +101,15 @@ class ReadyWaiterTest(base.TestCase):
         self.assertEqual(100, self.progress[-1])
         self.assertIn(10, self.progress)
 
+    def test_bytes_reported_with_each_percent(self):
+        waiter = self.waiter([((10, 100), False), ((60, 100), False),
+                              ((100, 100), False), ((100, 100), True)])
+        reported = []
+        waiter.bytes_cb = lambda done, total: reported.append((done, total))
+        waiter.wait()
+        self.assertEqual([(10, 100), (60, 100), (100, 100)], reported)
+        self.assertEqual([10, 60, 100], self.progress)
+
     def test_cur_equals_end_is_not_ready(self):
         waiter = self.waiter([((100, 100), False)], timeout=3)
         self.assertRaises(lv_exc.BlockJobTimeout, waiter.wait)
