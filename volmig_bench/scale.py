@@ -240,6 +240,7 @@ class ScaleRun:
 
         done = max(ends) if ends else None
         return {'index': i, 'volume_id': self.volumes[i]['id'],
+                'server_id': server_id,
                 'status': status, 'verified': None,
                 'start_s': span('nova_start_called', 'nova_start_returned'),
                 'complete_s': span('nova_complete_called',

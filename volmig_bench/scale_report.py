@@ -20,13 +20,14 @@ A result document (``schema: volmig-bench-scale/1``)::
 
 RUN is ``concurrent`` (every migration requested at once) or
 ``sequential`` (the same volumes migrated back, one at a time). A
-MIGRATION is one volume's: ``index``, ``volume_id``, ``status`` (Cinder's
-``migration_status``), ``verified`` (dst's sha256 equals base plus every
-acknowledged write), ``start_s`` / ``complete_s`` (Nova's start and
-complete as Cinder timed its calls: the control-plane latency),
-``copy_s``, ``total_s`` (request until Cinder and Nova both finished)
-and the offsets from the run's first request ``t_request``,
-``t_copy_started``, ``t_copy_finished``, ``t_done``; ``error`` if any.
+MIGRATION is one volume's: ``index``, ``volume_id``, ``server_id``,
+``status`` (Cinder's ``migration_status``), ``verified`` (dst's sha256
+equals base plus every acknowledged write), ``start_s`` and
+``complete_s`` (Nova's start and complete as Cinder timed its calls: the
+control-plane latency), ``copy_s``, ``total_s`` (request until Cinder
+and Nova both finished) and the offsets from the run's first request
+``t_request``, ``t_copy_started``, ``t_copy_finished``, ``t_done``;
+``error`` if any.
 SUMMARY: ``start`` and ``complete`` as ``{n, p50_s, p99_s, max_s}``,
 ``total_s``, ``succeeded``, ``verified``, ``count``, ``copy_bytes`` and
 ``copy_bytes_per_s`` (bytes copied over the union of the copy windows).
@@ -210,7 +211,8 @@ def _mbs(v) -> str:
 
 
 HEADERS = ('run', 'migrations', 'ok / verified', 'start p50 / p99 s',
-           'complete p50 / p99 s', 'total s', 'copy MB/s', 'load 1m')
+           'complete p50 / p99 s', 'total s', 'copy MB/s',
+           'host load 1m, cpu busy')
 
 
 def table_rows(result: dict) -> list[list[str]]:
@@ -219,7 +221,8 @@ def table_rows(result: dict) -> list[list[str]]:
         s = result['summary'].get(run)
         if s is None:
             continue
-        load = result['load'].get(run, {}).get('loadavg_1m', {})
+        load = result['load'].get(run, {})
+        avg = load.get('loadavg_1m', {})
         rows.append([
             run, str(s['count']), '%d / %d' % (s['succeeded'],
                                                s['verified']),
@@ -227,7 +230,10 @@ def table_rows(result: dict) -> list[list[str]]:
             '%s / %s' % (_s(s['complete']['p50_s']),
                          _s(s['complete']['p99_s'])),
             _s(s['total_s']), _mbs(s['copy_bytes_per_s']),
-            '%.1f-%.1f' % (load.get('min', 0), load.get('max', 0))])
+            '%.1f-%.1f, cpu %s' % (
+                avg.get('min', 0), avg.get('max', 0),
+                '-' if load.get('cpu_busy') is None
+                else '%.0f%%' % (100 * load['cpu_busy']))])
     raw = result['raw']
     rows.append(['raw copy (%s)' % raw.get('method'), str(raw.get('volumes')),
                  '-', '-', '-', _s(raw.get('seconds')),
@@ -296,6 +302,7 @@ def write_plot(result: dict, path: str) -> str:
             gantt.plot([m['t_done'] or 0], [y], 'rx')
     gantt.set_xlabel('s since the first request')
     gantt.set_ylabel('migration')
+    gantt.yaxis.get_major_locator().set_params(integer=True)
     gantt.set_title('concurrent: gray request..copy, blue copy, '
                     'orange complete..done', fontsize=9)
     names, values = [], []
@@ -305,13 +312,14 @@ def write_plot(result: dict, path: str) -> str:
             continue
         for step in ('start', 'complete'):
             for p in ('p50_s', 'p99_s'):
-                names.append('%s\n%s %s' % (run[:4], step, p[:3]))
+                names.append('%s %s %s' % (run[:4], step[:5], p[:3]))
                 values.append(s[step][p] or 0)
     lat.bar(range(len(values)), values,
             color=['tab:blue', 'tab:cyan', 'tab:orange', 'tab:red'] * 2)
     lat.axhline(LATENCY_P99_TARGET_S, color='k', linestyle='--',
                 linewidth=0.8)
-    lat.set_xticks(range(len(names)), names, fontsize=7)
+    lat.set_xticks(range(len(names)), names, fontsize=8, rotation=40,
+                   ha='right')
     lat.set_ylabel('Nova call, s (dashed: p99 target)')
     s = result['summary']
     lat.set_title('total %s s at once vs %s s one by one'
