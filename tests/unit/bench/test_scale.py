@@ -97,6 +97,8 @@ class StatisticsTestCase(base.TestCase):
     def test_speedup_ratio_and_checks(self):
         result = _result()
         s = result['summary']
+        # one by one: 4 migrations of 3 s each (wall 12 s) against 4 s
+        self.assertEqual(12.0, s['sequential']['migrations_sum_s'])
         self.assertEqual(3.0, s['speedup'])
         # 4 x 64 MiB in 0.32 s = 800 MiB/s against a raw 100 MiB/s
         self.assertEqual(0.125, s['throughput_ratio'])
@@ -130,6 +132,8 @@ class ReportTestCase(base.TestCase):
         self.assertIn('.. list-table::', rst)
         self.assertIn('   * - concurrent', rst)
         self.assertIn('| [ok] all 4 migrations succeeded', rst)
+        self.assertIn('one by one: 12.000 s of migrations (12.000 s wall',
+                      rst)
 
     def test_files_round_trip(self):
         out = self.state_file('scale')
@@ -196,9 +200,9 @@ class DocTestCase(base.TestCase):
 
     def test_benchmark_rst_quotes_the_results(self):
         path = os.path.join(DOC, 'results', 'scale', 'results.json')
+        result = scale_report.load_json(path)
         with open(path) as f:
-            result = json.load(f)
-        scale_report.validate(result)
+            self.assertEqual(result['summary'], json.load(f)['summary'])
         with open(os.path.join(DOC, 'benchmark.rst')) as f:
             doc = f.read()
         self.assertIn(scale_report.render_rst(result), doc)
