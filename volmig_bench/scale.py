@@ -103,7 +103,9 @@ class ScaleRun:
             self.result['notes'].append(
                 'Cinder has no per-backend cap on running migrations on '
                 'this branch (none of %s): all %d copies ran at once, '
-                'unqueued' % (', '.join(QUEUE_OPTIONS), count))
+                'unqueued%s' % (', '.join(QUEUE_OPTIONS), count,
+                                '; --queue-cap %s was ignored' % queue_cap
+                                if queue_cap else ''))
 
     # set-up
 
@@ -224,9 +226,11 @@ class ScaleRun:
         record = self.cloud.volume_migration(self.volumes[i]['id'])
         phases = {k: deploy.parse_time(v)
                   for k, v in record.get('phase_times', {}).items()}
-        nova_done = deploy.wait_for(lambda: self._nova_done(server_id),
-                                    self.timeout, 'Nova finish of %s'
-                                    % server_id, interval=0.5)
+        nova_done = None
+        if 'nova_start_called' in phases:  # else Nova has nothing to end
+            nova_done = deploy.wait_for(
+                lambda: self._nova_done(server_id), self.timeout,
+                'Nova finish of %s' % server_id, interval=0.5)
         ends = [t for t in (deploy.parse_time(record.get('finished_at')),
                             nova_done) if t]
 

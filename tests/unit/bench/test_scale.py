@@ -1,8 +1,10 @@
 """``--scenario scale``: statistics, result document, report, volume model."""
 
+import io
 import json
 import os
 
+import fixtures
 import jsonschema
 from rich.console import Console
 
@@ -123,7 +125,7 @@ class ReportTestCase(base.TestCase):
 
     def test_table_and_rst(self):
         result = _result()
-        console = Console(width=200, record=True)
+        console = Console(width=200, record=True, file=io.StringIO())
         console.print(scale_report.render_table(result))
         text = console.export_text()
         self.assertIn('0.200 / 0.200', text)
@@ -185,6 +187,27 @@ class ScaleRunTestCase(base.TestCase):
             self.assertRaises(exception.InvalidParameter, scale.ScaleRun,
                               count, size, self.state_path,
                               self.state_file('out'))
+
+    def test_queue_cap_without_the_option_is_said(self):
+        self.useFixture(fixtures.MockPatch(
+            'volmig_bench.scale.queue_option', return_value=None))
+        self.useFixture(fixtures.MockPatch(
+            'volmig_bench.host.host_facts', return_value={}))
+        run = scale.ScaleRun(4, 64 * MiB, self.state_path,
+                             self.state_file('out'), queue_cap=2)
+        self.assertIsNone(run.result['params']['queue_cap'])
+        self.assertIn('--queue-cap 2 was ignored', run.result['notes'][0])
+
+    def test_queue_cap_is_set_when_cinder_has_it(self):
+        self.useFixture(fixtures.MockPatch(
+            'volmig_bench.scale.queue_option',
+            return_value='max_concurrent_migrations'))
+        self.useFixture(fixtures.MockPatch(
+            'volmig_bench.host.host_facts', return_value={}))
+        run = scale.ScaleRun(4, 64 * MiB, self.state_path,
+                             self.state_file('out'), queue_cap=2)
+        self.assertEqual(2, run.result['params']['queue_cap'])
+        self.assertEqual([], run.result['notes'])
 
     def test_queue_option_is_a_cinder_option_or_none(self):
         from cinder_driver_side import conf as cinder_conf
