@@ -224,7 +224,7 @@ class DocTestCase(base.TestCase):
     def test_benchmark_rst_quotes_the_results(self):
         with open(os.path.join(DOC, 'benchmark.rst')) as f:
             doc = f.read()
-        for run in ('', 'count-8'):
+        for run in ('', 'count-8', 'queue-cap-4'):
             path = os.path.join(DOC, 'results', 'scale', run,
                                 'results.json')
             result = scale_report.load_json(path)
