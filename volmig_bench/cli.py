@@ -148,6 +148,11 @@ def cmd_nbd_nodelay(args) -> dict:
 def cmd_report(args) -> dict | None:
     from rich.console import Console
 
+    from volmig_bench import scale_report
+
+    with open(args.json) as f:
+        if scale_report.is_scale(json.load(f)):
+            return _report_scale(args, scale_report)
     result = results.load_json(args.json)
     if args.format == 'rst':
         print(report.render_rst(result, title=result['started_at']))
@@ -157,6 +162,20 @@ def cmd_report(args) -> dict | None:
         Console().print(line, markup=False, highlight=False)
     png = plot.write_plot(result, os.path.splitext(args.json)[0] + '.png')
     return {'png': png}
+
+
+def _report_scale(args, scale_report) -> dict | None:
+    from rich.console import Console
+
+    result = scale_report.load_json(args.json)
+    if args.format == 'rst':
+        print(scale_report.render_rst(result), end='')
+        return None
+    Console().print(scale_report.render_table(result))
+    for line in scale_report.summary_lines(result):
+        Console().print(line, markup=False, highlight=False)
+    return {'png': scale_report.write_plot(
+        result, os.path.splitext(args.json)[0] + '.png')}
 
 
 def build_plan(args) -> plan_mod.BenchPlan:
@@ -199,11 +218,14 @@ def cmd_run(args) -> dict:
     from volmig_bench import checks
     from volmig_bench import runner
 
-    plan = build_plan(args)
     console = Console()
     if not console.is_terminal:
         # A log or a pipe: keep the table's lines whole.
         console = Console(width=max(console.width, 220))
+    if args.scenario == 'scale':
+        from volmig_bench import scale
+        return scale.cmd_run(args, _state_dir(args), console)
+    plan = build_plan(args)
     result = runner.run(plan, _state_dir(args), out_root=args.out,
                         cache_dir=args.cache_dir, console=console)
     console.print(report.render_table(result))
@@ -244,7 +266,13 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--scenario', default='default',
                         choices=plan_mod.SCENARIOS,
                         help='convergence: 40 MB/s of writes over a 200 '
-                             'Mbit/s link, nbd only')
+                             'Mbit/s link, nbd only; scale: --count '
+                             'migrations at once on one host (64M volumes)')
+    parser.add_argument('--count', type=int, default=32,
+                        help='scale: concurrent migrations (default 32)')
+    parser.add_argument('--queue-cap', type=int, default=None,
+                        help="scale: Cinder's cap on running migrations "
+                             'per backend, if this Cinder has one')
     parser.add_argument('--link-rate-mbit', type=float, default=None,
                         help='storage link rate (default 1000)')
     parser.add_argument('--link-latency-ms', type=float, default=None,

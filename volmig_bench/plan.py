@@ -27,7 +27,7 @@ LINKS = ('nbd', 'file')
 ARRAYS = ('cfr', 'xfs-reflink')
 MIN_SIZE = 16 * MiB
 MAX_SIZE = 16 * GiB
-SCENARIOS = ('default', 'convergence')
+SCENARIOS = ('default', 'convergence', 'scale')
 
 
 @dataclasses.dataclass(frozen=True)
