@@ -29,6 +29,8 @@ doc/source/contributor/design-notes/rebase.rst).
 
 from __future__ import annotations
 
+from typing import Callable
+
 from oslo_log import log as logging
 
 from nova_volmig.virt.libvirt import blockdev
@@ -117,8 +119,13 @@ class RebaseSwitch:
 
     # the switch
 
-    def switch(self, names: tuple[str, str]) -> None:
-        """Steps 1-3; raises SwitchNotMade if the guest never read dst."""
+    def switch(self, names: tuple[str, str],
+               on_switched: Callable[[], None] | None = None) -> None:
+        """Steps 1-3; raises SwitchNotMade if the guest never read dst.
+
+        ``on_switched`` is called once the guest reads dst, before src is
+        closed (to record it).
+        """
         graph = self.monitor.block_graph()
         overlay = self._overlay_node(graph)
         src_format = graph.node(names[0])
@@ -138,6 +145,8 @@ class RebaseSwitch:
             raise SwitchNotMade(str(e))
         LOG.info('Domain %s disk %s: overlay %s now backed by %s',
                  self.guest.uuid, self.target, self.overlay, self.dst.uri)
+        if on_switched is not None:
+            on_switched()
         self.ensure_switched(names)
 
     def ensure_switched(self, names: tuple[str, str]) -> None:
@@ -191,7 +200,10 @@ class RebaseSwitch:
                          for child in roles.values()}
 
 
+#: Saved before the switch, then once the guest reads dst (src not yet
+#: closed); reconcile reads QEMU's graph to finish or roll back either.
 STEP_REBASE_SWITCH = 'complete:rebase_switch'
+STEP_REBASE_SWITCHED = 'complete:rebase_switched'
 MODE_REBASE = 'rebase'
 
 
@@ -224,7 +236,8 @@ def complete(guest, layout, migration) -> bool:
                           'cannot mark the disk in the live metadata: %s'
                           % e)
     try:
-        switch.switch(names)
+        switch.switch(names, on_switched=lambda: migration.save_driver_data(
+            step=STEP_REBASE_SWITCHED))
     except SwitchNotMade as e:
         return _fall_back(guest, layout, migration, e.reason)
     return True

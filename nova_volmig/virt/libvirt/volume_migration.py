@@ -322,8 +322,9 @@ class LibvirtVolumeMigrator:
         layout = _Layout(migration)
         guest = self.host.get_guest(instance)
         if guest.is_active():
-            if (migration.driver_data or {}).get('step') == \
-                    rebase.STEP_REBASE_SWITCH and layout.dst is not None:
+            if (migration.driver_data or {}).get('step') in (
+                    rebase.STEP_REBASE_SWITCH, rebase.STEP_REBASE_SWITCHED
+            ) and layout.dst is not None:
                 rebase.recover(guest, layout, migration)
             disk = guest.get_disk(layout.disk)
             if disk.mirror is not None or guest.get_block_device(

@@ -53,6 +53,19 @@ class _RebaseCrashRecovery(test_crash_recovery._CrashRecovery):
         self.assertQemuReleased(self.instance, self.src)
         self._finish_complete()
 
+    def test_killed_after_the_switch_before_src_closed(self):
+        """The guest reads dst, src's nodes are still open: finished."""
+        self._started()
+        self.writer.write_some(4)
+        self._copy_and_set_dst()
+        self._crash('complete', pause_at=rebase.STEP_REBASE_SWITCHED)
+        self.assertQemuUses(self.instance, self.dst)
+        self.assertQemuUses(self.instance, self.src)   # not closed yet
+        self.writer.write_some(2)
+        self._reconcile(State.SWITCHED_TO_DST)
+        self.assertQemuReleased(self.instance, self.src)
+        self._finish_complete()
+
     def test_killed_between_switch_and_return(self):
         self._started()
         self.writer.write_some(4)

@@ -217,10 +217,13 @@ class TestRebaseComplete(base.TestCase):
         layout, migration = self._layout()
         self.assertTrue(rebase.complete(guest, layout, migration))
         self.assertEqual({'vdb'}, guest.marked)
-        migration.save_driver_data.assert_called_once_with(
-            complete_mode='rebase',
-            src_nodes=['libvirt-1-format', 'libvirt-1-storage'],
-            step=rebase.STEP_REBASE_SWITCH)
+        self.assertEqual([
+            mock.call(complete_mode='rebase',
+                      src_nodes=['libvirt-1-format', 'libvirt-1-storage'],
+                      step=rebase.STEP_REBASE_SWITCH),
+            mock.call(step=rebase.STEP_REBASE_SWITCHED)],
+            migration.save_driver_data.call_args_list)
+        self.assertEqual(('libvirt-1-format', DST), qemu.backing_of_overlay())
 
     def test_falls_back_without_blockdev_reopen(self):
         qemu = fake_qemu.FakeQemu()
