@@ -15,6 +15,7 @@ from nova_volmig.virt.libvirt import config
 from nova_volmig.virt.libvirt import driver as libvirt_driver
 from tests.functional.fixtures import libvirt as lv_fixtures
 from tests.functional.libvirt import base
+from tests.functional.libvirt import test_volume_migration
 
 
 class _Rebase:
@@ -217,3 +218,18 @@ class BlockRebaseTest(_Rebase, base.LibvirtFunctionalTestCase):
 
     volume_kind = 'block'
     expect_fallback = 'No such file or directory'
+
+
+class FileRebaseModeMatrixTest(test_volume_migration._MigrationMatrix,
+                               base.LibvirtFunctionalTestCase):
+    """The whole running/shut-off matrix with rebase configured.
+
+    Shut-off instances and a domain that went off on its overlay behave
+    as in the other modes (the mode only changes a running complete).
+    """
+
+    volume_kind = 'file'
+
+    def setUp(self):
+        super().setUp()
+        self.flags(group='libvirt', volume_migration_complete_mode='rebase')
