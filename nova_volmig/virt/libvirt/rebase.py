@@ -88,9 +88,10 @@ class RebaseSwitch:
             return 'dst'
         return None
 
-    def src_node_names(self) -> tuple[str, str]:
+    def src_node_names(self, graph: blockdev.BlockGraph | None = None
+                       ) -> tuple[str, str]:
         """(format, storage) node names libvirt gave src."""
-        graph = self.monitor.block_graph()
+        graph = graph or self.monitor.block_graph()
         backing = graph.child(self._overlay_node(graph).node_name, 'backing')
         if backing is None or not self.src.same_location(
                 graph.location(backing)):
@@ -120,13 +121,14 @@ class RebaseSwitch:
     # the switch
 
     def switch(self, names: tuple[str, str],
-               on_switched: Callable[[], None] | None = None) -> None:
+               on_switched: Callable[[], None] | None = None,
+               graph: blockdev.BlockGraph | None = None) -> None:
         """Steps 1-3; raises SwitchNotMade if the guest never read dst.
 
         ``on_switched`` is called once the guest reads dst, before src is
-        closed (to record it).
+        closed (to record it). ``graph`` is QEMU's graph if just read.
         """
-        graph = self.monitor.block_graph()
+        graph = graph or self.monitor.block_graph()
         overlay = self._overlay_node(graph)
         src_format = graph.node(names[0])
         src_storage = graph.node(names[1])
@@ -150,7 +152,10 @@ class RebaseSwitch:
         self.ensure_switched(names)
 
     def ensure_switched(self, names: tuple[str, str]) -> None:
-        """Finish steps 2-3 from wherever QEMU's graph stands."""
+        """Finish steps 2-3 from wherever QEMU's graph stands.
+
+        The graph is read once: every later call follows from it.
+        """
         format_name, storage_name = names
         graph = self.monitor.block_graph()
         overlay = self._overlay_node(graph)
@@ -162,27 +167,30 @@ class RebaseSwitch:
                 actual=graph.location(backing).uri if backing
                 else 'no backing',
                 expected='the overlay backed by %s' % self.dst.uri)
+        present = set(graph.nodes)
         if backing.node_name == TMP_FORMAT:
-            # Step 2: close src (its nodes, if still there, are src's).
+            # Step 2: close src (nodes of those names, if still there, are
+            # src's: dst gets them only once they are gone).
             for name in (format_name, storage_name):
-                node = graph.nodes.get(name)
-                if node is not None and self.src.same_location(
-                        graph.location(node)):
+                if name in present and self.src.same_location(
+                        graph.location(graph.node(name))):
                     self.monitor.blockdev_del(name)
-            graph = self.monitor.block_graph()
-            tmp_format = graph.node(TMP_FORMAT)
-            tmp_storage = graph.node(TMP_STORAGE)
+                    present.discard(name)
             # Step 3: dst again, under libvirt's names.
-            if storage_name not in graph.nodes:
+            if storage_name not in present:
                 self.monitor.blockdev_add(blockdev.storage_options(
-                    self.dst, storage_name, tmp_storage, read_only=False))
-            if format_name not in graph.nodes:
-                self.monitor.blockdev_add(blockdev.format_options(
-                    self.dst, format_name, storage_name, tmp_format,
+                    self.dst, storage_name, graph.node(TMP_STORAGE),
                     read_only=False))
+            if format_name not in present:
+                self.monitor.blockdev_add(blockdev.format_options(
+                    self.dst, format_name, storage_name,
+                    graph.node(TMP_FORMAT), read_only=False))
             self.monitor.blockdev_reopen([blockdev.reopen_options(
                 graph, overlay, format_name)])
-        self._del_tmp_nodes()
+        # Nothing uses the temporary nodes any more.
+        for name in (TMP_FORMAT, TMP_STORAGE):
+            if name in present:
+                self.monitor.blockdev_del(name)
 
     def roll_back(self) -> None:
         """Drop temporary nodes no parent uses (a switch not made)."""
@@ -223,7 +231,8 @@ def complete(guest, layout, migration) -> bool:
     switch = _switch_of(guest, layout)
     try:
         switch.check_capable()
-        names = switch.src_node_names()
+        graph = switch.monitor.block_graph()
+        names = switch.src_node_names(graph)
     except (SwitchNotMade, lv_exc.QMPCommandFailed) as e:
         return _fall_back(guest, layout, migration, str(e))
     migration.save_driver_data(complete_mode=MODE_REBASE,
@@ -237,7 +246,7 @@ def complete(guest, layout, migration) -> bool:
                           % e)
     try:
         switch.switch(names, on_switched=lambda: migration.save_driver_data(
-            step=STEP_REBASE_SWITCHED))
+            step=STEP_REBASE_SWITCHED), graph=graph)
     except SwitchNotMade as e:
         return _fall_back(guest, layout, migration, e.reason)
     return True
