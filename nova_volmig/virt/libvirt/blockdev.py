@@ -29,6 +29,9 @@ REBASE_COMMANDS = ('blockdev-add', 'blockdev-reopen', 'blockdev-del',
                    'query-named-block-nodes', 'x-debug-query-block-graph',
                    'query-block')
 
+#: Filters block jobs put above a device's top node; the data is below.
+JOB_FILTERS = ('mirror_top', 'commit_top')
+
 #: Storage drivers, by the libvirt disk type they stand for.
 STORAGE_KINDS = {'file': 'file', 'host_device': 'block', 'nbd': 'network'}
 
@@ -101,11 +104,19 @@ class BlockGraph:
         return self.nodes.get(child) if child else None
 
     def device_node(self, alias: str) -> BlockNode | None:
-        """The top node of the device whose libvirt alias is ``alias``."""
+        """The top node of the device whose libvirt alias is ``alias``.
+
+        A job's filter node (QEMU hides implicit ones from query-block,
+        not necessarily named ones) is skipped.
+        """
         for qdev, node_name in self.devices.items():
             if qdev == alias or qdev.startswith(
                     '/machine/peripheral/%s/' % alias):
-                return self.nodes.get(node_name)
+                node = self.nodes.get(node_name)
+                while node is not None and node.driver in JOB_FILTERS:
+                    node = (self.child(node.node_name, 'backing')
+                            or self.child(node.node_name, 'file'))
+                return node
         return None
 
     def location(self, node: BlockNode) -> config.DiskSource:

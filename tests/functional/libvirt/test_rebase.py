@@ -11,6 +11,7 @@ files, never against that XML.
 
 from __future__ import annotations
 
+from nova_volmig.virt.libvirt import blockdev
 from nova_volmig.virt.libvirt import config
 from nova_volmig.virt.libvirt import driver as libvirt_driver
 from tests.functional.fixtures import libvirt as lv_fixtures
@@ -51,6 +52,11 @@ class _Rebase:
                              migration.driver_data['complete_mode'])
             self.assertIn(self.expect_fallback,
                           migration.driver_data['rebase_fallback'])
+            # Nothing half-switched: no temporary node is left in QEMU.
+            nodes = blockdev.QemuMonitor(self.driver.host.get_guest(
+                instance)).query_named_block_nodes()
+            self.assertEqual([], [n.node_name for n in nodes
+                                  if n.node_name.startswith('volmig-')])
         else:
             self.assertEqual('rebase',
                              migration.driver_data['complete_mode'])

@@ -50,6 +50,14 @@ class TestQemuMonitor(base.TestCase):
         self.assertEqual('qcow2', source.format)
         self.assertEqual(SRC, source.backing.path)
 
+    def test_job_filter_above_the_device_is_skipped(self):
+        self.qemu._add('commit-top', 'commit_top', OVERLAY, False,
+                       backing='libvirt-2-format')
+        self.qemu.device_top = 'commit-top'
+        graph = self.monitor.block_graph()
+        self.assertEqual('libvirt-2-format',
+                         graph.device_node('ua-vol-vdb').node_name)
+
     def test_location_is_the_storage_not_a_json_filename(self):
         self.qemu.nodes['libvirt-2-format']['file'] = 'json:{"x": 1}'
         graph = self.monitor.block_graph()
