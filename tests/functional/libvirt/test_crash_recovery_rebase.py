@@ -11,6 +11,7 @@ from __future__ import annotations
 from nova_volmig.virt import driver as virt_driver
 from nova_volmig.virt.libvirt import rebase
 from nova_volmig.virt.libvirt import volume_migration
+from tests.functional.fixtures import libvirt as lv_fixtures
 from tests.functional.libvirt import base
 from tests.functional.libvirt import test_crash_recovery
 
@@ -75,6 +76,27 @@ class _RebaseCrashRecovery(test_crash_recovery._CrashRecovery):
         self.writer.write_some(2)
         self._reconcile(State.SWITCHED_TO_DST)
         self.assertQemuReleased(self.instance, self.src)
+        self._finish_complete()
+
+    def test_killed_before_the_pivot_is_recorded(self):
+        """The commit pivoted, the compute died before saving that."""
+        self._started()
+        self.writer.write_some(4)
+        self._copy_and_set_dst()
+        self.proc.run('complete')
+        self.writer.write_some(2)
+        self._crash('complete_finish',
+                    pause_in_job=volume_migration.STEP_COMPLETE_COMMIT)
+        # Pivot as the dead compute was about to: the world is then
+        # exactly that of a kill between the pivot and its record.
+        guest = self.driver.host.get_guest(self.instance)
+        lv_fixtures.wait_for(lambda: guest.get_disk('vdb').mirror_ready,
+                             timeout=60, what='the commit to get ready')
+        guest.get_block_device('vdb').abort_job(pivot=True)
+        self.assertEqual(volume_migration.STEP_COMPLETE_COMMIT,
+                         self._handle().driver_data['step'])
+        self.writer.write_some(2)
+        self._reconcile(State.ON_DST)
         self._finish_complete()
 
 
