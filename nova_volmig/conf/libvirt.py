@@ -34,7 +34,13 @@ libvirt_opts = [
                                      'an active commit into dst'),
                         ('write_blocking', 'one shallow write-blocking copy '
                                            'of the overlay straight onto '
-                                           'dst, pivot, return')],
+                                           'dst, pivot, return'),
+                        ('rebase', 'switch the overlay\'s backing node '
+                                   'from src to dst in the running QEMU '
+                                   '(QMP, no data copied), close src, '
+                                   'return; then an active commit into '
+                                   'dst. Falls back to two_step where '
+                                   'QEMU cannot')],
                mutable=True,
                help='How complete moves the guest from src to dst. '
                     'Mutable: a SIGHUP applies a new value to the next '

@@ -196,6 +196,25 @@ class DiskState:
     serial: str | None = None
 
 
+#: Live metadata naming disks whose backing node was switched over QMP.
+REBASED_NS = 'http://openstack.org/xmlns/nova-volmig/rebased/1.0'
+REBASED_PREFIX = 'volmig'
+
+
+def rebased_targets(domain_xml: str) -> set[str]:
+    """Targets the live metadata marks as rebased (``rebase.py``)."""
+    root = ET.fromstring(domain_xml)
+    return {disk.get('target') for disk in root.findall(
+        './metadata/{%s}rebased/{%s}disk' % (REBASED_NS, REBASED_NS))}
+
+
+def rebased_metadata(targets: set[str]) -> str:
+    root = ET.Element('rebased')
+    for target in sorted(targets):
+        ET.SubElement(root, 'disk', target=target)
+    return ET.tostring(root, encoding='unicode')
+
+
 def parse_disks(domain_xml: str) -> Iterator[DiskState]:
     root = ET.fromstring(domain_xml)
     for disk in root.findall('./devices/disk'):

@@ -93,3 +93,16 @@ class DeviceDetachTimeout(exception.Conflict):
                 '%(timeout)s s (live unplug needs a guest OS that answers '
                 'ACPI); the volume stays attached: stop the instance and '
                 'detach it again.')
+
+
+class QMPCommandFailed(exception.VirtDriverError):
+    msg_fmt = _('QMP %(command)s failed on domain %(domain)s: %(reason)s')
+
+
+class BlockNodeNotFound(exception.VirtDriverError):
+    msg_fmt = _('QEMU has no block node %(node)s.')
+
+
+class RebaseUnsupported(exception.VirtDriverError):
+    msg_fmt = _('Domain %(domain)s cannot switch a backing node live: '
+                '%(reason)s')

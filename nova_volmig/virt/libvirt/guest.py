@@ -14,10 +14,12 @@ import threading
 from typing import Any, Callable, Protocol, TypeVar
 
 import libvirt
+import libvirt_qemu
 from oslo_log import log as logging
 
 from nova_volmig.compute import power_state
 from nova_volmig import exception
+from nova_volmig.virt.libvirt import blockdev
 from nova_volmig.virt.libvirt import config
 from nova_volmig.virt.libvirt import exception as lv_exc
 
@@ -167,7 +169,32 @@ class Guest:
 
     def get_disks(self, dump_inactive: bool = False
                   ) -> list[config.DiskState]:
-        return list(config.parse_disks(self.get_xml_desc(dump_inactive)))
+        """The disks of the live (or persistent) XML, made true.
+
+        A disk whose backing node was switched over QMP (``rebase.py``)
+        is marked in the live metadata; libvirt's XML still names the
+        node's old storage, so its chain is read from QEMU's graph.
+        """
+        xml = self.get_xml_desc(dump_inactive)
+        disks = list(config.parse_disks(xml))
+        rebased = set() if dump_inactive else config.rebased_targets(xml)
+        if not rebased:
+            return disks
+        graph = blockdev.QemuMonitor(self).block_graph()
+        return [blockdev.true_disk(graph, disk)
+                if disk.target in rebased else disk for disk in disks]
+
+    def mark_disk_rebased(self, target: str) -> None:
+        """``virDomainSetMetadata`` (live): ``target``'s XML is stale.
+
+        Live metadata lives as long as the QEMU process whose graph
+        differs from the XML, and survives a libvirtd restart.
+        """
+        targets = config.rebased_targets(self.get_xml_desc()) | {target}
+        self._write(lambda d: d.setMetadata(
+            libvirt.VIR_DOMAIN_METADATA_ELEMENT,
+            config.rebased_metadata(targets), config.REBASED_PREFIX,
+            config.REBASED_NS, libvirt.VIR_DOMAIN_AFFECT_LIVE))
 
     def get_disk(self, target: str, dump_inactive: bool = False
                  ) -> config.DiskState:
@@ -232,6 +259,22 @@ class Guest:
         """``virDomainSetBlockIoTune`` on the live disk."""
         self._write(lambda d: d.setBlockIoTune(
             disk, params, libvirt.VIR_DOMAIN_AFFECT_LIVE))
+
+    def qemu_monitor_command(self, command: str,
+                             idempotent: bool = False) -> str:
+        """``virDomainQemuMonitorCommand`` of one QMP command (JSON).
+
+        For what libvirt has no API for (``blockdev.py``); libvirt marks
+        the domain tainted ("custom-monitor"). Queries are ``idempotent``
+        (retried over a libvirtd restart); changes are made once, under
+        the block-graph lock.
+        """
+        flags = libvirt_qemu.VIR_DOMAIN_QEMU_MONITOR_COMMAND_DEFAULT
+        call = (lambda d: libvirt_qemu.qemuMonitorCommand(d, command, flags))
+        if idempotent:
+            return self._read(call)
+        with self._host.block_graph_lock(self.uuid):
+            return self._write(call)
 
     def get_block_device(self, disk: str) -> BlockDevice:
         return BlockDevice(self, disk)

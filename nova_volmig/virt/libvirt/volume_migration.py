@@ -35,6 +35,7 @@ from nova_volmig.virt.libvirt import blockjob
 from nova_volmig.virt.libvirt import config
 from nova_volmig.virt.libvirt import exception as lv_exc
 from nova_volmig.virt.libvirt import images
+from nova_volmig.virt.libvirt import rebase
 from nova_volmig.virt.libvirt import volume
 
 CONF = cfg.CONF
@@ -66,6 +67,7 @@ STEP_RECONCILED = 'reconciled'
 
 MODE_TWO_STEP = 'two_step'
 MODE_WRITE_BLOCKING = 'write_blocking'
+MODE_REBASE = rebase.MODE_REBASE
 
 COPY = libvirt.VIR_DOMAIN_BLOCK_JOB_TYPE_COPY
 ACTIVE_COMMIT = libvirt.VIR_DOMAIN_BLOCK_JOB_TYPE_ACTIVE_COMMIT
@@ -221,6 +223,11 @@ class LibvirtVolumeMigrator:
         if disk.mirror is not None:
             self._abort_job(device, 'leftover')
         mode = CONF.libvirt.volume_migration_complete_mode
+        if mode == MODE_REBASE:
+            if rebase.complete(guest, layout, migration):
+                return self._switched(guest, layout, migration,
+                                      State.SWITCHED_TO_DST)
+            mode = MODE_TWO_STEP
         if mode == MODE_TWO_STEP:
             target = layout.complete_overlay
             images.remove(target.path)
@@ -247,9 +254,12 @@ class LibvirtVolumeMigrator:
                 images.remove(target.path)
             migration.save_driver_data(step=STEP_COMPLETE_FAILED)
             raise
-        self._expect(guest, layout,
-                     State.SWITCHED_TO_DST if mode == MODE_TWO_STEP
-                     else State.ON_DST)
+        self._switched(guest, layout, migration,
+                       State.SWITCHED_TO_DST if mode == MODE_TWO_STEP
+                       else State.ON_DST)
+
+    def _switched(self, guest, layout, migration, expected: State) -> None:
+        self._expect(guest, layout, expected)
         self._persist_live_disk(guest, layout)
         migration.save_driver_data(step=STEP_SWITCHED)
         LOG.info('Volume migration of %s: domain %s released src',
@@ -320,6 +330,10 @@ class LibvirtVolumeMigrator:
         layout = _Layout(migration)
         guest = self.host.get_guest(instance)
         if guest.is_active():
+            if (migration.driver_data or {}).get('step') in (
+                    rebase.STEP_REBASE_SWITCH, rebase.STEP_REBASE_SWITCHED
+            ) and layout.dst is not None:
+                rebase.recover(guest, layout, migration)
             disk = guest.get_disk(layout.disk)
             if disk.mirror is not None or guest.get_block_device(
                     layout.disk).get_job_info() is not None:

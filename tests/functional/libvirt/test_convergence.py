@@ -5,7 +5,8 @@ guest writes about 40 MB/s. A background-style job (the two_step commit)
 cannot get ready like that; the driver sees the remaining work not
 shrinking, lowers the guest disk's write limit step by step, finishes,
 and puts the guest's own limits back. ``write_blocking`` converges by
-construction; both modes are run.
+construction; ``rebase`` commits after a switch that moves no data, so
+it needs the throttle like ``two_step``; all three modes are run.
 """
 
 from __future__ import annotations
@@ -92,3 +93,13 @@ class WriteBlockingConvergenceTest(_Convergence,
         super().setUp()
         self.flags(group='libvirt',
                    volume_migration_complete_mode='write_blocking')
+
+
+class RebaseConvergenceTest(_Convergence, base.LibvirtFunctionalTestCase):
+    """The commit after the live rebase needs the throttle too."""
+
+    expect_throttle = True
+
+    def setUp(self):
+        super().setUp()
+        self.flags(group='libvirt', volume_migration_complete_mode='rebase')
