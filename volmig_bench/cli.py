@@ -199,6 +199,8 @@ def cmd_run(args) -> dict:
     from volmig_bench import checks
     from volmig_bench import runner
 
+    if args.scenario == 'faults':
+        return cmd_faults(args)
     plan = build_plan(args)
     console = Console()
     if not console.is_terminal:
@@ -214,6 +216,37 @@ def cmd_run(args) -> dict:
                 result['elapsed_s'])]:
         console.print(line, highlight=False, markup=False)
     checks.verdict(result)
+    return None
+
+
+def cmd_faults(args) -> None:
+    """``--scenario faults`` (:mod:`volmig_bench.faults`)."""
+    from rich.console import Console
+
+    from volmig_bench.faults import cases
+    from volmig_bench.faults import run as faults_run
+
+    selected = cases.select(args.faults)
+    if not selected:
+        raise exception.InvalidParameter(name='--faults', value=args.faults,
+                                         reason=', '.join(cases.names()))
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=max(console.width, 200))
+    result = faults_run.run(
+        selected, _state_dir(args), args.out, repeat=args.repeat,
+        size=plan_mod.parse_volume_size(args.size or '128M'),
+        rate=protocol.parse_rate(args.rate or '4M'), seed=args.seed,
+        cache_dir=args.cache_dir,
+        say=lambda text: console.print(text, markup=False, highlight=False))
+    console.print(faults_run.render_table(result))
+    console.print('results: %s (%.0f s)' % (result['files']['json'],
+                                            result['elapsed_s']),
+                  markup=False, highlight=False)
+    failed = [r['case'] for r in result['rows'] if not r['passed']]
+    if failed:
+        raise exception.BenchError('fault cases failed: %s'
+                                   % ', '.join(failed))
     return None
 
 
@@ -242,9 +275,15 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--sweep', default=None,
                         help='sizes=1G,4G or rates=10M,20M,40M')
     parser.add_argument('--scenario', default='default',
-                        choices=plan_mod.SCENARIOS,
+                        choices=plan_mod.SCENARIOS + ('faults',),
                         help='convergence: 40 MB/s of writes over a 200 '
-                             'Mbit/s link, nbd only')
+                             'Mbit/s link, nbd only; faults: every flow '
+                             'and fault case, each acknowledged write '
+                             'verified (volmig_bench.faults)')
+    parser.add_argument('--faults', default=None,
+                        help='faults scenario: cases by name prefix, '
+                             'comma-separated (default all: none-*, '
+                             'kill-compute-*, kill-cinder-*)')
     parser.add_argument('--link-rate-mbit', type=float, default=None,
                         help='storage link rate (default 1000)')
     parser.add_argument('--link-latency-ms', type=float, default=None,

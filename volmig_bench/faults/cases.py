@@ -1,0 +1,87 @@
+"""The fault scenario's cases, in the issue's priority order.
+
+A case is a flow of the registry (:mod:`volmig_bench.flows`), an optional
+fault (what is done to which service) and the trigger that fires it
+(:class:`volmig_bench.faults.injector.Trigger`). ``--faults`` picks cases
+by name prefix (``none``, ``kill-compute``...).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from volmig_bench.faults import injector
+
+T = injector.Trigger
+
+KILL_COMPUTE = 'kill-compute'
+KILL_CINDER = 'kill-cinder'
+
+
+@dataclasses.dataclass(frozen=True)
+class FaultCase:
+    """One row of the fault table."""
+
+    name: str
+    #: a flow of :data:`volmig_bench.flows.FLOWS`
+    flow: str
+    #: None, ``kill-compute`` or ``kill-cinder``
+    fault: str | None = None
+    trigger: injector.Trigger | None = None
+    #: seconds the service stays dead before it is restarted
+    down_s: float = 2.0
+
+    @property
+    def service(self) -> str | None:
+        return {KILL_COMPUTE: injector.LIVE,
+                KILL_CINDER: injector.CINDER}.get(self.fault)
+
+
+def _kill_compute(label: str, flow: str, *steps: str,
+                  delay: float = 0.0) -> FaultCase:
+    return FaultCase('%s-%s' % (KILL_COMPUTE, label), flow, KILL_COMPUTE,
+                     T('nova-step', steps, delay))
+
+
+def _kill_cinder(label: str, flow: str, status: str,
+                 delay: float = 0.0) -> FaultCase:
+    return FaultCase('%s-%s' % (KILL_CINDER, label), flow, KILL_CINDER,
+                     T('cinder-status', (status,), delay))
+
+
+#: Registration order is the run's order.
+CASES: tuple[FaultCase, ...] = (
+    # (1) every flow, no fault
+    FaultCase('none-two_step', 'new'),
+    FaultCase('none-write_blocking', 'new-write_blocking'),
+    FaultCase('none-legacy', 'legacy'),
+    # (2) SIGKILL of nova-volmig-compute at the step boundaries it records
+    _kill_compute('after-start', 'new', 'started'),
+    _kill_compute('during-cinder-copy', 'new', 'started', delay=0.3),
+    _kill_compute('complete-before-switch', 'new-write_blocking',
+                  'complete:copy'),
+    _kill_compute('complete-before-switch-two_step', 'new',
+                  'complete:creating_overlay', 'complete:copy'),
+    _kill_compute('after-switch', 'new', 'complete:switched'),
+    _kill_compute('async-commit', 'new', 'complete:commit'),
+    # (3) SIGKILL of cinder-volmig in each of its phases
+    _kill_cinder('starting', 'new', 'starting'),
+    _kill_cinder('copying', 'new', 'migrating'),
+    _kill_cinder('completing', 'new', 'completing'),
+)
+
+
+def select(prefixes: str | None) -> list[FaultCase]:
+    """The cases whose names start with one of ``prefixes``.
+
+    ``prefixes`` is comma-separated; None: every case. In registration
+    order.
+    """
+    if not prefixes:
+        return list(CASES)
+    wanted = [p.strip() for p in prefixes.split(',') if p.strip()]
+    return [c for c in CASES if any(c.name.startswith(p) for p in wanted)]
+
+
+def names() -> list[str]:
+    return [c.name for c in CASES]
