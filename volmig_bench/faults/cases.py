@@ -16,6 +16,9 @@ T = injector.Trigger
 
 KILL_COMPUTE = 'kill-compute'
 KILL_CINDER = 'kill-cinder'
+#: the array whose pool2 is a small loop-mounted file system
+#: (:mod:`volmig_bench.xfs_pool`), filled up before an ENOSPC case
+SMALL_BACKEND = injector.SMALL_BACKEND
 
 
 @dataclasses.dataclass(frozen=True)
@@ -30,6 +33,10 @@ class FaultCase:
     trigger: injector.Trigger | None = None
     #: seconds the service stays dead before it is restarted
     down_s: float = 2.0
+    #: the Cinder backend of the volume (pool1 -> pool2)
+    backend: str = 'array1'
+    #: fill the destination pool up to leave the copy no room (ENOSPC)
+    full_dst_pool: bool = False
 
     @property
     def service(self) -> str | None:
@@ -57,13 +64,22 @@ CASES: tuple[FaultCase, ...] = (
     FaultCase('none-legacy', 'legacy'),
     # (2) SIGKILL of nova-volmig-compute at the step boundaries it records
     _kill_compute('after-start', 'new', 'started'),
-    _kill_compute('during-cinder-copy', 'new', 'started', delay=0.3),
+    FaultCase('%s-during-cinder-copy' % KILL_COMPUTE, 'new', KILL_COMPUTE,
+              T('cinder-status', ('migrating',))),
     _kill_compute('complete-before-switch', 'new-write_blocking',
                   'complete:copy'),
     _kill_compute('complete-before-switch-two_step', 'new',
                   'complete:creating_overlay', 'complete:copy'),
     _kill_compute('after-switch', 'new', 'complete:switched'),
     _kill_compute('async-commit', 'new', 'complete:commit'),
+    # (5) the copy fails with ENOSPC of the destination pool: Cinder
+    # cancels, Nova commits the overlay back into src
+    FaultCase('enospc-dst-pool', 'new', backend=SMALL_BACKEND,
+              full_dst_pool=True),
+    # (2) ... and nova-volmig-compute SIGKILLed in that commit-back
+    FaultCase('%s-cancel-commit' % KILL_COMPUTE, 'new', KILL_COMPUTE,
+              T('nova-step', ('cancel:commit',)), backend=SMALL_BACKEND,
+              full_dst_pool=True),
     # (3) SIGKILL of cinder-volmig in each of its phases
     _kill_cinder('starting', 'new', 'starting'),
     _kill_cinder('copying', 'new', 'migrating'),

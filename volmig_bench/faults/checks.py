@@ -120,6 +120,8 @@ def leaks(run) -> dict:
     owned = {'volume-%s' % (v.get('os-vol-mig-status-attr:name_id')
                             or v['id']) for v in volumes}
     files = glob.glob(run.env.pool_path('*', '*', 'volume-*'))
+    if run.env.small_pool:
+        files += glob.glob(os.path.join(run.env.small_pool, 'volume-*'))
     return {'overlays': sorted(os.listdir(run.env.overlay_dir))
             if os.path.isdir(run.env.overlay_dir) else [],
             'orphan_volume_files': sorted(

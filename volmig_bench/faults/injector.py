@@ -30,6 +30,7 @@ from tools.volmig_distributed import deployment as dep
 from volmig_bench import deploy
 from volmig_bench import exception
 
+SMALL_BACKEND = 'array3'
 LIVE = dep.LIVE_HOST
 CINDER = dep.CINDER
 NOVA_API = dep.NOVA_API
@@ -63,10 +64,23 @@ class Trigger:
 class FaultDeployment:
     """One distributed deployment for the whole run."""
 
-    def __init__(self, state_path: str, name: str):
+    def __init__(self, state_path: str, name: str,
+                 small_pool: str | None = None):
         settings = dep.Settings(name=name, nova_port=0, cinder_port=0,
                                 **SETTINGS)
         self.deployment = dep.Deployment(state_path, settings)
+        if small_pool:
+            # A third array, its pool2 a small file system of its own.
+            settings.cinder_overrides = {
+                'DEFAULT': {'enabled_backends': 'array1,array2,%s'
+                            % SMALL_BACKEND},
+                SMALL_BACKEND: {
+                    'volume_backend_name': SMALL_BACKEND,
+                    'pools': 'pool1:%s,pool2:%s' % (self.path(
+                        'cinder', 'arrays', SMALL_BACKEND, 'pool1'),
+                        small_pool),
+                    'export_protocol': settings.volume_protocol}}
+        self.small_pool = small_pool
         self.cloud: deploy.Cloud | None = None
         self.complete_mode: str | None = None
 
@@ -89,7 +103,25 @@ class FaultDeployment:
         return self.path(LIVE, 'instances', server_id, 'virtio-console.log')
 
     def pool_path(self, backend: str, pool: str, name: str) -> str:
+        if backend == SMALL_BACKEND and pool == 'pool2':
+            return os.path.join(self.small_pool, name)
         return self.path('cinder', 'arrays', backend, pool, name)
+
+    def fill_pool(self, directory: str, leave: int) -> str:
+        """Fill ``directory``'s file system up to ``leave`` bytes free.
+
+        The filler file's path (remove it to undo).
+        """
+        filler = os.path.join(directory, '.faults-filler')
+        stat = os.statvfs(directory)
+        room = stat.f_bavail * stat.f_frsize - leave
+        fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
+        try:
+            if room > 0:
+                os.posix_fallocate(fd, 0, room)
+        finally:
+            os.close(fd)
+        return filler
 
     def volume_file(self, volume: dict) -> str:
         return self.pool_path(*deploy.Cloud.volume_location(volume))

@@ -8,6 +8,7 @@ table) under ``<out>/faults-<UTC time>/``.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import os
@@ -18,6 +19,7 @@ import uuid
 from volmig_bench.faults import cases as cases_mod
 from volmig_bench.faults import injector
 from volmig_bench.faults import scenario
+from volmig_bench import xfs_pool
 
 COLUMNS = ('case', 'run', 'fired at', 'outcome', 'guest on', 'acked',
            'ok', 'newer', 'stale', 'missing', 'corrupt', 'src frozen',
@@ -41,13 +43,33 @@ def run(selected: list[cases_mod.FaultCase], state_path: str, out_root: str,
                          'seed': seed,
                          'cases': [c.name for c in selected]},
               'rows': []}
-    env = injector.FaultDeployment(os.path.join(root, 'deployment'),
-                                   'vb_%s' % uuid.uuid4().hex[:10])
     began = time.monotonic()
+    try:
+        with contextlib.ExitStack() as stack:
+            small_pool = None
+            if any(c.backend == cases_mod.SMALL_BACKEND for c in selected):
+                say('a small XFS pool on a loop device (ENOSPC cases)')
+                small_pool = stack.enter_context(xfs_pool.xfs_pool(
+                    os.path.join(root, 'pools'), xfs_pool.MIN_SIZE)).path
+            env = injector.FaultDeployment(
+                os.path.join(root, 'deployment'),
+                'vb_%s' % uuid.uuid4().hex[:10], small_pool=small_pool)
+            _run_cases(env, selected, result, out_dir, root, work_dir,
+                       repeat, size, rate, seed, cache_dir, say, began)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    result['files'] = {'json': os.path.join(out_dir, 'results.json'),
+                       'rst': os.path.join(out_dir, 'report.rst')}
+    return result
+
+
+def _run_cases(env, selected, result, out_dir, root, work_dir, repeat,
+               size, rate, seed, cache_dir, say, began) -> None:
     try:
         say('starting the distributed deployment')
         env.start()
-        env.cloud.create_volume_type(scenario.BACKEND, scenario.BACKEND)
+        for backend in sorted({c.backend for c in selected}):
+            env.cloud.create_volume_type(backend, backend)
         n = 0
         for iteration in range(repeat):
             for case in selected:
@@ -70,11 +92,7 @@ def run(selected: list[cases_mod.FaultCase], state_path: str, out_root: str,
             for path in os.listdir(root):
                 if path.endswith('-writer.log'):
                     shutil.copy(os.path.join(root, path), out_dir)
-            shutil.rmtree(root, ignore_errors=True)
             _write(result, out_dir)
-    result['files'] = {'json': os.path.join(out_dir, 'results.json'),
-                       'rst': os.path.join(out_dir, 'report.rst')}
-    return result
 
 
 def _write(result: dict, out_dir: str) -> None:

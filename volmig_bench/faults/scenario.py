@@ -34,6 +34,8 @@ FLAVOR = '2'            # volmig.small, 256 MiB
 BOOT_TIMEOUT = 180.0
 SETTLE_TIMEOUT = 300.0
 BACKEND = 'array1'      # the distributed deployment's two-pool array
+#: free bytes an ENOSPC case leaves in the destination pool
+FILLER_LEAVES = 4 << 20
 POOLS = ('pool1', 'pool2')
 NOVA_TERMINAL = ('completed', 'cancelled', 'error')
 #: Nova steps that mean the guest may already write into the overlay
@@ -75,7 +77,7 @@ class FaultCaseRun:
     # set-up
 
     def _prepare(self) -> None:
-        self.volume = self.cloud.create_volume(self.size, BACKEND,
+        self.volume = self.cloud.create_volume(self.size, self.case.backend,
                                                name='faults-%s' % self.tag)
         path = self.env.volume_file(self.volume)
         fill.fill_volume(self.base, self.size, 0.5, seed=self.params.seed)
@@ -107,7 +109,8 @@ class FaultCaseRun:
         volume_id = self.volume['id']
         other = POOLS[1 - POOLS.index(deploy.Cloud.volume_location(
             self.volume)[1])]
-        dest = '%s@%s#%s' % (injector.dep.CINDER_HOST, BACKEND, other)
+        dest = '%s@%s#%s' % (injector.dep.CINDER_HOST, self.case.backend,
+                             other)
         self.say('%s -> %s' % (self.case.flow, other))
         if self.flow.complete_mode:
             self.env.set_complete_mode(self.flow.complete_mode)
@@ -115,6 +118,10 @@ class FaultCaseRun:
         if not self.flow.baseline:
             start_check = _StartCheck(self, volume_id)
             start_check.start()
+        filler = None
+        if self.case.full_dst_pool:
+            filler = self.env.fill_pool(os.path.dirname(self.env.pool_path(
+                self.case.backend, other, 'x')), FILLER_LEAVES)
         began = time.monotonic()
         self.cloud.migrate_volume(volume_id, dest,
                                   force_host_copy=self.flow.baseline)
@@ -123,6 +130,8 @@ class FaultCaseRun:
                 self._inject(volume_id)
             self._settle(volume_id)
         finally:
+            if filler is not None:
+                os.unlink(filler)
             if start_check is not None:
                 start_check.stop()
                 self.row['src_at_start'] = start_check.result
