@@ -16,6 +16,8 @@ T = injector.Trigger
 
 KILL_COMPUTE = 'kill-compute'
 KILL_CINDER = 'kill-cinder'
+#: the host's libvirtd (shared: run these cases on a host of their own)
+RESTART_LIBVIRTD = 'restart-libvirtd'
 #: the array whose pool2 is a small loop-mounted file system
 #: (:mod:`volmig_bench.xfs_pool`), filled up before an ENOSPC case
 SMALL_BACKEND = injector.SMALL_BACKEND
@@ -28,7 +30,7 @@ class FaultCase:
     name: str
     #: a flow of :data:`volmig_bench.flows.FLOWS`
     flow: str
-    #: None, ``kill-compute`` or ``kill-cinder``
+    #: None, ``kill-compute``, ``kill-cinder`` or ``restart-libvirtd``
     fault: str | None = None
     trigger: injector.Trigger | None = None
     #: seconds the service stays dead before it is restarted
@@ -84,6 +86,15 @@ CASES: tuple[FaultCase, ...] = (
     _kill_cinder('starting', 'new', 'starting'),
     _kill_cinder('copying', 'new', 'migrating'),
     _kill_cinder('completing', 'new', 'completing'),
+    # (4) libvirtd restarted during each block job of the new flow
+    FaultCase('%s-complete-copy' % RESTART_LIBVIRTD, 'new-write_blocking',
+              RESTART_LIBVIRTD, T('nova-step', ('complete:copy',)),
+              down_s=1.0),
+    FaultCase('%s-async-commit' % RESTART_LIBVIRTD, 'new', RESTART_LIBVIRTD,
+              T('nova-step', ('complete:commit',)), down_s=1.0),
+    FaultCase('%s-cancel-commit' % RESTART_LIBVIRTD, 'new',
+              RESTART_LIBVIRTD, T('nova-step', ('cancel:commit',)),
+              down_s=1.0, backend=SMALL_BACKEND, full_dst_pool=True),
 )
 
 

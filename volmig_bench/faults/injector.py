@@ -22,6 +22,7 @@ import dataclasses
 import json
 import os
 import signal
+import subprocess
 import time
 
 import psycopg2
@@ -36,6 +37,8 @@ CINDER = dep.CINDER
 NOVA_API = dep.NOVA_API
 #: how often a trigger is polled: a step boundary is as narrow as a save
 POLL = 0.01
+#: the host's libvirtd (tools/setup-host.sh starts it daemonised)
+LIBVIRTD_PID_FILE = '/run/libvirtd.pid'
 SETTINGS = dict(start_timeout=30, complete_timeout=60, rpc_call_timeout=20,
                 service_down_time=10, report_interval=1)
 
@@ -233,3 +236,24 @@ class FaultDeployment:
 
     def restart(self, name: str) -> None:
         self.deployment.start_service(name)
+
+    @staticmethod
+    def restart_libvirtd(down_s: float = 1.0) -> None:
+        """SIGTERM the host's libvirtd by its pid file, start it again.
+
+        QEMU and its block jobs run on; nova-volmig-compute must cope with
+        the broken connection. Shared by everything on the host: never run
+        this beside other users of libvirt.
+        """
+        with open(LIBVIRTD_PID_FILE) as f:
+            pid = int(f.read().strip())
+        os.kill(pid, signal.SIGTERM)
+        deploy.wait_for(lambda: not os.path.exists('/proc/%d' % pid), 30,
+                        'libvirtd %d to exit' % pid)
+        time.sleep(down_s)
+        subprocess.run(['libvirtd', '-d'], check=True)
+        deploy.wait_for(
+            lambda: subprocess.run(['virsh', '-c', 'qemu:///system',
+                                    'version'], capture_output=True
+                                   ).returncode == 0,
+            30, 'libvirtd to answer')

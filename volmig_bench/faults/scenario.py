@@ -100,8 +100,18 @@ class FaultCaseRun:
         self.device = os.path.basename(att['device'])
         self.monitor = monitor_mod.WriterMonitor(
             self.env.console_log(self.server['id'])).start()
-        self.monitor.wait_for(lambda log: log.t0_us is not None,
-                              BOOT_TIMEOUT, 'the guest writer start')
+        try:
+            self.monitor.wait_for(lambda log: log.t0_us is not None,
+                                  BOOT_TIMEOUT, 'the guest writer start')
+        except exception.BenchError as exc:
+            console = os.path.join(os.path.dirname(self.env.console_log(
+                self.server['id'])), 'console.log')
+            with contextlib.suppress(OSError), open(console,
+                                                    errors='replace') as f:
+                tail = f.read()[-300:]
+                raise exception.BenchError('%s; guest console: %s'
+                                           % (exc, tail))
+            raise
 
     # the migration
 
@@ -147,6 +157,10 @@ class FaultCaseRun:
         if fired is None:
             self.say('trigger %s never held (seen %s): no fault'
                      % (case.trigger.describe(), seen))
+            return
+        if case.fault == cases_mod.RESTART_LIBVIRTD:
+            self.say('restarting libvirtd at %s' % fired)
+            self.env.restart_libvirtd(case.down_s)
             return
         self.say('SIGKILL %s at %s' % (case.service, fired))
         self.env.kill(case.service)
