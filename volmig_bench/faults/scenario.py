@@ -145,6 +145,10 @@ class FaultCaseRun:
             if start_check is not None:
                 start_check.stop()
                 self.row['src_at_start'] = start_check.result
+                if (self.row.get('nova') == 'none'
+                        and start_check.result.get('error')):
+                    # Nothing to check: src was never left.
+                    self.row['src_at_start'] = None
         self.row['seconds'] = round(time.monotonic() - began, 2)
 
     def _inject(self, volume_id: str) -> None:
@@ -178,8 +182,8 @@ class FaultCaseRun:
                 return None
             if self.flow.baseline:
                 return volume
-            nova = cloud.nova_migration(self.src_attachment)
-            if nova['status'] not in NOVA_TERMINAL:
+            nova = self._nova_migration()
+            if nova is not None and nova['status'] not in NOVA_TERMINAL:
                 return None
             if cloud.server(self.server['id'])[
                     'OS-EXT-STS:task_state'] is not None:
@@ -193,10 +197,10 @@ class FaultCaseRun:
         except exception.DeploymentError as exc:
             self.row['outcome'] = 'stuck: %s' % exc
             return
-        nova = (None if self.flow.baseline
-                else cloud.nova_migration(self.src_attachment))
+        nova = None if self.flow.baseline else self._nova_migration()
         self.row['cinder'] = volume['migration_status']
-        self.row['nova'] = nova['status'] if nova else None
+        self.row['nova'] = nova['status'] if nova else (
+            None if self.flow.baseline else 'none')
         self.row['outcome'] = '%s/%s' % (self.row['cinder'],
                                          self.row['nova'] or '-')
         with contextlib.suppress(exception.BenchError):
@@ -204,6 +208,18 @@ class FaultCaseRun:
                 volume_id).get('error')
         if nova and nova.get('error'):
             self.row['nova_error'] = nova['error']
+
+    def _nova_migration(self) -> dict | None:
+        """Nova's record of the migration, if Nova ever had one.
+
+        None when Cinder failed or rolled back before it called start.
+        """
+        try:
+            return self.cloud.nova_migration(self.src_attachment)
+        except exception.APIError as exc:
+            if exc.kwargs.get('status') == 404:
+                return None
+            raise
 
     # the case
 
