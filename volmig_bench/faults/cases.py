@@ -39,6 +39,9 @@ class FaultCase:
     backend: str = 'array1'
     #: fill the destination pool up to leave the copy no room (ENOSPC)
     full_dst_pool: bool = False
+    #: fill the compute host's overlay directory (on the same small file
+    #: system) up: start cannot create its overlay (ENOSPC)
+    full_overlay_dir: bool = False
 
     @property
     def service(self) -> str | None:
@@ -78,6 +81,9 @@ CASES: tuple[FaultCase, ...] = (
     # cancels, Nova commits the overlay back into src
     FaultCase('enospc-dst-pool', 'new', backend=SMALL_BACKEND,
               full_dst_pool=True),
+    # ... and of the overlay directory at start: start fails cleanly
+    FaultCase('enospc-overlay-dir', 'new', backend=SMALL_BACKEND,
+              full_overlay_dir=True),
     # (2) ... and nova-volmig-compute SIGKILLed in that commit-back
     FaultCase('%s-cancel-commit' % KILL_COMPUTE, 'new', KILL_COMPUTE,
               T('nova-step', ('cancel:commit',)), backend=SMALL_BACKEND,

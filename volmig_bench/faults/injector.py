@@ -68,7 +68,8 @@ class FaultDeployment:
     """One distributed deployment for the whole run."""
 
     def __init__(self, state_path: str, name: str,
-                 small_pool: str | None = None):
+                 small_pool: str | None = None,
+                 overlay_pool: str | None = None):
         settings = dep.Settings(name=name, nova_port=0, cinder_port=0,
                                 **SETTINGS)
         self.deployment = dep.Deployment(state_path, settings)
@@ -83,7 +84,12 @@ class FaultDeployment:
                         'cinder', 'arrays', SMALL_BACKEND, 'pool1'),
                         small_pool),
                     'export_protocol': settings.volume_protocol}}
+        if overlay_pool:
+            # The compute host's overlays on a small file system too.
+            settings.nova_overrides = {'libvirt': {
+                'volume_migration_overlay_dir': overlay_pool}}
         self.small_pool = small_pool
+        self.overlay_pool = overlay_pool
         self.cloud: deploy.Cloud | None = None
         self.complete_mode: str | None = None
 
@@ -100,7 +106,8 @@ class FaultDeployment:
 
     @property
     def overlay_dir(self) -> str:
-        return self.path(LIVE, 'volume-migration-overlays')
+        return self.overlay_pool or self.path(LIVE,
+                                              'volume-migration-overlays')
 
     def console_log(self, server_id: str) -> str:
         return self.path(LIVE, 'instances', server_id, 'virtio-console.log')

@@ -51,9 +51,14 @@ def run(selected: list[cases_mod.FaultCase], state_path: str, out_root: str,
                 say('a small XFS pool on a loop device (ENOSPC cases)')
                 small_pool = stack.enter_context(xfs_pool.xfs_pool(
                     os.path.join(root, 'pools'), xfs_pool.MIN_SIZE)).path
+            overlay_pool = None
+            if any(c.full_overlay_dir for c in selected):
+                overlay_pool = stack.enter_context(xfs_pool.xfs_pool(
+                    os.path.join(root, 'pools'), xfs_pool.MIN_SIZE)).path
             env = injector.FaultDeployment(
                 os.path.join(root, 'deployment'),
-                'vb_%s' % uuid.uuid4().hex[:10], small_pool=small_pool)
+                'vb_%s' % uuid.uuid4().hex[:10], small_pool=small_pool,
+                overlay_pool=overlay_pool)
             _run_cases(env, selected, result, out_dir, root, work_dir,
                        repeat, size, rate, seed, cache_dir, say, began)
     finally:

@@ -132,6 +132,8 @@ class FaultCaseRun:
         if self.case.full_dst_pool:
             filler = self.env.fill_pool(os.path.dirname(self.env.pool_path(
                 self.case.backend, other, 'x')), FILLER_LEAVES)
+        elif self.case.full_overlay_dir:
+            filler = self.env.fill_pool(self.env.overlay_dir, 0)
         began = time.monotonic()
         self.cloud.migrate_volume(volume_id, dest,
                                   force_host_copy=self.flow.baseline)
