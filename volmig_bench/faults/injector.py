@@ -19,6 +19,7 @@ override file and restarting nova-volmig-compute.
 from __future__ import annotations
 
 import dataclasses
+import errno
 import json
 import os
 import signal
@@ -127,8 +128,16 @@ class FaultDeployment:
         room = stat.f_bavail * stat.f_frsize - leave
         fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
         try:
-            if room > 0:
-                os.posix_fallocate(fd, 0, room)
+            # The file system's own metadata may need a little of what
+            # statvfs called free: back off a MiB at a time.
+            while room > 0:
+                try:
+                    os.posix_fallocate(fd, 0, room)
+                    break
+                except OSError as exc:
+                    if exc.errno != errno.ENOSPC:
+                        raise
+                    room -= 1 << 20
         finally:
             os.close(fd)
         return filler

@@ -235,9 +235,9 @@ class FaultCaseRun:
             time.sleep(1.0)
             self.row['final'] = checks.stop_and_verify(self)
             self.row['leaks'] = checks.leaks(self)
-        except exception.BenchError as exc:
-            self.row['error'] = str(exc)
-            self.say('failed: %s' % exc)
+        except (exception.BenchError, OSError) as exc:
+            self.row['error'] = '%s: %s' % (type(exc).__name__, exc)
+            self.say('failed: %s' % self.row['error'])
         finally:
             self._teardown()
             self.row['case_s'] = round(time.monotonic() - started, 1)
