@@ -2,11 +2,12 @@
 
 Two cases of the fault scenario on the distributed deployment (its own
 databases and vhost): the new flow without a fault, and nova-volmig-compute
-SIGKILLed right after start (the guest writing into the start overlay),
-then restarted to reconcile. In each, the real guest writer acknowledges
-every write once durable; src is checked against the log read at start
-and by sha256, and the disk the guest ends on against the acknowledged
-log after the migration and again after the writer stopped.
+SIGKILLed inside complete once the guest was switched to dst (src
+released, complete not yet answered), then restarted to reconcile. In
+each, the real guest writer acknowledges every write once durable; src is
+checked against the log read at start and by sha256, and the disk the
+guest ends on against the acknowledged log after the migration and again
+after the writer stopped.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import testtools
 
 from tests import base
 
-CASES = 'none-two_step,kill-compute-after-start'
+CASES = 'none-two_step,kill-compute-after-switch'
 
 
 def _bench_argv() -> list[str]:
@@ -74,6 +75,8 @@ class TestFaultScenario(base.TestCase):
                              row['leaks'])
         self.assertEqual('success/completed', rows['none-two_step'][
             'outcome'])
-        # Killed once start recorded "started", before its RPC answer.
-        self.assertEqual('started',
-                         rows['kill-compute-after-start']['fired_at'])
+        # Killed once complete recorded the switch, before its answer;
+        # reconciled and finished: every acknowledged write on dst.
+        killed = rows['kill-compute-after-switch']
+        self.assertEqual('complete:switched', killed['fired_at'])
+        self.assertEqual('success/completed', killed['outcome'])
