@@ -17,6 +17,7 @@ from __future__ import annotations
 import copy
 import glob
 import os
+import subprocess
 import xml.etree.ElementTree as ET
 
 from volmig_bench import deploy
@@ -85,12 +86,30 @@ def guest_disk(run) -> dict:
            'on': 'src' if os.path.exists(path) and os.path.samefile(
                path, run.src_link) else 'dst',
            'volume_file': run.env.volume_file(volume)}
-    run.disk_path = path
+    run.disk_path, run.disk_format = path, fmt
     if fmt != 'raw' or chained:
+        out['on'] = 'overlay'
         out['error'] = 'the guest still runs on %s %s' % (fmt, path)
-        return out
-    out.update(_verdict(path, run, log))
+    flat = _as_raw(run, path, fmt)
+    try:
+        out.update(_verdict(flat, run, log))
+    finally:
+        if flat != path:
+            os.unlink(flat)
     return out
+
+
+def _as_raw(run, path: str, fmt: str) -> str:
+    """``path`` itself when raw, else its chain flattened into a raw file.
+
+    ``qemu-img convert -U``: what the guest reads through the chain.
+    """
+    if fmt == 'raw':
+        return path
+    flat = os.path.join(run.work_dir, '%s-flat.raw' % run.tag)
+    subprocess.run(['qemu-img', 'convert', '-U', '-f', fmt, '-O', 'raw',
+                    path, flat], check=True, capture_output=True)
+    return flat
 
 
 def stop_and_verify(run) -> dict:
@@ -108,7 +127,13 @@ def stop_and_verify(run) -> dict:
     finally:
         conn.close()
     log = run.monitor.stop()
-    out = _verdict(run.disk_path, run, log)
+    flat = _as_raw(run, run.disk_path, run.disk_format)
+    try:
+        out = _verdict(flat, run, log)
+    finally:
+        if flat != run.disk_path:
+            os.unlink(flat)
+    out['checked'] = run.disk_format
     out['writer_ok'] = bool(log.done.ok) and not log.errors
     out['acknowledged'] = log.acked
     return out
@@ -119,13 +144,23 @@ def leaks(run) -> dict:
     volumes = run.cloud.cinder.get('/volumes/detail')['volumes']
     owned = {'volume-%s' % (v.get('os-vol-mig-status-attr:name_id')
                             or v['id']) for v in volumes}
-    files = glob.glob(run.env.pool_path('*', '*', 'volume-*'))
-    if run.env.small_pool:
-        files += glob.glob(os.path.join(run.env.small_pool, 'volume-*'))
-    return {'overlays': sorted(os.listdir(run.env.overlay_dir))
-            if os.path.isdir(run.env.overlay_dir) else [],
+    files = volume_files(run.env)
+    overlays = (os.listdir(run.env.overlay_dir)
+                if os.path.isdir(run.env.overlay_dir) else [])
+    # This case's only: a failed case before it may have left its own.
+    return {'overlays': sorted(o for o in overlays
+                               if o.startswith(run.server['id'])),
             'orphan_volume_files': sorted(
-                f for f in files if os.path.basename(f) not in owned)}
+                f for f in files if os.path.basename(f) not in owned
+                and f not in run.files_before)}
+
+
+def volume_files(env) -> set[str]:
+    """Every volume file in the deployment's pools now."""
+    files = glob.glob(env.pool_path('*', '*', 'volume-*'))
+    if env.small_pool:
+        files += glob.glob(os.path.join(env.small_pool, 'volume-*'))
+    return set(files)
 
 
 def passed(row: dict) -> bool:

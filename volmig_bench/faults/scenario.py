@@ -66,6 +66,8 @@ class FaultCaseRun:
         self.server: dict | None = None
         self.monitor: monitor_mod.WriterMonitor | None = None
         self.src_attachment: str | None = None
+        self.files_before: set[str] = set()
+        self.disk_path = self.disk_format = None
         self.row: dict = {'case': case.name, 'iteration': iteration,
                           'flow': case.flow, 'fault': case.fault,
                           'trigger': case.trigger.describe()
@@ -77,6 +79,7 @@ class FaultCaseRun:
     # set-up
 
     def _prepare(self) -> None:
+        self.files_before = checks.volume_files(self.env)
         self.volume = self.cloud.create_volume(self.size, self.case.backend,
                                                name='faults-%s' % self.tag)
         path = self.env.volume_file(self.volume)
@@ -93,6 +96,7 @@ class FaultCaseRun:
             'flavorRef': FLAVOR,
             'availability_zone': 'nova:%s' % injector.LIVE}})['server']
         self.server = self.cloud.wait_server(server['id'], 'ACTIVE')
+        self.row['server'] = self.server['id']
         self.cloud.attach(self.server['id'], self.volume['id'])
         att = self.cloud.nova.get('/servers/%s/os-volume_attachments/%s' % (
             self.server['id'], self.volume['id']))['volumeAttachment']
