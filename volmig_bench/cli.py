@@ -218,6 +218,8 @@ def cmd_run(args) -> dict:
     from volmig_bench import checks
     from volmig_bench import runner
 
+    if args.scenario == 'faults':
+        return cmd_faults(args)
     console = Console()
     if not console.is_terminal:
         # A log or a pipe: keep the table's lines whole.
@@ -237,6 +239,13 @@ def cmd_run(args) -> dict:
         console.print(line, highlight=False, markup=False)
     checks.verdict(result)
     return None
+
+
+def cmd_faults(args) -> None:
+    """``--scenario faults`` (:mod:`volmig_bench.faults`)."""
+    from volmig_bench.faults import run as faults_run
+
+    return faults_run.cmd_run(args, _state_dir(args))
 
 
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
@@ -264,15 +273,22 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--sweep', default=None,
                         help='sizes=1G,4G or rates=10M,20M,40M')
     parser.add_argument('--scenario', default='default',
-                        choices=plan_mod.SCENARIOS,
+                        choices=plan_mod.SCENARIOS + ('faults',),
                         help='convergence: 40 MB/s of writes over a 200 '
                              'Mbit/s link, nbd only; scale: --count '
-                             'migrations at once on one host (64M volumes)')
+                             'migrations at once on one host (64M volumes); '
+                             'faults: every flow and fault case, each '
+                             'acknowledged write verified '
+                             '(volmig_bench.faults)')
     parser.add_argument('--count', type=int, default=32,
                         help='scale: concurrent migrations (default 32)')
     parser.add_argument('--queue-cap', type=int, default=None,
                         help="scale: Cinder's cap on running migrations "
                              'per backend, if this Cinder has one')
+    parser.add_argument('--faults', default=None,
+                        help='faults scenario: cases by name prefix, '
+                             'comma-separated (default all: none-*, '
+                             'kill-compute-*, kill-cinder-*)')
     parser.add_argument('--link-rate-mbit', type=float, default=None,
                         help='storage link rate (default 1000)')
     parser.add_argument('--link-latency-ms', type=float, default=None,

@@ -1,0 +1,175 @@
+"""The fault scenario's cases, triggers, verdicts and table (no services)."""
+
+import os
+from unittest import mock
+
+from tests import base
+from volmig_bench import cli
+from volmig_bench.faults import cases
+from volmig_bench.faults import checks
+from volmig_bench.faults import injector
+from volmig_bench.faults import run
+from volmig_bench import flows
+
+OK = {'verdict': 'ok', 'ok': 10, 'newer': 1, 'stale': 0, 'missing': 0,
+      'corrupt': 0, 'acknowledged': 5}
+
+
+def _row(**kw) -> dict:
+    row = {'case': 'kill-compute-after-start', 'iteration': 0,
+           'outcome': 'success/completed', 'fired_at': 'started',
+           'src_at_start': dict(OK, unchanged=True),
+           'after_migration': dict(OK, on='dst'), 'final': dict(OK),
+           'leaks': {'overlays': [], 'orphan_volume_files': []}}
+    row.update(kw)
+    row['passed'] = checks.passed(row)
+    return row
+
+
+class CasesTestCase(base.TestCase):
+
+    def test_every_case_runs_a_registered_flow(self):
+        for case in cases.CASES:
+            flows.get(case.flow)
+            self.assertEqual(case.fault is None, case.trigger is None,
+                             case.name)
+
+    def test_names_are_unique(self):
+        self.assertEqual(len(cases.CASES), len(set(cases.names())))
+
+    def test_no_fault_cases_come_first_one_per_flow(self):
+        first = cases.CASES[:len(flows.FLOWS)]
+        self.assertEqual(set(flows.FLOWS), {c.flow for c in first})
+        self.assertTrue(all(c.fault is None for c in first))
+
+    def test_select_by_prefix_in_registration_order(self):
+        picked = cases.select('kill-compute-async,none')
+        self.assertEqual(['none-two_step', 'none-write_blocking',
+                          'none-legacy', 'kill-compute-async-commit'],
+                         [c.name for c in picked])
+        self.assertEqual(list(cases.CASES), cases.select(None))
+        self.assertEqual([], cases.select('nothing'))
+
+    def test_enospc_cases_use_the_small_pool(self):
+        for case in cases.CASES:
+            self.assertEqual(case.full_dst_pool or case.full_overlay_dir,
+                             case.backend == cases.SMALL_BACKEND, case.name)
+
+    def test_services(self):
+        by_name = {c.name: c for c in cases.CASES}
+        self.assertEqual(injector.LIVE,
+                         by_name['kill-compute-after-start'].service)
+        self.assertEqual(injector.CINDER,
+                         by_name['kill-cinder-copying'].service)
+        self.assertIsNone(by_name['none-legacy'].service)
+
+
+class TriggerTestCase(base.TestCase):
+
+    def _env(self, values):
+        env = injector.FaultDeployment.__new__(injector.FaultDeployment)
+        env.nova_step = mock.Mock(side_effect=[(None, v) for v in values])
+        env.cloud = mock.Mock()
+        env.cloud.volume.return_value = {'migration_status': 'migrating'}
+        return env
+
+    def test_fires_on_the_step_and_records_what_it_saw(self):
+        env = self._env([None, 'start:snapshot', 'started'])
+        with mock.patch.object(injector.time, 'sleep'):
+            fired, seen = env.wait_trigger(
+                injector.Trigger('nova-step', ('started',)), lambda: 'att',
+                'vol', 10)
+        self.assertEqual('started', fired)
+        self.assertEqual(['start:snapshot', 'started'], seen)
+
+    def test_none_when_the_migration_ended_first(self):
+        env = self._env(['completed'] * 3)
+        env.cloud.volume.return_value = {'migration_status': 'success'}
+        fired, seen = env.wait_trigger(
+            injector.Trigger('nova-step', ('complete:commit',)),
+            lambda: 'att', 'vol', 10)
+        self.assertIsNone(fired)
+        self.assertEqual(['completed'], seen)
+
+    def test_describe(self):
+        self.assertEqual('cinder-status migrating +0.5s', injector.Trigger(
+            'cinder-status', ('migrating',), 0.5).describe())
+
+
+class PassedTestCase(base.TestCase):
+
+    def test_clean_row_passes(self):
+        self.assertTrue(checks.passed(_row()))
+
+    def test_a_lost_write_anywhere_fails(self):
+        for key in ('src_at_start', 'after_migration', 'final'):
+            self.assertFalse(checks.passed(_row(**{key: dict(
+                OK, verdict='LOST', stale=1)})), key)
+
+    def test_src_changed_fails_only_when_the_guest_left_it(self):
+        changed = dict(OK, unchanged=False)
+        self.assertFalse(checks.passed(_row(src_at_start=changed)))
+        self.assertTrue(checks.passed(_row(
+            src_at_start=changed, after_migration=dict(OK, on='src'))))
+
+    def test_guest_left_on_an_overlay_fails(self):
+        self.assertFalse(checks.passed(_row(after_migration={
+            'error': 'the guest still runs on qcow2 /x', 'on': 'dst'})))
+
+    def test_stuck_error_or_leak_fails(self):
+        self.assertFalse(checks.passed(_row(outcome='stuck: x')))
+        self.assertFalse(checks.passed(_row(error='boom')))
+        self.assertFalse(checks.passed(_row(leaks={
+            'overlays': ['a.qcow2'], 'orphan_volume_files': []})))
+
+    def test_legacy_has_no_start_check(self):
+        self.assertTrue(checks.passed(_row(src_at_start=None)))
+
+
+class TableTestCase(base.TestCase):
+
+    def test_row_and_rst(self):
+        cells = run.table_row(_row())
+        self.assertEqual(len(run.COLUMNS), len(cells))
+        self.assertEqual('pass', cells[-1])
+        text = run.render_rst({'started_at': 'T', 'rows': [_row()]})
+        self.assertIn('   * - kill-compute-after-start', text)
+        self.assertIn('     - started', text)
+
+
+class FillPoolTestCase(base.TestCase):
+
+    def test_leaves_the_room_asked(self):
+        env = injector.FaultDeployment.__new__(injector.FaultDeployment)
+        directory = self.state_file('pool')
+        os.makedirs(directory)
+        with mock.patch.object(injector.os, 'statvfs') as statvfs, \
+                mock.patch.object(injector.os, 'posix_fallocate') as falloc:
+            statvfs.return_value = mock.Mock(f_bavail=100, f_frsize=4096)
+            filler = env.fill_pool(directory, 4096 * 10)
+        falloc.assert_called_once_with(mock.ANY, 0, 4096 * 90)
+        self.assertTrue(os.path.exists(filler))
+
+
+class CliTestCase(base.TestCase):
+
+    def test_scenario_faults_runs_the_selected_cases(self):
+        result = {'rows': [_row()], 'elapsed_s': 1.0, 'started_at': 'T',
+                  'files': {'json': 'r.json'}}
+        with mock.patch.object(run, 'run', return_value=result) as go:
+            cli.main(['--state-path', self.state_path, 'run', '--scenario',
+                      'faults', '--faults', 'kill-compute-after',
+                      '--repeat', '3'])
+        selected = go.call_args[0][0]
+        self.assertEqual(['kill-compute-after-start',
+                          'kill-compute-after-switch'],
+                         [c.name for c in selected])
+        self.assertEqual(3, go.call_args[1]['repeat'])
+
+    def test_a_failed_case_fails_the_command(self):
+        result = {'rows': [_row(error='x')], 'elapsed_s': 1.0,
+                  'started_at': 'T', 'files': {'json': 'r.json'}}
+        with mock.patch.object(run, 'run', return_value=result):
+            self.assertEqual(1, cli.main([
+                '--state-path', self.state_path, 'run', '--scenario',
+                'faults', '--faults', 'none']))

@@ -1,0 +1,182 @@
+"""What a fault case checks, with the writer's acknowledged log.
+
+* :func:`src_at_start` - src holds every write acknowledged before start
+  (``verify_log``) and its sha256, compared once the migration settled;
+* :func:`guest_disk` - the disk the guest runs on once the migration
+  settled: a raw volume file (no overlay left under it) holding every
+  write acknowledged so far (the log read first, so that the volume can
+  only be newer);
+* :func:`stop_and_verify` - the same once the writer stopped (its D line
+  bounds what may have been in flight);
+* :func:`leaks` - overlays, and volume files no Cinder volume owns;
+* :func:`passed` - the row's verdict.
+"""
+
+from __future__ import annotations
+
+import copy
+import glob
+import os
+import subprocess
+import xml.etree.ElementTree as ET
+
+from volmig_bench import deploy
+from volmig_bench import exception
+from volmig_bench.guest import expected
+from volmig_bench.guest import monitor as monitor_mod
+from volmig_bench.guest import protocol
+from volmig_bench.guest import verify
+
+STOP_TIMEOUT = 120.0
+
+
+def frozen_log(monitor: monitor_mod.WriterMonitor) -> protocol.WriterLog:
+    """A copy of the log as read so far, that the thread will not change.
+
+    ``verify_log`` reads the header, the last A line and the D line.
+    """
+    log = monitor.snapshot()
+    with monitor._lock:
+        return copy.copy(log)
+
+
+def _verdict(volume: str, run, log: protocol.WriterLog) -> dict:
+    verdict = verify.verify_log(volume, run.base, run.params, log)
+    out = verdict.as_dict()
+    out.pop('examples') if verdict.passed else None
+    return out
+
+
+def src_at_start(run, log: protocol.WriterLog) -> dict:
+    """src against the log read before the guest could leave it."""
+    out = _verdict(run.src_link, run, log)
+    out['sha256'] = expected.sha256_file(run.src_link)
+    return out
+
+
+def _domain_disk(server_id: str, device: str) -> tuple[str, str, bool]:
+    """(source file, driver type, has a backing chain) of ``device``."""
+    import libvirt
+
+    conn = libvirt.open('qemu:///system')
+    try:
+        dom = conn.lookupByUUIDString(server_id)
+        root = ET.fromstring(dom.XMLDesc(0))
+    finally:
+        conn.close()
+    for disk in root.findall('./devices/disk'):
+        target = disk.find('target')
+        if target is None or target.get('dev') != device:
+            continue
+        source = disk.find('source')
+        backing = disk.find('backingStore')
+        return (source.get('file') or source.get('dev') or '',
+                disk.find('driver').get('type'),
+                backing is not None and backing.find('source') is not None)
+    raise exception.BenchError('no disk %s in domain %s' % (device,
+                                                            server_id))
+
+
+def guest_disk(run) -> dict:
+    """The disk the guest writes to now, against the log read first."""
+    log = frozen_log(run.monitor)
+    path, fmt, chained = _domain_disk(run.server['id'], run.device)
+    volume = run.cloud.volume(run.volume['id'])
+    out = {'path': path, 'format': fmt, 'chained': chained,
+           'on': 'src' if os.path.exists(path) and os.path.samefile(
+               path, run.src_link) else 'dst',
+           'volume_file': run.env.volume_file(volume)}
+    run.disk_path, run.disk_format = path, fmt
+    if fmt != 'raw' or chained:
+        out['on'] = 'overlay'
+        out['error'] = 'the guest still runs on %s %s' % (fmt, path)
+    flat = _as_raw(run, path, fmt)
+    try:
+        out.update(_verdict(flat, run, log))
+    finally:
+        if flat != path:
+            os.unlink(flat)
+    return out
+
+
+def _as_raw(run, path: str, fmt: str) -> str:
+    """``path`` itself when raw, else its chain flattened into a raw file.
+
+    ``qemu-img convert -U``: what the guest reads through the chain.
+    """
+    if fmt == 'raw':
+        return path
+    flat = os.path.join(run.work_dir, '%s-flat.raw' % run.tag)
+    subprocess.run(['qemu-img', 'convert', '-U', '-f', fmt, '-O', 'raw',
+                    path, flat], check=True, capture_output=True)
+    return flat
+
+
+def stop_and_verify(run) -> dict:
+    """Power button, the writer's D line, the disk against the whole log."""
+    import libvirt
+
+    conn = libvirt.open('qemu:///system')
+    try:
+        dom = conn.lookupByUUIDString(run.server['id'])
+        dom.shutdownFlags(libvirt.VIR_DOMAIN_SHUTDOWN_ACPI_POWER_BTN)
+        run.monitor.wait_for(lambda log: log.done is not None,
+                             STOP_TIMEOUT, 'the writer stopping')
+        deploy.wait_for(lambda: not dom.isActive(), STOP_TIMEOUT,
+                        'the guest powering off')
+    finally:
+        conn.close()
+    log = run.monitor.stop()
+    flat = _as_raw(run, run.disk_path, run.disk_format)
+    try:
+        out = _verdict(flat, run, log)
+    finally:
+        if flat != run.disk_path:
+            os.unlink(flat)
+    out['checked'] = run.disk_format
+    out['writer_ok'] = bool(log.done.ok) and not log.errors
+    out['acknowledged'] = log.acked
+    return out
+
+
+def leaks(run) -> dict:
+    """Overlays left behind and volume files no Cinder volume owns."""
+    volumes = run.cloud.cinder.get('/volumes/detail')['volumes']
+    owned = {'volume-%s' % (v.get('os-vol-mig-status-attr:name_id')
+                            or v['id']) for v in volumes}
+    files = volume_files(run.env)
+    overlays = (os.listdir(run.env.overlay_dir)
+                if os.path.isdir(run.env.overlay_dir) else [])
+    # This case's only: a failed case before it may have left its own.
+    return {'overlays': sorted(o for o in overlays
+                               if o.startswith(run.server['id'])),
+            'orphan_volume_files': sorted(
+                f for f in files if os.path.basename(f) not in owned
+                and f not in run.files_before)}
+
+
+def volume_files(env) -> set[str]:
+    """Every volume file in the deployment's pools now."""
+    files = glob.glob(env.pool_path('*', '*', 'volume-*'))
+    if env.small_pool:
+        files += glob.glob(os.path.join(env.small_pool, 'volume-*'))
+    return set(files)
+
+
+def passed(row: dict) -> bool:
+    """No acknowledged write lost anywhere, src frozen, nothing leaked."""
+    if row.get('error') or str(row.get('outcome', '')).startswith('stuck'):
+        return False
+    for key in ('after_migration', 'final'):
+        got = row.get(key) or {}
+        if got.get('error') or got.get('verdict') != 'ok':
+            return False
+    start = row.get('src_at_start')
+    if start is not None:
+        if start.get('error') or start.get('verdict') != 'ok':
+            return False
+        ended_on_dst = (row.get('after_migration') or {}).get('on') == 'dst'
+        if ended_on_dst and not start.get('unchanged'):
+            return False
+    leaked = row.get('leaks') or {}
+    return not any(leaked.values())
