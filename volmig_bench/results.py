@@ -21,7 +21,8 @@ Each ROW is one migration (flow x link x array x size x iteration):
 ``flow``                   a registered flow (:mod:`volmig_bench.flows`):
                            ``new`` (start, native copy, complete; two-step
                            complete), ``new-write_blocking`` (the
-                           single-step complete mode) or ``legacy`` (swap)
+                           single-step complete mode), ``new-rebase``
+                           (the live-rebase complete) or ``legacy`` (swap)
 ``link``                   ``file`` | ``nbd``
 ``link_kind``              ``local`` | ``netns-veth`` | ``throttle-group``
 ``array``                  ``cfr`` (copy_file_range pool on the state

@@ -66,6 +66,7 @@ CASES: tuple[FaultCase, ...] = (
     # (1) every flow, no fault
     FaultCase('none-two_step', 'new'),
     FaultCase('none-write_blocking', 'new-write_blocking'),
+    FaultCase('none-rebase', 'new-rebase'),
     FaultCase('none-legacy', 'legacy'),
     # (2) SIGKILL of nova-volmig-compute at the step boundaries it records
     _kill_compute('after-start', 'new', 'started'),
@@ -77,6 +78,12 @@ CASES: tuple[FaultCase, ...] = (
                   'complete:creating_overlay', 'complete:copy'),
     _kill_compute('after-switch', 'new', 'complete:switched'),
     _kill_compute('async-commit', 'new', 'complete:commit'),
+    # ... and in rebase mode: during the switch, once QEMU reads dst, and
+    # in the commit that follows
+    _kill_compute('rebase-switch', 'new-rebase', 'complete:rebase_switch'),
+    _kill_compute('rebase-switched', 'new-rebase',
+                  'complete:rebase_switched'),
+    _kill_compute('rebase-async-commit', 'new-rebase', 'complete:commit'),
     # (5) the copy fails with ENOSPC of the destination pool: Cinder
     # cancels, Nova commits the overlay back into src
     FaultCase('enospc-dst-pool', 'new', backend=SMALL_BACKEND,

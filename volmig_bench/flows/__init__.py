@@ -16,8 +16,9 @@ read. What *drives* a flow is its family's class, one module per family:
 
 Adding a flow
 -------------
-A new flow that is the new family with another complete mode (say Nova
-gains ``volume_migration_complete_mode = rebase``) is one entry below::
+A new flow that is the new family with another complete mode is one
+entry below, as ``new-rebase`` (``volume_migration_complete_mode =
+rebase``) is::
 
     Flow('new-rebase', NEW, color='tab:purple',
          legend='purple: new, rebase complete', complete_mode='rebase'),
@@ -73,6 +74,8 @@ FLOWS: dict[str, Flow] = {flow.name: flow for flow in (
          complete_mode='write_blocking',
          complete_wait_note='by design it waits for the guest\'s new data '
                             'to cross the link'),
+    Flow('new-rebase', NEW, color='tab:purple',
+         legend='purple: new, rebase complete', complete_mode='rebase'),
     Flow('legacy', LEGACY, color='tab:gray', legend='grey: legacy swap'),
 )}
 

@@ -45,7 +45,8 @@ class CasesTestCase(base.TestCase):
     def test_select_by_prefix_in_registration_order(self):
         picked = cases.select('kill-compute-async,none')
         self.assertEqual(['none-two_step', 'none-write_blocking',
-                          'none-legacy', 'kill-compute-async-commit'],
+                          'none-rebase', 'none-legacy',
+                          'kill-compute-async-commit'],
                          [c.name for c in picked])
         self.assertEqual(list(cases.CASES), cases.select(None))
         self.assertEqual([], cases.select('nothing'))

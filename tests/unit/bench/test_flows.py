@@ -44,10 +44,12 @@ class RegistryTestCase(base.TestCase):
                          len(set(plot.FLOW_COLORS.values())))
 
     def test_today_s_flows(self):
-        self.assertEqual(('new', 'new-write_blocking', 'legacy'),
+        self.assertEqual(('new', 'new-write_blocking', 'new-rebase',
+                          'legacy'),
                          flows.names())
         self.assertEqual({'new': 'two_step',
-                          'new-write_blocking': 'write_blocking'},
+                          'new-write_blocking': 'write_blocking',
+                          'new-rebase': 'rebase'},
                          flows.complete_modes())
         self.assertIsInstance(case.flow_run('new', mock.Mock()),
                               new.NewFlow)
