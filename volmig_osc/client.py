@@ -12,7 +12,7 @@ COMPUTE_MICROVERSION = '2.105'
 #: ``migration_progress`` in volume details (DESIGN 7)
 VOLUME_MICROVERSION = '3.72'
 NOVA_TERMINAL = ('completed', 'cancelled', 'error')
-CINDER_TERMINAL = ('success', 'error')
+CINDER_TERMINAL = ('success', 'error', 'cancelled')
 
 
 class Client:
@@ -63,3 +63,11 @@ class Client:
         if volume.get('migration_progress') is not None:
             record['progress'] = volume['migration_progress']
         return record
+
+    def cancel_volume_migration(self, volume_id: str) -> None:
+        """``os-migrate_volume_cancel`` (admin, 3.72).
+
+        202, or 409 once Nova's complete may have switched the guest.
+        """
+        self.volume_api.post('/volumes/%s/action' % volume_id,
+                             json={'os-migrate_volume_cancel': None})

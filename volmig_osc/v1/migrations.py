@@ -26,7 +26,8 @@ LIST_COLUMNS = ('src_attachment_id', 'instance_uuid', 'volume_id', 'status',
                 'progress')
 VOLUME_COLUMNS = ('id', 'volume_id', 'new_volume_id', 'kind', 'status',
                   'migration_status', 'progress', 'bytes_copied',
-                  'copy_method', 'source_host', 'dest_host',
+                  'bytes_total', 'rate', 'eta', 'bandwidth',
+                  'queue_position', 'copy_method', 'source_host', 'dest_host',
                   'instance_uuid', 'src_attachment_id', 'dst_attachment_id',
                   'created_at', 'updated_at', 'finished_at', 'error')
 
@@ -118,6 +119,39 @@ class ShowVolumeMigration(command.ShowOne):
         client: client_mod.Client = self.app.client_manager.volume_migration
         volume_id = self.app.client_manager.sdk_connection.block_storage \
             .find_volume(parsed_args.volume, ignore_missing=False).id
+
+        def fetch():
+            return client.volume_migration(volume_id)
+
+        if parsed_args.wait:
+            record = _wait(fetch, lambda r: r['migration_status'] in
+                           client_mod.CINDER_TERMINAL,
+                           parsed_args.wait_timeout)
+        else:
+            record = fetch()
+        return VOLUME_COLUMNS, _row(record, VOLUME_COLUMNS)
+
+
+class CancelVolumeMigration(command.ShowOne):
+    """Cancel the running or queued migration of a volume (Cinder 3.72).
+
+    The volume stays where it was, with every write; its
+    ``migration_status`` ends ``cancelled``. Refused (409) once Nova's
+    complete may have switched the guest to the new volume.
+    """
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        parser.add_argument('volume', metavar='<volume>',
+                            help='Volume (name or ID).')
+        _add_wait(parser)
+        return parser
+
+    def take_action(self, parsed_args):
+        client: client_mod.Client = self.app.client_manager.volume_migration
+        volume_id = self.app.client_manager.sdk_connection.block_storage \
+            .find_volume(parsed_args.volume, ignore_missing=False).id
+        client.cancel_volume_migration(volume_id)
 
         def fetch():
             return client.volume_migration(volume_id)

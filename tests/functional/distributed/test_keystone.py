@@ -28,6 +28,7 @@ from tools.volmig_distributed import deployment as dep
 
 MiB = 1024 * 1024
 BIN = os.path.dirname(sys.executable)
+POOL1 = '%s@array1#pool1' % dist.CINDER_HOST
 POOL2 = '%s@array1#pool2' % dist.CINDER_HOST
 #: keystonemiddleware's answer to a missing, garbage or expired token
 UNAUTHORIZED = 'The request you have made requires authentication.'
@@ -261,6 +262,21 @@ class TestKeystone(auth_fixtures.KeystoneTestCase):
         self.assertEqual(('completed', shown['dst_attachment_id']),
                          (record['status'], record['dst_attachment_id']))
         self.cloud.wait_migration(volume['id'])
+        writer.write_some(1)
+        self.assertEqual(writer.sha256(), lv.sha256_file(
+            self.cloud.volume_path(self.cloud.volume(volume['id']))))
+        # A second migration, slowed to 256 KiB/s, cancelled through the
+        # CLI: the volume stays where it is, with every write.
+        self.cloud.migrate(volume['id'], POOL1, bandwidth=256 * 1024)
+        lv.wait_for(lambda: self.cloud.volume(volume['id'])[
+            'migration_status'] == 'migrating', timeout=60,
+            what='a slowed migration copying')
+        cancelled = json.loads(run_openstack(
+            env, 'volume', 'migration', 'cancel', volume['id'], '--wait',
+            '-f', 'json'))
+        host = self.cloud.volume(volume['id'])['os-vol-host-attr:host']
+        self.assertEqual(('cancelled', POOL2),
+                         (cancelled['migration_status'], host))
         writer.write_some(1)
         self.assertEqual(writer.sha256(), lv.sha256_file(
             self.cloud.volume_path(self.cloud.volume(volume['id']))))

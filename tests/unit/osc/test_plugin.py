@@ -55,6 +55,16 @@ class ClientTest(testtools.TestCase):
             kwargs['microversion'],
             kwargs['endpoint_filter']['service_type']))
 
+    def test_cancel_is_the_volume_action_at_3_72(self):
+        self.answer(None)
+        self.client.cancel_volume_migration('v1')
+        (url, method), kwargs = self.call()
+        self.assertEqual(('/volumes/v1/action', 'POST'), (url, method))
+        self.assertEqual({'os-migrate_volume_cancel': None}, kwargs['json'])
+        self.assertEqual(('3.72', 'block-storage'), (
+            kwargs['microversion'],
+            kwargs['endpoint_filter']['service_type']))
+
 
 class CommandTest(testtools.TestCase):
 
@@ -92,3 +102,26 @@ class CommandTest(testtools.TestCase):
                          (made.compute_api.service_type,
                           made.compute_api.default_microversion,
                           made.compute_api.interface))
+
+    def test_cancel_waits_for_cancelled(self):
+        self.app.client_manager.sdk_connection.block_storage.find_volume \
+            .return_value.id = 'v1'
+        self.client.volume_migration.side_effect = [
+            {'id': 'm1', 'migration_status': 'migrating'},
+            {'id': 'm1', 'migration_status': 'cancelled'}]
+        cmd = migrations.CancelVolumeMigration(self.app, None)
+        args = cmd.get_parser('cancel').parse_args(['vol', '--wait'])
+        with mock.patch('time.sleep'):
+            columns, row = cmd.take_action(args)
+        self.client.cancel_volume_migration.assert_called_once_with('v1')
+        self.assertEqual('cancelled',
+                         dict(zip(columns, row))['migration_status'])
+
+    def test_cancel_is_an_entry_point(self):
+        import configparser
+        import os
+        cfg = configparser.ConfigParser()
+        cfg.read(os.path.join(os.path.dirname(__file__), '..', '..', '..',
+                              'setup.cfg'))
+        self.assertIn('volume_migration_cancel',
+                      cfg['entry_points']['openstack.volume_migration.v1'])
