@@ -250,10 +250,15 @@ def format_size(n: int | None) -> str:
 def write_json(result: dict, path: str) -> str:
     """Validate, then write ``path`` atomically (a temporary + rename)."""
     validate(result)
+    return dump_json(result, path)
+
+
+def dump_json(document: dict, path: str) -> str:
+    """Write ``path`` atomically (a temporary + rename), sorted keys."""
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     tmp = path + '.tmp'
     with open(tmp, 'w') as f:
-        json.dump(result, f, indent=2, sort_keys=True)
+        json.dump(document, f, indent=2, sort_keys=True)
         f.write('\n')
     os.replace(tmp, path)
     return path

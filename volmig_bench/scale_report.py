@@ -344,13 +344,7 @@ def write_plot(result: dict, path: str) -> str:
 def write_json(result: dict, path: str) -> str:
     """Validate, then write ``path`` atomically (a temporary + rename)."""
     validate(result)
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    tmp = path + '.tmp'
-    with open(tmp, 'w') as f:
-        json.dump(result, f, indent=2, sort_keys=True)
-        f.write('\n')
-    os.replace(tmp, path)
-    return path
+    return results.dump_json(result, path)
 
 
 def load_json(path: str) -> dict:

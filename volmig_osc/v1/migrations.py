@@ -115,10 +115,14 @@ class ShowVolumeMigration(command.ShowOne):
         _add_wait(parser)
         return parser
 
+    def act(self, client: client_mod.Client, volume_id: str) -> None:
+        """What the command does before it shows the record."""
+
     def take_action(self, parsed_args):
         client: client_mod.Client = self.app.client_manager.volume_migration
         volume_id = self.app.client_manager.sdk_connection.block_storage \
             .find_volume(parsed_args.volume, ignore_missing=False).id
+        self.act(client, volume_id)
 
         def fetch():
             return client.volume_migration(volume_id)
@@ -132,34 +136,13 @@ class ShowVolumeMigration(command.ShowOne):
         return VOLUME_COLUMNS, _row(record, VOLUME_COLUMNS)
 
 
-class CancelVolumeMigration(command.ShowOne):
+class CancelVolumeMigration(ShowVolumeMigration):
     """Cancel the running or queued migration of a volume (Cinder 3.72).
 
     The volume stays where it was, with every write; its
     ``migration_status`` ends ``cancelled``. Refused (409) once Nova's
-    complete may have switched the guest to the new volume.
+    complete may have switched the guest.
     """
 
-    def get_parser(self, prog_name):
-        parser = super().get_parser(prog_name)
-        parser.add_argument('volume', metavar='<volume>',
-                            help='Volume (name or ID).')
-        _add_wait(parser)
-        return parser
-
-    def take_action(self, parsed_args):
-        client: client_mod.Client = self.app.client_manager.volume_migration
-        volume_id = self.app.client_manager.sdk_connection.block_storage \
-            .find_volume(parsed_args.volume, ignore_missing=False).id
+    def act(self, client: client_mod.Client, volume_id: str) -> None:
         client.cancel_volume_migration(volume_id)
-
-        def fetch():
-            return client.volume_migration(volume_id)
-
-        if parsed_args.wait:
-            record = _wait(fetch, lambda r: r['migration_status'] in
-                           client_mod.CINDER_TERMINAL,
-                           parsed_args.wait_timeout)
-        else:
-            record = fetch()
-        return VOLUME_COLUMNS, _row(record, VOLUME_COLUMNS)
