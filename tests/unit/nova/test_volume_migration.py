@@ -725,6 +725,27 @@ class TestVolumeMigrationFailures(ComputeTestCase):
         self.assertEqual('error', record.status)
         self.assertIsNone(self.instance_now().task_state)
 
+    def test_start_answer_lost_after_running_succeeds(self):
+        # The host saved running, then died before its RPC answer: the
+        # start happened, so the caller gets the record, not a 409
+        # (reliability.rst, "Start answered 409 while the migration
+        # runs").
+        rpcapi = self.api.compute_rpcapi
+        real_start = rpcapi.volume_migration_start
+
+        def start_then_lose_answer(*args, **kwargs):
+            real_start(*args, **kwargs)
+            raise compute_api.messaging.MessagingTimeout('answer lost')
+
+        with mock.patch.object(rpcapi, 'volume_migration_start',
+                               side_effect=start_then_lose_answer):
+            migration = self.api.volume_migration_start(self.service_ctxt,
+                                                        self.src)
+        self.assertEqual('running', migration.status)
+        self.assertState('running', task_states.VOLUME_MIGRATING)
+        self.api.volume_migration_cancel(self.service_ctxt, self.src)
+        self.wait_status('cancelled')
+
 
 class TestReconcile(ComputeTestCase):
     """Start-up reconciliation maps the driver's view onto the records."""
