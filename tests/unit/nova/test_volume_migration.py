@@ -785,6 +785,31 @@ class TestReconcile(ComputeTestCase):
         self.assertEqual({}, self.driver.instances[self.instance.uuid]
                          ['overlay'])
 
+    def test_running_of_deleted_server_marked_error(self):
+        # reliability.rst, "The start overlay outlives its server".
+        migration, _ = self._migration('running',
+                                       task_states.VOLUME_MIGRATING,
+                                       overlay='start')
+        db.instance_destroy(self.ctxt, self.instance.uuid)
+        self.reconcile()
+        record = db.migration_get(self.ctxt, migration.id)
+        self.assertEqual('error', record.status)
+        self.assertEqual('server deleted', record.error)
+
+    def test_server_delete_ends_running_migration(self):
+        # reliability.rst, "The start overlay outlives its server".
+        migration, _ = self._migration('running', None, overlay='start')
+        self.api.delete(self.ctxt, self.instance_now())
+        nf.wait_for(lambda: self.instance.uuid not in self.driver.instances,
+                    what='instance destroyed')
+        self.host.manager.wait_for_background(30)
+        record = db.migration_get(self.ctxt, migration.id)
+        self.assertEqual('error', record.status)
+        self.assertEqual('server deleted', record.error)
+        calls = [c[0] for c in self.driver.calls]
+        self.assertLess(calls.index('volume_migration_cancel_finish'),
+                        calls.index('destroy'))
+
     def test_running_stays_running(self):
         migration, _ = self._migration('running',
                                        task_states.VOLUME_MIGRATING,
