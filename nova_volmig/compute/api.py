@@ -441,28 +441,39 @@ class API:
                 context, instance.uuid, instance.host, migration.id)
         except (messaging.MessagingTimeout,
                 messaging.MessageDeliveryFailure) as e:
-            self._abandon_start(context, instance, migration, e)
+            if self._abandon_start(context, instance, migration, e):
+                # The host saved running before its answer was lost: the
+                # start happened, and a 409 would make the caller drop
+                # dst while the guest writes into the start overlay.
+                LOG.warning('Volume migration %s: no answer from %s, but '
+                            'the record is running; start succeeded',
+                            migration.id, instance.host)
+                return migration
             raise exception.ComputeServiceUnavailable(
                 host=instance.host,
                 reason=_('volume migration start was not confirmed within '
                          '%ds') % CONF.compute.volume_migration_start_timeout)
         return migration.refresh()
 
-    def _abandon_start(self, context, instance, migration, error) -> None:
+    def _abandon_start(self, context, instance, migration, error) -> bool:
         """The compute host did not answer: make the record truthful.
 
         If the host later runs the start, it finds the record in error
         and undoes the redirection (the RPC carries a deadline as well).
+        Returns True when the record was already ``running``: the host
+        did the start and only its answer was lost.
         """
         try:
             migration.abandon_start(
                 _('compute host %(host)s did not confirm start: '
                   '%(err)s') % {'host': instance.host, 'err': error})
         except exception.VolumeMigrationInvalidState:
-            return
+            # abandon_start loaded the status it found.
+            return migration.status == Status.RUNNING
         compute_utils.settle_volume_migration_task_state(context,
                                                          instance.uuid)
         db.action_finish(context, instance.uuid, message='Error')
+        return False
 
     def _running_migration(self, context, src_attachment_id: str,
                            action: str) -> tuple[VolumeMigration,

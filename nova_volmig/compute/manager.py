@@ -51,6 +51,7 @@ LOG = logging.getLogger(__name__)
 Status = fields.VolumeMigrationStatus
 VolumeMigration = vm_obj.VolumeMigration
 ReconcileState = virt_driver.ReconcileState
+SERVER_DELETED = reconcile.SERVER_DELETED
 
 
 class ComputeManager(compute_detach.DetachMixin, swap.SwapVolumeMixin,
@@ -211,6 +212,7 @@ class ComputeManager(compute_detach.DetachMixin, swap.SwapVolumeMixin,
         with compute_utils.instance_lock(instance_uuid):
             instance = self._instance(context, instance_uuid)
             bdms = db.bdm_get_all_by_instance(context, instance_uuid)
+            self._end_migrations_of_deleted(context, instance)
             try:
                 self.driver.destroy(
                     context, instance,
@@ -231,6 +233,32 @@ class ComputeManager(compute_detach.DetachMixin, swap.SwapVolumeMixin,
                                     instance_uuid, bdm.attachment_id, e)
             db.instance_destroy(context, instance_uuid)
             db.action_finish(context, instance_uuid)
+
+    def _end_migrations_of_deleted(self, context, instance) -> None:
+        """Server delete: end its active volume migrations first.
+
+        A migration past start has its writes put back on src (cancel's
+        driver calls) so the volume keeps them; each record ends in
+        ``error`` "server deleted" and nothing reconciles it again. The
+        driver's destroy removes the overlays.
+        """
+        for migration in VolumeMigration.list(
+                context, instance_uuid=instance.uuid,
+                statuses=Status.ACTIVE):
+            if migration.status in (Status.STARTING, Status.RUNNING):
+                try:
+                    self.driver.volume_migration_cancel(context, instance,
+                                                        migration)
+                    self.driver.volume_migration_cancel_finish(
+                        context, instance, migration)
+                except Exception:
+                    LOG.exception('Server %s deleted: could not put the '
+                                  'writes of migration %s back on src',
+                                  instance.uuid, migration.id)
+            LOG.warning('Server %s deleted while its volume migration %s '
+                        'was %s', instance.uuid, migration.id,
+                        migration.status)
+            migration.fail(SERVER_DELETED)
 
     # Volumes
 

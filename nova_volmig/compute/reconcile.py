@@ -26,6 +26,8 @@ LOG = logging.getLogger(__name__)
 Status = fields.VolumeMigrationStatus
 VolumeMigration = vm_obj.VolumeMigration
 ReconcileState = virt_driver.ReconcileState
+#: The error of a migration whose server was deleted.
+SERVER_DELETED = 'server deleted'
 
 
 def _finish_order(migration: VolumeMigration) -> tuple:
@@ -78,6 +80,15 @@ class ReconcileMixin:
         # first, then the queued ones as they were queued.
         migrations.sort(key=_finish_order)
         for migration in migrations:
+            try:
+                self._instance(context, migration.instance_uuid)
+            except exception.InstanceNotFound:
+                # Its server is gone: nobody completes or cancels it.
+                LOG.warning('Volume migration %s: server %s was deleted; '
+                            'marking it error', migration.id,
+                            migration.instance_uuid)
+                migration.fail(SERVER_DELETED)
+                continue
             try:
                 self._reconcile_one(context, migration)
             except Exception as e:

@@ -58,10 +58,12 @@ class AttachedFlow(base.MigrationFlow):
             self.nova.start_volume_migration(record.src_attachment_id)
             returned = timeutils.utcnow()
         except Exception as e:
-            if not (isinstance(e, exception.NovaAPIError)
-                    and e.status is not None and e.status < 500):
-                # The start may have reached Nova: undo it if it did.
-                self._cancel_on_nova()
+            if self._start_ambiguous(e):
+                # The start may have happened on Nova (a 409 may only
+                # mean Nova's compute host did not answer in time):
+                # undo it before dst goes, or the guest keeps writing
+                # into an overlay nobody completes or cancels.
+                self._undo_start_on_nova()
             self._delete_dst_quietly()
             self._fail('Nova refused to start the migration: %s' % e)
             return
@@ -193,6 +195,57 @@ class AttachedFlow(base.MigrationFlow):
             raise Unresolved('Nova still says %s after %ss'
                              % (status, timeout))
         return outcome
+
+    @staticmethod
+    def _start_ambiguous(error: Exception) -> bool:
+        """Whether a failed start may still have started on Nova.
+
+        400/403/404 are refusals; a timeout, a 5xx or a 409 are not
+        (Nova answers 409 when its compute host did not confirm).
+        """
+        if not isinstance(error, exception.NovaAPIError):
+            return True
+        return error.status is None or error.status in (409,) or (
+            error.status >= 500)
+
+    def _undo_start_on_nova(self) -> None:
+        """After an ambiguous start: read Nova's record, cancel if active.
+
+        ``starting`` is waited out (Nova ends it within its start
+        timeout: ``running`` or ``error``); ``running`` is cancelled and
+        the cancel waited for. No record (404) or a terminal one: Nova
+        has nothing to undo.
+        """
+        att = self.record.src_attachment_id
+
+        @tenacity.retry(
+            retry=(tenacity.retry_if_exception_type(
+                exception.NovaConnectionFailed)
+                | tenacity.retry_if_result(
+                    lambda status: status == NOVA.STARTING)),
+            stop=tenacity.stop_after_delay(CANCEL_WAIT),
+            wait=tenacity.wait_exponential(multiplier=0.2, max=5),
+            retry_error_callback=lambda state: state.outcome.result())
+        def read() -> str | None:
+            try:
+                return self.nova.get_volume_migration(att).get('status')
+            except exception.NovaAPIError as e:
+                if e.status == 404:
+                    return None
+                raise
+
+        try:
+            status = read()
+        except exception.CinderException as e:
+            LOG.error('Migration %s: cannot read Nova\'s record after a '
+                      'failed start (%s); cancelling anyway',
+                      self.migration_id, e)
+            status = NOVA.RUNNING
+        LOG.info('Migration %s: after the failed start Nova says %s',
+                 self.migration_id, status)
+        if status is None or migration_status.is_terminal(status):
+            return
+        self._cancel_on_nova()
 
     def _cancel_on_nova(self) -> None:
         """Cancel Nova's migration if it is active; wait until terminal.

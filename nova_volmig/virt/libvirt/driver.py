@@ -9,6 +9,7 @@ module maps the ``ComputeDriver`` contract onto it.
 
 from __future__ import annotations
 
+import glob
 import os
 import shutil
 import time
@@ -162,6 +163,16 @@ class LibvirtDriver(driver.ComputeDriver):
             guest.poweroff()
             guest.undefine()
         shutil.rmtree(self._instance_dir(instance), ignore_errors=True)
+        # Overlays of migrations the server had (start and complete).
+        for path in glob.glob(os.path.join(
+                glob.escape(CONF.libvirt.volume_migration_overlay_dir),
+                '%s_*.qcow2' % glob.escape(instance.uuid))):
+            LOG.info('Removing overlay %s of deleted instance %s', path,
+                     instance.uuid)
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                pass
 
     def power_on(self, context, instance, block_device_info):
         """Redefine the domain from the volumes given, then start it.

@@ -85,6 +85,9 @@ class FakeNova:
         # Failure injection: name -> (status, message) or callable.
         self.fail: dict[str, tuple[int, str]] = {}
         self.status_after_failed_complete = 'running'
+        # An injected start failure answered after the record is saved
+        # with this status (Nova's host did the start, its answer lost).
+        self.status_after_failed_start: str | None = None
         self.swap_delay = 0.0
         self.swap_error = False
         # Call name -> Event: the call waits until the test sets it.
@@ -158,7 +161,7 @@ class FakeNova:
         if req.method == 'POST' and not rest:
             att = body['volume_migration']['src_attachment_id']
             failed = self._injected('start')
-            if failed:
+            if failed and self.status_after_failed_start is None:
                 return failed
             if att not in self.guests:
                 return _fault(404, 'itemNotFound', 'attachment %s' % att)
@@ -171,6 +174,9 @@ class FakeNova:
             record = {'src_attachment_id': att, 'dst_attachment_id': None,
                       'status': 'running', 'progress': None, 'error': None}
             self.migrations[att] = record
+            if failed:
+                record['status'] = self.status_after_failed_start
+                return failed
             return _ok(201, {'volume_migration': record})
         att = rest[0]
         record = self.migrations.get(att)

@@ -85,12 +85,63 @@ class AttachedFlowTest(base.CinderTestCase):
     def test_start_unreachable_cancels_if_started(self):
         volume_id, att, src_path, before = self._attached()
         self.nova.fail['start'] = (500, 'boom')
+        # Cinder reads Nova's record first: the start did happen.
+        self.nova.status_after_failed_start = 'running'
         self.migrate(volume_id)
         self.wait_done(volume_id)
         self.assertEqual(['starting', 'error'], self.history[volume_id])
         self.assertIn(('POST', 'os-volume-migrations/%s/action' % att,
                        {'cancel': None}), self.nova.calls)
         self.assertEqual([], self.pool_files())
+
+    def test_start_conflict_but_running_on_nova_cancels(self):
+        # Nova answered 409 (its host did not confirm in time) yet the
+        # host did the start: Cinder cancels before dropping dst
+        # (reliability.rst, "Start answered 409 while the migration
+        # runs").
+        volume_id, att, src_path, before = self._attached()
+        self.nova.fail['start'] = (409, 'start was not confirmed')
+        self.nova.status_after_failed_start = 'running'
+        self.migrate(volume_id)
+        self.wait_done(volume_id)
+        self.assertEqual(['starting', 'error'], self.history[volume_id])
+        self.assertIn(('POST', 'os-volume-migrations/%s/action' % att,
+                       {'cancel': None}), self.nova.calls)
+        self.assertEqual('cancelled', self.nova.migrations[att]['status'])
+        self.assertEqual([], self.pool_files())
+
+    def test_start_timeout_while_starting_waits_then_cancels(self):
+        # Nova's record still says starting: Cinder waits for the host's
+        # verdict (here running) and then cancels.
+        volume_id, att, src_path, before = self._attached()
+        self.nova.fail['start'] = (504, 'gateway timeout')
+        self.nova.status_after_failed_start = 'starting'
+
+        def host_finishes_start():
+            nf_wait = threading.Event()
+            while not nf_wait.wait(0.05):
+                record = self.nova.migrations.get(att)
+                if record is not None:
+                    nf_wait.wait(0.5)
+                    record['status'] = 'running'
+                    return
+        threading.Thread(target=host_finishes_start, daemon=True).start()
+        self.migrate(volume_id)
+        self.wait_done(volume_id)
+        self.assertEqual(['starting', 'error'], self.history[volume_id])
+        self.assertEqual('cancelled', self.nova.migrations[att]['status'])
+        self.assertEqual([], self.pool_files())
+
+    def test_start_conflict_without_record_does_not_cancel(self):
+        volume_id, att, src_path, before = self._attached()
+        self.nova.fail['start'] = (409, 'start was not confirmed')
+        self.migrate(volume_id)
+        self.wait_done(volume_id)
+        self.assertEqual(['starting', 'error'], self.history[volume_id])
+        self.assertEqual([], self._nova_calls(
+            'os-volume-migrations/%s/action' % att))
+        self.assertIn(('GET', 'os-volume-migrations/%s' % att),
+                      [c[:2] for c in self.nova.calls])
 
     def test_copy_failure_cancels_and_keeps_src(self):
         volume_id, att, src_path, before = self._attached()

@@ -725,6 +725,27 @@ class TestVolumeMigrationFailures(ComputeTestCase):
         self.assertEqual('error', record.status)
         self.assertIsNone(self.instance_now().task_state)
 
+    def test_start_answer_lost_after_running_succeeds(self):
+        # The host saved running, then died before its RPC answer: the
+        # start happened, so the caller gets the record, not a 409
+        # (reliability.rst, "Start answered 409 while the migration
+        # runs").
+        rpcapi = self.api.compute_rpcapi
+        real_start = rpcapi.volume_migration_start
+
+        def start_then_lose_answer(*args, **kwargs):
+            real_start(*args, **kwargs)
+            raise compute_api.messaging.MessagingTimeout('answer lost')
+
+        with mock.patch.object(rpcapi, 'volume_migration_start',
+                               side_effect=start_then_lose_answer):
+            migration = self.api.volume_migration_start(self.service_ctxt,
+                                                        self.src)
+        self.assertEqual('running', migration.status)
+        self.assertState('running', task_states.VOLUME_MIGRATING)
+        self.api.volume_migration_cancel(self.service_ctxt, self.src)
+        self.wait_status('cancelled')
+
 
 class TestReconcile(ComputeTestCase):
     """Start-up reconciliation maps the driver's view onto the records."""
@@ -763,6 +784,31 @@ class TestReconcile(ComputeTestCase):
         self.assertIsNone(self.instance_now().task_state)
         self.assertEqual({}, self.driver.instances[self.instance.uuid]
                          ['overlay'])
+
+    def test_running_of_deleted_server_marked_error(self):
+        # reliability.rst, "The start overlay outlives its server".
+        migration, _ = self._migration('running',
+                                       task_states.VOLUME_MIGRATING,
+                                       overlay='start')
+        db.instance_destroy(self.ctxt, self.instance.uuid)
+        self.reconcile()
+        record = db.migration_get(self.ctxt, migration.id)
+        self.assertEqual('error', record.status)
+        self.assertEqual('server deleted', record.error)
+
+    def test_server_delete_ends_running_migration(self):
+        # reliability.rst, "The start overlay outlives its server".
+        migration, _ = self._migration('running', None, overlay='start')
+        self.api.delete(self.ctxt, self.instance_now())
+        nf.wait_for(lambda: self.instance.uuid not in self.driver.instances,
+                    what='instance destroyed')
+        self.host.manager.wait_for_background(30)
+        record = db.migration_get(self.ctxt, migration.id)
+        self.assertEqual('error', record.status)
+        self.assertEqual('server deleted', record.error)
+        calls = [c[0] for c in self.driver.calls]
+        self.assertLess(calls.index('volume_migration_cancel_finish'),
+                        calls.index('destroy'))
 
     def test_running_stays_running(self):
         migration, _ = self._migration('running',

@@ -56,6 +56,26 @@ class DriverTest(base.TestCase):
         boot = drv._kernel_boot(types.SimpleNamespace(image_ref='good'))
         self.assertEqual(os.path.join(images, 'good', 'kernel'), boot.kernel)
 
+    def test_destroy_removes_the_instance_overlays(self):
+        # reliability.rst, "The start overlay outlives its server".
+        overlay_dir = self.state_file('overlays')
+        os.makedirs(overlay_dir)
+        self.flags(group='libvirt', volume_migration_overlay_dir=overlay_dir,
+                   instances_path=self.state_file('instances'))
+        mine = volume_migration.overlay_paths('inst-1', 'att-1')
+        other = volume_migration.overlay_paths('inst-2', 'att-2')[0]
+        for path in mine + (other,):
+            open(path, 'w').close()
+        host = types.SimpleNamespace(get_guest=self._no_guest)
+        drv = libvirt_driver.LibvirtDriver(host=host)
+        drv.destroy(None, types.SimpleNamespace(uuid='inst-1'), [])
+        self.assertEqual([os.path.basename(other)],
+                         sorted(os.listdir(overlay_dir)))
+
+    @staticmethod
+    def _no_guest(instance):
+        raise exception.InstanceNotFound(instance_id=instance.uuid)
+
 
 class LayoutTest(base.TestCase):
 
