@@ -6,8 +6,8 @@ from nova_volmig.compute import power_state
 from nova_volmig import exception
 from nova_volmig.virt.libvirt import config
 from nova_volmig.virt.libvirt import exception as lv_exc
-from tests.functional.fixtures import libvirt as lv_fixtures
 from tests.functional.libvirt import base
+from volmig_common import libvirt_teardown
 
 
 class InstanceLifecycleTest(base.LibvirtFunctionalTestCase):
@@ -70,8 +70,8 @@ class InstanceLifecycleTest(base.LibvirtFunctionalTestCase):
         instance = self.spawn({base.DEVICE: vol_b})
         guest = self.driver.host.get_guest(instance)
         self.assertTrue(guest.is_active())          # the handle is cached
-        lv_fixtures.InstanceCleanup(self.driver.host.uri,
-                                    instance)._destroy_and_undefine()
+        self.assertEqual({}, libvirt_teardown.remove_domains(
+            [instance.uuid], self.driver.host.uri))
         self.assertRaises(exception.InstanceNotFound, guest.get_power_state)
         self.assertRaises(exception.InstanceNotFound,
                           self.driver.get_power_state, instance)

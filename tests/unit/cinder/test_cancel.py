@@ -292,9 +292,15 @@ class QueueTest(CancelTestCase):
         self.assertEqual([], self.pool_files())
 
     def test_queue_drains_to_success(self):
+        # The copies wait until all three requests are in: a copy that
+        # ended first would leave nothing to queue (a race, not a test).
+        started = self.endless_copy()
         volumes = [self.create_volume() for _ in range(3)]
         for volume_id in volumes:
             self.assertEqual(202, self.migrate(volume_id)[0])
+        self.assertTrue(started.wait(30))
+        self.wait_status(volumes[2], 'queued')
+        self.endless = False
         for volume_id in volumes:
             self.assertEqual('success', self.wait_done(volume_id)[
                 'migration_status'])
