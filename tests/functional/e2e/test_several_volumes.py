@@ -111,7 +111,10 @@ class TestFourVolumesOfOneServer(SeveralVolumesTestCase):
 
 class TestQueuedFinish(SeveralVolumesTestCase):
 
-    nova_conf = {'compute': {'max_concurrent_volume_migration_finishes': 1}}
+    # One finish at a time on the host; each commit slowed to 64 KiB/s so
+    # the first still holds the slot when the second is asked for.
+    nova_conf = {'compute': {'max_concurrent_volume_migration_finishes': 1},
+                 'libvirt': {'volume_migration_bandwidth': 64 * 1024}}
 
     def setUp(self):
         # E2ETestCase builds the aio from class attributes.
@@ -137,30 +140,34 @@ class TestQueuedFinish(SeveralVolumesTestCase):
         return json.loads(rows[0][0])
 
     def test_one_of_two_finishes_waits_for_the_other(self):
-        server, (first, second) = self.server_with_volumes(2)
+        # Two servers: no server lock couples the two finishes, only the
+        # host's cap does.
+        server1, (first,) = self.server_with_volumes(1)
+        server2, (second,) = self.server_with_volumes(1)
         answers = self.concurrently(self.start, [first, second])
         self.assertEqual([201] * 2, [r.status_code for r in answers],
                          [r.text for r in answers])
         first['writer'].write_some(3)
         second['writer'].write_some(3)
-        self.copy_to_dst(server, second)
-        # Whichever request reaches the compute host second queues its
-        # finish while holding the server's lock, which the finish of the
-        # other needs: it runs then, and the second waits behind it.
-        answers = self.concurrently(lambda act: act(), [
-            lambda: self.action(first, {'cancel': None}),
-            lambda: self.action(second, {'complete': {
-                'dst_attachment_id': second['dst_attachment_id']}})])
-        self.assertEqual([202] * 2, [r.status_code for r in answers],
-                         [r.text for r in answers])
-        self.assertEqual(['cancelled', 'completed'], [
-            r['status'] for r in self.aio.wait_nova_settled(server['id'])])
-        finishes = sorted((self.driver_data(v)['finish']
-                           for v in (first, second)),
-                          key=lambda f: f['started_at'])
+        self.copy_to_dst(server2, second)
+        # The cancel's commit-back takes the only slot ...
+        self.assertEqual(202, self.action(first, {'cancel': None})
+                         .status_code)
+        lv.wait_for(lambda: (self.record(first).get('finish') or {}).get(
+            'state') == 'running', timeout=60,
+            what="the cancel's finish running")
+        # ... so the complete's finish, asked for now, waits for it.
+        self.assertEqual(202, self.action(second, {'complete': {
+            'dst_attachment_id': second['dst_attachment_id']}}).status_code)
+        self.assertEqual('cancelled', self.aio.wait_nova_settled(
+            server1['id'])[0]['status'])
+        self.assertEqual('completed', self.aio.wait_nova_settled(
+            server2['id'])[0]['status'])
+        finishes = [self.driver_data(v)['finish'] for v in (first, second)]
         self.assertIsNone(finishes[0].get('queued_at'), finishes)
         self.assertIsNotNone(finishes[1].get('queued_at'), finishes)
         self.assertIsNone(finishes[1]['queue_position'], finishes)
+        self.assertLess(finishes[0]['started_at'], finishes[1]['started_at'])
         # Invariant 3 on the first (src), 2 on the second (dst).
         first['writer'].write_some(2)
         second['writer'].write_some(2)
