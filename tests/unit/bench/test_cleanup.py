@@ -4,10 +4,13 @@ import os
 import subprocess
 import sys
 
+import psutil
+
 from tests import base
 from tools.volmig_distributed import services
 from volmig_bench import cleanup
 from volmig_bench import counters
+from volmig_common import polling
 
 
 class TestProcessChecks(base.TestCase):
@@ -16,7 +19,12 @@ class TestProcessChecks(base.TestCase):
         proc = subprocess.Popen([sys.executable, '-c',
                                  'import sys; sys.stdin.read()',
                                  'volmig-marker'], stdin=subprocess.PIPE)
+        # Close stdin first: a failed assertion must not leave wait() hung.
         self.addCleanup(proc.wait)
+        self.addCleanup(proc.stdin.close)
+        # Until it has exec'd, the child still shows its parent's cmdline.
+        polling.wait_for(lambda: 'volmig-marker' in ' '.join(
+            psutil.Process(proc.pid).cmdline()), 10, 0.01, 'child exec')
         return proc
 
     def test_pid_alive_running_zombie_and_reaped(self):
