@@ -48,7 +48,7 @@ bench: venv
 	$(VENV)/bin/volmig-bench $(BENCH_ARGS)
 
 pep8: venv
-	$(VENV)/bin/flake8 nova_volmig cinder_driver_side volmig_bench tests tools
+	$(VENV)/bin/flake8 nova_volmig cinder_driver_side volmig_bench volmig_common volmig_osc volmig_distributed tests tools
 
 genconfig: venv
 	for f in etc/oslo-config-generator/*.conf; do $(VENV)/bin/oslo-config-generator --config-file $$f || exit 1; done

@@ -5,7 +5,7 @@
         [--compute-url http://127.0.0.1:8774/v2.1]
         [--volume-url http://127.0.0.1:8776/v3]
 
-sets up a fresh Keystone under DIR (``tools/volmig_distributed/identity.py``:
+sets up a fresh Keystone under DIR (``volmig_distributed/identity.py``:
 SQLite, fernet tokens, the admin, the service users, the ``demo`` member,
 the catalog of the given endpoints), serves it until interrupted, and
 writes ``DIR/nova-keystone.conf`` and ``DIR/cinder-keystone.conf``: give

@@ -9,6 +9,7 @@ Read from the source with ``ast`` (no import): every ``import`` and
 from __future__ import annotations
 
 import ast
+import configparser
 import os
 import sys
 
@@ -109,6 +110,13 @@ def import_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     return cycles
 
 
+def installed_packages() -> list[str]:
+    """The top-level packages setup.cfg's ``[files] packages`` installs."""
+    parser = configparser.ConfigParser()
+    parser.read(os.path.join(ROOT, 'setup.cfg'))
+    return parser['files']['packages'].split()
+
+
 class ArchitectureTest(testtools.TestCase):
 
     def test_no_import_circle(self):
@@ -143,6 +151,20 @@ class ArchitectureTest(testtools.TestCase):
         self.assertIn('volmig_common.polling', found)
         for path in found.values():
             self.assertEqual(set(), top_level_imports(path) & services, path)
+
+    def test_installed_code_imports_only_installed_packages(self):
+        # pip's editable install maps only setup.cfg's packages, so a
+        # console script importing ``tools`` or ``tests`` fails outside
+        # the source tree (the fault scenario did, on a fresh clone).
+        installed = installed_packages()
+        self.assertIn('volmig_distributed', installed)
+        wrong = {}
+        for package in installed:
+            for path in modules(ROOT, package).values():
+                bad = top_level_imports(path) & {'tools', 'tests'}
+                if bad:
+                    wrong[path] = bad
+        self.assertEqual({}, wrong)
 
     def test_cycle_finder_sees_a_circle(self):
         graph = {'a.migration': {'a.manager', 'a.db'},

@@ -18,7 +18,7 @@ from cinder_driver_side import conf as cinder_conf
 from cinder_driver_side.conf import backend as backend_conf
 from cinder_driver_side import service as cinder_service
 from tests import base
-from tools.volmig_distributed import deployment as dist
+from volmig_distributed import deployment as dist
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))

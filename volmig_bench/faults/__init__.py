@@ -2,7 +2,7 @@
 
 Every case migrates a fresh volume attached to a real guest whose writer
 acknowledges each write once it is durable (``writer.c``), in a
-distributed deployment (:mod:`tools.volmig_distributed`: nova-volmig-api,
+distributed deployment (:mod:`volmig_distributed`: nova-volmig-api,
 nova-volmig-compute and cinder-volmig as separate processes), so that a
 fault hits one real service and not the others:
 

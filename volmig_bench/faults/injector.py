@@ -1,6 +1,6 @@
 """The distributed deployment a fault run stands on, and its faults.
 
-:class:`FaultDeployment` runs :class:`tools.volmig_distributed.deployment.
+:class:`FaultDeployment` runs :class:`volmig_distributed.deployment.
 Deployment` (nova-volmig-api, compute-live, compute-offline and
 cinder-volmig as separate processes over the host's RabbitMQ and
 PostgreSQL), so that one service can be SIGKILLed while the others and
@@ -28,9 +28,9 @@ import time
 
 import psycopg2
 
-from tools.volmig_distributed import deployment as dep
 from volmig_bench import deploy
 from volmig_bench import exception
+from volmig_distributed import deployment as dep
 
 SMALL_BACKEND = 'array3'
 LIVE = dep.LIVE_HOST

@@ -14,7 +14,7 @@ import os
 
 from tests.functional.distributed import fixtures as dist
 from tests.functional.fixtures import libvirt as lv
-from tools.volmig_distributed import services
+from volmig_distributed import services
 
 MiB = 1024 * 1024
 

@@ -21,7 +21,7 @@ import psycopg2
 
 from tests.functional.distributed import fixtures as dist
 from tests.functional.fixtures import libvirt as lv
-from tools.volmig_distributed import deployment as dep
+from volmig_distributed import deployment as dep
 
 MiB = 1024 * 1024
 # Seconds a service may take to exit after SIGTERM with nothing in flight.

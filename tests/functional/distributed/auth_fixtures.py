@@ -1,7 +1,7 @@
 """A distributed deployment behind a real Keystone (from PyPI).
 
 ``KeystoneTestCase`` runs the deployment with ``auth = keystone``
-(``tools/volmig_distributed/identity.py``): Keystone under cheroot with
+(``volmig_distributed/identity.py``): Keystone under cheroot with
 fernet tokens, Nova and Cinder validating tokens with keystonemiddleware
 and calling each other as their service users. Its ``cloud`` sends the
 admin's real token; :meth:`KeystoneTestCase.session` gives keystoneauth
@@ -18,7 +18,7 @@ from keystoneauth1 import session as ks_session
 
 from tests.functional.distributed import fixtures as dist
 from tests.functional.fixtures import aio as aio_fixtures
-from tools.volmig_distributed import identity
+from volmig_distributed import identity
 
 #: user -> (password, project) of the deployment's Keystone
 USERS = {

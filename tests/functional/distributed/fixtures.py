@@ -1,7 +1,7 @@
 """The distributed deployment in the functional tests.
 
 ``DistributedTestCase`` starts one deployment per test class
-(``tools/volmig_distributed``: nova-volmig-api, compute-live,
+(``volmig_distributed``: nova-volmig-api, compute-live,
 compute-offline and cinder-volmig as processes over the host's RabbitMQ and
 PostgreSQL), each class with its own databases and vhost, so that the two
 stestr workers never see each other's messages or rows. Tests drive it
@@ -28,9 +28,9 @@ from nova_volmig.api import server as api_server
 from tests import base
 from tests.functional.fixtures import aio as aio_fixtures
 from tests.functional.fixtures import libvirt as lv
-from tools.volmig_distributed import deployment as dep
-from tools.volmig_distributed import listener
-from tools.volmig_distributed import services
+from volmig_distributed import deployment as dep
+from volmig_distributed import listener
+from volmig_distributed import services
 
 MiB = 1024 * 1024
 #: size of the tests' volumes (Cinder's size_bytes): small, fast to hash

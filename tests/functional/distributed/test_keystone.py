@@ -24,7 +24,7 @@ from tests import base
 from tests.functional.distributed import auth_fixtures
 from tests.functional.distributed import fixtures as dist
 from tests.functional.fixtures import libvirt as lv
-from tools.volmig_distributed import deployment as dep
+from volmig_distributed import deployment as dep
 
 MiB = 1024 * 1024
 BIN = os.path.dirname(sys.executable)

@@ -32,8 +32,8 @@ from tests.unit.cinder import test_hostile_input as cinder_hostile
 from tests.unit.nova import test_hostile_strings as nova_hostile
 from tests.unit.nova import test_rest_integration as rest_tests
 from tests.unit.nova import test_volume_migration as flow_tests
-from tools.volmig_distributed import deployment as dep
-from tools.volmig_distributed import services
+from volmig_distributed import deployment as dep
+from volmig_distributed import services
 
 
 class PostgreSQLDatabaseFixture(fixtures.Fixture):

@@ -20,8 +20,8 @@ from cinder_driver_side.conf import backend as cinder_backend
 from tests import base
 from tests.functional.fixtures import aio as aio_fixtures
 from tests.functional.fixtures import libvirt as lv
-from tools.volmig_distributed import deployment as dep
-from tools.volmig_distributed import services
+from volmig_distributed import deployment as dep
+from volmig_distributed import services
 
 TOOL = os.path.join(dep.REPO_ROOT, 'tools', 'distributed.py')
 BIN = os.path.dirname(sys.executable)

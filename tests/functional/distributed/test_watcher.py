@@ -26,7 +26,7 @@ from testtools import content
 from tests.functional.distributed import auth_fixtures
 from tests.functional.distributed import fixtures as dist
 from tests.functional.fixtures import libvirt as lv
-from tools.volmig_distributed import identity
+from volmig_distributed import identity
 
 MiB = 1024 * 1024
 POOL2 = '%s@array1#pool2' % dist.CINDER_HOST

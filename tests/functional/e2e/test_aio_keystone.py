@@ -12,8 +12,8 @@ import requests
 from tests import base
 from tests.functional.fixtures import aio as aio_fixtures
 from tests.functional.fixtures import libvirt as lv
-from tools.volmig_distributed import deployment
-from tools.volmig_distributed import identity
+from volmig_distributed import deployment
+from volmig_distributed import identity
 
 MiB = 1024 * 1024
 

@@ -7,10 +7,10 @@ import sys
 import psutil
 
 from tests import base
-from tools.volmig_distributed import services
 from volmig_bench import cleanup
 from volmig_bench import counters
 from volmig_common import polling
+from volmig_distributed import services
 
 
 class TestProcessChecks(base.TestCase):

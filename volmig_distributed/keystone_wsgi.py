@@ -1,6 +1,6 @@
 """Serve Keystone's WSGI application with cheroot until SIGTERM.
 
-``python tools/volmig_distributed/keystone_wsgi.py --config-file F
+``python volmig_distributed/keystone_wsgi.py --config-file F
 --listen HOST --port N``: Keystone's own application factory
 (``keystone.server.flask.core.initialize_application``, what its
 ``keystone-wsgi-public`` entry point calls) under cheroot, the WSGI server

@@ -49,7 +49,7 @@ MEMBER_PROJECT = 'demo'
 MEMBER_USER = 'demo'
 
 _CONFIG = """\
-# Keystone of a nova-volmig deployment (tools/volmig_distributed).
+# Keystone of a nova-volmig deployment (volmig_distributed).
 [DEFAULT]
 debug = {debug}
 

@@ -35,8 +35,7 @@ import requests
 from . import identity
 from . import services
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__))))
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TEMPLATE_DIR = os.path.join(REPO_ROOT, 'etc', 'distributed')
 
 NOVA_API = 'nova-api'
