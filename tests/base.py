@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 import os
+import signal
 
 import fixtures
 from oslo_config import fixture as config_fixture
 from oslotest import base
 
 from nova_volmig import conf as nova_conf
+
+
+def default_signals() -> None:
+    """``preexec_fn`` for a child that is sent SIGINT or SIGTERM.
+
+    A shell starts a background job with SIGINT ignored, the test workers
+    inherit that, and so would the child: exec keeps an ignored signal
+    ignored, and Python then installs no KeyboardInterrupt handler.
+    """
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_DFL)
 
 
 class TestCase(base.BaseTestCase):

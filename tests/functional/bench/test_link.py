@@ -124,7 +124,8 @@ class LinkTestCase(base.TestCase):
             proc = subprocess.Popen([sys.executable, '-c', script],
                                     stdout=subprocess.PIPE, text=True,
                                     cwd=REPO, env=dict(os.environ,
-                                                       PYTHONPATH=REPO))
+                                                       PYTHONPATH=REPO),
+                                    preexec_fn=base.default_signals)
             namespace, ifname = proc.stdout.readline().split()
             self.assertIn(namespace, link.list_namespaces())
             proc.send_signal(sig)

@@ -50,7 +50,8 @@ class BenchRunTestCase(base.TestCase):
         self.log = open(self.state_file('bench.out'), 'w+')
         self.addCleanup(self.log.close)
         return subprocess.Popen(argv, stdout=self.log,
-                                stderr=subprocess.STDOUT, env=self.env)
+                                stderr=subprocess.STDOUT, env=self.env,
+                                preexec_fn=base.default_signals)
 
     def _output(self) -> str:
         self.log.flush()
