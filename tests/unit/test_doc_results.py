@@ -290,3 +290,49 @@ class CheckerTest(base.TestCase):
             '.. volmig-results: none: the cases\n\n' + table))
         self.assertIn('is not committed', self._check(
             '.. volmig-results: none:\n\n' + table)[0])
+
+
+#: A measured quantity typed into prose: a number (or range) with a unit
+#: of time, size, rate, or a ratio ("3.5x", "40 %").
+MEASURED = re.compile(
+    r'(?<![\w.])\d+(?:\.\d+)?(?:\s?-\s?\d+(?:\.\d+)?)?\s?'
+    r'(?:ms|s|min|h|[KMGT]i?B(?:/s)?|[KMG]bit/s|x|%)(?![\w/])')
+
+
+def prose(text: str) -> str:
+    """``text`` without literal blocks, code blocks and inline literals."""
+    out, skip_indent = [], None
+    for line in text.split('\n'):
+        if skip_indent is not None:
+            if not line.strip() or (len(line) - len(line.lstrip())
+                                    > skip_indent):
+                continue
+            skip_indent = None
+        stripped = line.strip()
+        if stripped.endswith('::') or stripped.startswith('.. '):
+            skip_indent = len(line) - len(line.lstrip())
+            line = line[:len(line) - len(stripped)] + stripped.split('::')[0]
+        out.append(re.sub(r'``.*?``', '``..``', line))
+    return '\n'.join(out)
+
+
+class SpecNumbersTest(base.TestCase):
+    """The specs cite measurements, they do not type them."""
+
+    def test_no_measured_number_in_spec_prose(self):
+        found = []
+        for path in sorted(glob.glob(os.path.join(DOC, 'specs', '*.rst'))):
+            with open(path) as f:
+                text = prose(f.read())
+            for n, line in enumerate(text.split('\n'), 1):
+                found.extend('%s:%d: %s' % (os.path.relpath(path, DOC), n,
+                                            m.group(0))
+                             for m in MEASURED.finditer(line))
+        self.assertEqual([], found)
+
+    def test_the_check_finds_typed_numbers(self):
+        text = prose('It took 2.45 s, moved 139-196 MB, 5.0x faster and '
+                     '40 MB/s.\n\n::\n\n    make bench  # 130 s\n\n'
+                     'Microversion 2.105, QEMU 7.2, ``1 GiB``.\n')
+        self.assertEqual(['2.45 s', '139-196 MB', '5.0x', '40 MB/s'],
+                         MEASURED.findall(text))
