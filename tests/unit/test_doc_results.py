@@ -32,7 +32,9 @@ forms exist:
 
 from __future__ import annotations
 
+import contextlib
 import glob
+import io
 import json
 import os
 import re
@@ -206,6 +208,20 @@ class DocResultsTest(base.TestCase):
         for path in paths:
             text = report.render_rst_file(path)
             self.assertTrue(text.startswith('.. list-table::'), path)
+
+    def test_the_cli_prints_the_same_rendering(self):
+        # "volmig-bench report --format rst FILE", the command the pages
+        # name, prints exactly what this test compares against.
+        from volmig_bench import cli
+
+        for rel in ('results/scale/count-8/results.json',
+                    'results/faults/faults-20261206T045421Z/results.json'):
+            path = os.path.join(DOC, rel)
+            out = io.StringIO()
+            with contextlib.redirect_stdout(out):
+                self.assertEqual(0, cli.main(['report', '--format', 'rst',
+                                              path]))
+            self.assertEqual(report.render_rst_file(path), out.getvalue())
 
     def test_the_marked_tables_cover_the_scale_runs(self):
         marked = set()
