@@ -150,13 +150,20 @@ def cmd_report(args) -> dict | None:
 
     from volmig_bench import scale_report
 
-    with open(args.json) as f:
-        if scale_report.is_scale(json.load(f)):
-            return _report_scale(args, scale_report)
-    result = results.load_json(args.json)
     if args.format == 'rst':
-        print(report.render_rst(result, title=result['started_at']))
+        print(report.render_rst_file(args.json), end='')
         return None
+    with open(args.json) as f:
+        which = report.kind(json.load(f))
+    if which == 'scale':
+        return _report_scale(args, scale_report)
+    if which == 'faults':
+        from volmig_bench.faults import run as faults_run
+
+        with open(args.json) as f:
+            Console().print(faults_run.render_table(json.load(f)))
+        return None
+    result = results.load_json(args.json)
     Console().print(report.render_table(result))
     for line in report.render_summary(result):
         Console().print(line, markup=False, highlight=False)
@@ -168,9 +175,6 @@ def _report_scale(args, scale_report) -> dict | None:
     from rich.console import Console
 
     result = scale_report.load_json(args.json)
-    if args.format == 'rst':
-        print(scale_report.render_rst(result), end='')
-        return None
     Console().print(scale_report.render_table(result))
     for line in scale_report.summary_lines(result):
         Console().print(line, markup=False, highlight=False)

@@ -113,6 +113,42 @@ def render_rst(result: dict, title: str = 'volmig-bench') -> str:
     return '\n'.join(lines) + '\n'
 
 
+def kind(document: dict) -> str:
+    """``scale``, ``faults`` or ``flows`` (the default scenario's schema)."""
+    from volmig_bench import scale_report
+
+    if scale_report.is_scale(document):
+        return 'scale'
+    if document.get('scenario') == 'faults':
+        return 'faults'
+    return 'flows'
+
+
+def render_rst_file(path: str) -> str:
+    """``volmig-bench report --format rst PATH``: any result file's table.
+
+    The text the docs quote verbatim after a ``.. volmig-results: PATH``
+    marker (``tests.unit.test_doc_results``): the default scenario's
+    table titled by its start time, the scale scenario's table and
+    summary lines, or the fault scenario's rows.
+    """
+    import json
+
+    with open(path) as f:
+        which = kind(json.load(f))
+    if which == 'scale':
+        from volmig_bench import scale_report
+
+        return scale_report.render_rst(scale_report.load_json(path))
+    if which == 'faults':
+        from volmig_bench.faults import run as faults_run
+
+        with open(path) as f:
+            return faults_run.render_rst(json.load(f))
+    result = results.load_json(path)
+    return render_rst(result, title=result['started_at'])
+
+
 def render_summary(result: dict) -> list[str]:
     """One line per configuration: new flows against legacy, and checks."""
     lines = []

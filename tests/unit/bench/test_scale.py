@@ -1,7 +1,6 @@
 """``--scenario scale``: statistics, result document, report, volume model."""
 
 import io
-import json
 import os
 
 import fixtures
@@ -15,8 +14,6 @@ from volmig_bench import scale_parts
 from volmig_bench import scale_report
 
 MiB = 1024 * 1024
-DOC = os.path.join(os.path.dirname(__file__), '..', '..', '..', 'doc',
-                   'source')
 
 
 def _migration(i, start=0.2, complete=0.4, copy=(1.0, 2.0),
@@ -216,19 +213,3 @@ class ScaleRunTestCase(base.TestCase):
         names = {o.name for _, opts in cinder_conf.list_opts()
                  for o in opts}
         self.assertTrue(name is None or name in names)
-
-
-class DocTestCase(base.TestCase):
-    """benchmark.rst's scale table is the committed JSON's rendering."""
-
-    def test_benchmark_rst_quotes_the_results(self):
-        with open(os.path.join(DOC, 'benchmark.rst')) as f:
-            doc = f.read()
-        for run in ('', 'count-8', 'queue-cap-4'):
-            path = os.path.join(DOC, 'results', 'scale', run,
-                                'results.json')
-            result = scale_report.load_json(path)
-            with open(path) as f:
-                self.assertEqual(result['summary'],
-                                 json.load(f)['summary'])
-            self.assertIn(scale_report.render_rst(result), doc)
