@@ -40,7 +40,7 @@ def disk_serials(server_id: str, device: str) -> tuple[str, str]:
 class TestOnDemandRetypeAttached(e2e.E2ETestCase):
 
     # Slow enough for guest writes while Cinder copies.
-    cinder_conf = {'DEFAULT': {'migration_copy_bandwidth': 8 * MiB}}
+    cinder_conf = {'DEFAULT': {'migration_copy_bandwidth': 64 * MiB}}
 
     def test_running_guest_volume_retyped_to_another_array(self):
         server, volume, writer = self.attached_volume(seed=31)
@@ -99,11 +99,12 @@ class TestLegacySwapProgress(e2e.E2ETestCase):
 
     volume_protocol = 'nbd'
     # The swap's mirror reads src and writes dst through NBD exports
-    # limited to 16 MiB/s each way: it lasts several of Cinder's polls.
+    # limited to 64 MiB/s each way: a 1 GiB swap lasts about 16 of
+    # Cinder's 1 s polls.
     cinder_conf = {
         'DEFAULT': {'attached_migration_mode': 'legacy',
                     'migration_poll_interval': 1},
-        'array1': {'nbd_throttle_bytes_sec': 16 * MiB}}
+        'array1': {'nbd_throttle_bytes_sec': 64 * MiB}}
 
     def test_cinder_progress_is_novas_swap_progress(self):
         server, volume, writer = self.attached_volume(seed=41)

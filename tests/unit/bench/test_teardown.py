@@ -23,8 +23,14 @@ class StopByPidTestCase(base.TestCase):
             argv = [sys.executable, '-c', 'import time; time.sleep(60)',
                     *argv]
         proc = subprocess.Popen(argv)
-        self.addCleanup(lambda: proc.poll() is None and proc.kill())
-        self.addCleanup(proc.wait)
+
+        def reap() -> None:
+            # One cleanup: cleanups run last-added first, and a wait
+            # before the kill sat out the whole sleep.
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
+        self.addCleanup(reap)
         return proc
 
     def test_stops_the_aio_of_its_state_only(self):
