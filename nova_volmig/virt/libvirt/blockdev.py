@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import time
 from typing import Any
 
 import libvirt
@@ -164,12 +165,16 @@ class QemuMonitor:
         request = {'execute': command}
         if arguments:
             request['arguments'] = arguments
+        started = time.monotonic()
         try:
             reply = json.loads(self.guest.qemu_monitor_command(
                 json.dumps(request), idempotent=idempotent))
         except (libvirt.libvirtError, ValueError) as e:
             raise lv_exc.QMPCommandFailed(command=command,
                                           domain=self.guest.uuid, reason=e)
+        finally:
+            LOG.debug('QMP %s on domain %s took %.1f ms', command,
+                      self.guest.uuid, (time.monotonic() - started) * 1000)
         if 'error' in reply:
             raise lv_exc.QMPCommandFailed(
                 command=command, domain=self.guest.uuid,
