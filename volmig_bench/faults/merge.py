@@ -113,7 +113,8 @@ def not_verified(row: dict) -> list[str]:
         out.append('src at start: %s' % start.get('error', 'no verdict'))
     after = row.get('after_migration') or {}
     if 'verdict' not in after:
-        out.append('after: %s not flattened' % after.get('format', '-'))
+        out.append('after: %s not flattened' % after['format']
+                   if guest_on(row) == 'overlay' else 'after: not made')
     if _final_read_as_raw(row):
         out.append('final: %s read as raw' % after.get('format'))
     return out

@@ -121,6 +121,15 @@ class MergeTestCase(base.TestCase):
         self.assertEqual('1', got['passed'])
         self.assertEqual('1', got['leaks'])
 
+    def test_a_check_not_made_is_named(self):
+        row = _row(after_migration=None,
+                   src_at_start={'error': 'start never seen'})
+        self.assertEqual(['src at start: start never seen',
+                          'after: not made'], merge.not_verified(row))
+        got = _cells(_result('A', row))['kill-compute-after-start']
+        self.assertEqual('0', got['passed'])
+        self.assertEqual('0 / 0 / 0', got['stale / missing / corrupt'])
+
     def test_a_flattened_overlay_is_verified(self):
         # Today's harness: the chain flattened, ``checked`` says qcow2.
         row = _row(outcome='stuck: x', after_migration=dict(
