@@ -16,7 +16,8 @@ Other sub-commands:
 * ``nbd-nodelay`` - measure qemu-storage-daemon's accepted NBD sockets and
   parallel 64 KiB writes over a shaped link, with and without
   ``TCP_NODELAY``.
-* ``report JSON`` - print the table and redraw the plot of a result file.
+* ``report JSON`` - print the table and redraw the plot of a result file;
+  ``report JSON JSON...`` - several fault scenario files in one table.
 * ``cleanup`` - remove namespaces and pools left by killed runs.
 """
 
@@ -151,8 +152,14 @@ def cmd_report(args) -> dict | None:
     from volmig_bench import scale_report
 
     if args.format == 'rst':
-        print(report.render_rst_file(args.json), end='')
+        print(report.render_rst_files(args.json), end='')
         return None
+    if len(args.json) > 1:
+        from volmig_bench.faults import merge
+
+        Console().print(merge.render_table(report.load_faults(args.json)))
+        return None
+    args.json = args.json[0]
     with open(args.json) as f:
         which = report.kind(json.load(f))
     if which == 'scale':
@@ -361,8 +368,9 @@ def main(argv: list[str] | None = None) -> int:
     nd.add_argument('--link-rate-mbit', type=float, default=1000)
     nd.add_argument('--link-latency-ms', type=float, default=10)
     nd.add_argument('--count', type=int, default=300)
-    rp = add('report', help='table and plot of a result file')
-    rp.add_argument('json')
+    rp = add('report', help='table and plot of a result file (or one '
+                            'table of several fault scenario files)')
+    rp.add_argument('json', nargs='+')
     rp.add_argument('--format', choices=('table', 'rst'), default='table',
                     help='rst: a list-table for the docs')
     add('cleanup', help='remove what killed runs left')

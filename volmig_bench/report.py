@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 
+from volmig_bench import exception
 from volmig_bench import flows
 from volmig_bench import plot
 from volmig_bench import results
@@ -147,6 +148,35 @@ def render_rst_file(path: str) -> str:
             return faults_run.render_rst(json.load(f))
     result = results.load_json(path)
     return render_rst(result, title=result['started_at'])
+
+
+def render_rst_files(paths: list[str]) -> str:
+    """``volmig-bench report --format rst PATH...``: one or several files.
+
+    One file: :func:`render_rst_file`. Several: fault scenario files only,
+    merged into one table, a row per case, every cell computed from the
+    files by the rules of :mod:`volmig_bench.faults.merge`.
+    """
+    if len(paths) == 1:
+        return render_rst_file(paths[0])
+    from volmig_bench.faults import merge
+
+    return merge.render_rst(load_faults(paths))
+
+
+def load_faults(paths: list[str]) -> list[dict]:
+    """The fault results of ``paths``; any other kind is refused."""
+    import json
+
+    from volmig_bench.faults import merge
+
+    for path in paths:
+        with open(path) as f:
+            if kind(json.load(f)) != 'faults':
+                raise exception.InvalidParameter(
+                    name='result file', value=path,
+                    reason='only fault scenario files merge')
+    return merge.load(paths)
 
 
 def render_summary(result: dict) -> list[str]:

@@ -15,6 +15,14 @@ The lines after the marker (blank lines skipped) must be exactly what
 or left behind by a re-run fails here, and so does a marker naming a file
 that is not committed.
 
+A marker may name several files, separated by spaces, each a path or a
+glob (resolved in sorted order; a glob matching no file fails): the table
+is then ``volmig-bench report --format rst FILE FILE...``
+(:func:`volmig_bench.report.render_rst_files`, which merges fault
+scenario runs into one table)::
+
+    .. volmig-results: results/faults/faults-*/results.json
+
 In the pages that report measurements (:data:`CITING`: the benchmark, the
 reliability page and the specs), every table needs a marker. Two other
 forms exist:
@@ -67,13 +75,11 @@ PENDING = frozenset({
     '2026-11-22T00:40:28Z',
     # benchmark.rst "Against the issue's bar": a summary of the above.
     'merged:issue-bar',
-    # reliability.rst "Results": the committed faults-20261206T035219Z
-    # .. faults-20261206T045421Z runs' rows, merged and corrected by hand
-    # (no renderer merges fault runs yet).
-    'merged:faults-20261206',
 })
 
 MARKER = re.compile(r'^\.\. volmig-results:\s*(?P<arg>.*?)\s*$')
+#: A marker's path that is a glob.
+GLOB = re.compile(r'[*?[]')
 #: Where a table starts: a table directive, a simple or a grid table.
 TABLE = re.compile(r'^(\.\. (list-table|csv-table|table)::'
                    r'|=+( +=+)+\s*$|\+(-+\+){2,}\s*$)')
@@ -146,12 +152,27 @@ def _inside_table(lines: list[str], i: int) -> bool:
     return False
 
 
+def resolve(arg: str, doc_root: str) -> tuple[list[str], list[str]]:
+    """The files a marker names (paths or globs), and those missing."""
+    paths, missing = [], []
+    for rel in arg.split():
+        pattern = os.path.normpath(os.path.join(doc_root, rel))
+        found = (sorted(p for p in glob.glob(pattern) if os.path.isfile(p))
+                 if GLOB.search(rel) else
+                 [pattern] if os.path.isfile(pattern) else [])
+        paths.extend(found)
+        if not found:
+            missing.append(rel)
+    return paths, missing
+
+
 def check_rendering(where: str, i: int, lines: list[str], start: int,
                     rel: str, doc_root: str) -> list[str]:
-    path = os.path.normpath(os.path.join(doc_root, rel))
-    if not os.path.isfile(path):
-        return ['%s:%d: %s is not committed' % (where, i + 1, rel)]
-    expected = report.render_rst_file(path).rstrip('\n').split('\n')
+    paths, missing = resolve(rel, doc_root)
+    if missing:
+        return ['%s:%d: %s is not committed' % (where, i + 1, m)
+                for m in missing]
+    expected = report.render_rst_files(paths).rstrip('\n').split('\n')
     got = [line.rstrip() for line in lines[start:start + len(expected)]]
     expected = [line.rstrip() for line in expected]
     if got == expected:
@@ -215,13 +236,15 @@ class DocResultsTest(base.TestCase):
         from volmig_bench import cli
 
         for rel in ('results/scale/count-8/results.json',
-                    'results/faults/faults-20261206T045421Z/results.json'):
-            path = os.path.join(DOC, rel)
+                    'results/faults/faults-20261206T045421Z/results.json',
+                    'results/faults/faults-*/results.json'):
+            paths, missing = resolve(rel, DOC)
+            self.assertEqual([], missing)
             out = io.StringIO()
             with contextlib.redirect_stdout(out):
-                self.assertEqual(0, cli.main(['report', '--format', 'rst',
-                                              path]))
-            self.assertEqual(report.render_rst_file(path), out.getvalue())
+                self.assertEqual(0, cli.main(['report', '--format', 'rst']
+                                             + paths))
+            self.assertEqual(report.render_rst_files(paths), out.getvalue())
 
     def test_the_marked_tables_cover_the_scale_runs(self):
         marked = set()
@@ -298,6 +321,55 @@ class CheckerTest(base.TestCase):
         self.assertIn('used by no page', self._check(
             '.. volmig-results: none: cases\n\n' + table,
             frozenset({'run-1'}))[0])
+
+    FAULTS = ('faults-20261206T040646Z', 'faults-20261206T042025Z')
+
+    def _faults_tree(self, body: str) -> str:
+        root = self._tree(body)
+        for run in self.FAULTS:
+            os.makedirs(os.path.join(root, 'results', 'faults', run),
+                        exist_ok=True)
+            with open(os.path.join(DOC, 'results', 'faults', run,
+                                   'results.json')) as f:
+                data = f.read()
+            with open(os.path.join(root, 'results', 'faults', run,
+                                   'results.json'), 'w') as f:
+                f.write(data)
+        return root
+
+    def _merged(self) -> str:
+        return report.render_rst_files([
+            os.path.join(DOC, 'results', 'faults', run, 'results.json')
+            for run in self.FAULTS])
+
+    def test_a_glob_names_the_merged_rendering(self):
+        for arg in ('results/faults/faults-*/results.json',
+                    'results/faults/faults-20261206T042025Z/results.json '
+                    'results/faults/faults-20261206T040646Z/results.json'):
+            body = '.. volmig-results: %s\n\n%s' % (arg, self._merged())
+            root = self._faults_tree(body)
+            self.assertEqual([], check_docs(
+                root, frozenset(), {os.path.join(root, 'benchmark.rst')}),
+                arg)
+
+    def test_a_merged_table_missing_a_run_fails(self):
+        # One run's rendering under a glob naming two runs.
+        one = report.render_rst_file(os.path.join(
+            DOC, 'results', 'faults', self.FAULTS[0], 'results.json'))
+        root = self._faults_tree(
+            '.. volmig-results: results/faults/faults-*/results.json\n\n'
+            + one)
+        problems = check_docs(root, frozenset(),
+                              {os.path.join(root, 'benchmark.rst')})
+        self.assertEqual(1, len(problems), problems)
+        self.assertIn('differs from', problems[0])
+
+    def test_a_glob_matching_nothing_fails(self):
+        problems = self._check(
+            '.. volmig-results: results/gone-*/results.json\n\n'
+            + self._rendering())
+        self.assertIn('results/gone-*/results.json is not committed',
+                      problems[0])
 
     def test_none_needs_a_reason(self):
         table = ('.. list-table::\n   :header-rows: 1\n\n'
