@@ -5,12 +5,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import psutil
 
 from tests import base
 from volmig_bench import teardown
+from volmig_common import polling
 
 
 class StopByPidTestCase(base.TestCase):
@@ -31,6 +31,11 @@ class StopByPidTestCase(base.TestCase):
                 proc.kill()
             proc.wait()
         self.addCleanup(reap)
+        # Until it has exec'd (bash: twice), the child shows its parent's
+        # command line, which teardown rightly refuses to recognise.
+        shown = name or argv[-1]
+        polling.wait_for(lambda: shown in psutil.Process(proc.pid).cmdline(),
+                         10, 0.01, 'child exec')
         return proc
 
     def test_stops_the_aio_of_its_state_only(self):
@@ -61,7 +66,6 @@ class StopByPidTestCase(base.TestCase):
                 json.dump({'pid': pid}, f)
         with open(os.path.join(records, 'broken.json'), 'w') as f:
             f.write('{')
-        time.sleep(0.2)     # bash has exec'ed
         teardown.stop_leftover_exports(aio_state)
         self.assertEqual(-signal.SIGTERM, daemon.wait(10))
         # A python process under a recorded pid is not a daemon of ours.
