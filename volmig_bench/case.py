@@ -46,6 +46,9 @@ FAMILIES: dict[str, type[flow_base.FlowRun]] = {
 }
 FLAVOR = '2'            # volmig.small, 256 MiB: the guest kernel needs 96
 BOOT_TIMEOUT = 180.0
+#: what a block job copies at least per guest write (QEMU's default
+#: dirty-bitmap granularity of a mirror or active commit)
+CHUNK = 64 * 1024
 STOP_TIMEOUT = 120.0
 
 
@@ -152,16 +155,24 @@ class CaseRun:
                 % (self.case.label, when))
 
     def _guest_bytes(self, timeline: stats.LatencyTimeline):
-        n = timeline.latency_us.size
-        sizes = np.fromiter(
-            (w.size for w in expected.schedule(
-                self.params.seed, self.params.mix, self.case.size, n)),
-            dtype=np.int64, count=n)
+        """``issued(start, end)``: (bytes, 64 KiB-chunk bytes) written.
 
-        def issued(start: float, end: float) -> int:
+        The second is the bytes of the distinct 64 KiB-aligned chunks
+        those writes touched: the least a block job that copies whole
+        chunks must move for them.
+        """
+        n = timeline.latency_us.size
+        offsets, sizes = expected.schedule_arrays(
+            self.params.seed, self.params.mix, self.case.size, n, 0,
+            self.params.align)
+        offsets = offsets.astype(np.int64)
+        sizes = sizes.astype(np.int64)
+
+        def issued(start: float, end: float) -> tuple[int, int]:
             mask = ((timeline.window_start >= start)
                     & (timeline.window_start < end))
-            return int(sizes[mask].sum())
+            return int(sizes[mask].sum()), stats.chunk_bytes(
+                offsets[mask], sizes[mask], CHUNK)
 
         return issued
 

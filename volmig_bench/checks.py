@@ -18,7 +18,9 @@ from volmig_bench import results
 
 #: the bench's verdicts: new flow several times below legacy
 SEVERAL = 3.0
-COMPLETE_WAIT_LIMIT_S = 1.0
+#: bytes through the compute host over the guest's 64 KiB chunks written
+#: during the migration: each crosses the host once, plus little
+BYTES_OVER_GUEST_LIMIT = 1.2
 
 
 def verify_volume(final_path: str, base_path: str,
@@ -78,12 +80,13 @@ def run_checks(result: dict) -> list[dict]:
         if not waits:
             continue
         name = 'Cinder waits under %g s in complete (%s)' % (
-            COMPLETE_WAIT_LIMIT_S, flow.name)
+            flow.complete_wait_limit_s, flow.name)
         if flow.complete_wait_note:
             name += '; ' + flow.complete_wait_note
         checks.append({'name': name, 'fatal': False,
-                       'ok': max(waits) < COMPLETE_WAIT_LIMIT_S,
+                       'ok': max(waits) < flow.complete_wait_limit_s,
                        'detail': 'max %.3f s' % max(waits)})
+    checks.extend(_bytes_checks(new))
     for summary in result.get('summary', []):
         if summary['link'] != 'nbd' or summary['flow'] != flows.HEADLINE:
             continue
@@ -97,6 +100,33 @@ def run_checks(result: dict) -> list[dict]:
                                     summary['array'], what),
                 'ok': ratio >= SEVERAL, 'fatal': False,
                 'detail': 'legacy / new = %.1fx' % ratio})
+    return checks
+
+
+def _bytes_checks(new: list[dict]) -> list[dict]:
+    """Per new flow: what crossed the host against what the guest wrote.
+
+    Only rows whose bytes are the storage link's counters (nbd) count:
+    what the guest wrote during the migration, in the 64 KiB chunks a
+    block job copies, should cross the compute host about once.
+    """
+    checks = []
+    for flow in flows.new_flows():
+        ratios = [(r['bytes_through_compute'] / r['guest_chunk_bytes_during'],
+                   r) for r in new if r['flow'] == flow.name
+                  and r.get('bytes_source') == 'link counters'
+                  and r.get('guest_chunk_bytes_during')
+                  and r.get('bytes_through_compute') is not None]
+        if not ratios:
+            continue
+        worst, row = max(ratios, key=lambda pair: pair[0])
+        checks.append({
+            'name': 'bytes via compute at most %gx the guest\'s 64 KiB '
+                    'chunks written during the migration (%s)'
+                    % (BYTES_OVER_GUEST_LIMIT, flow.name),
+            'fatal': False, 'ok': worst <= BYTES_OVER_GUEST_LIMIT,
+            'detail': 'max %.2fx, %s' % (
+                worst, results.format_size(row['size']))})
     return checks
 
 

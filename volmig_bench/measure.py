@@ -103,7 +103,8 @@ def build_row(obs: Observation, case: plan_mod.Case,
     """The result row of one migration (schema volmig-bench/1).
 
     ``guest_bytes(from, to)`` gives the bytes the guest issued in a host
-    time interval, when known.
+    time interval and the bytes of the 64 KiB chunks they touched, when
+    known.
     """
     record = obs.cinder_record or {}
     phases = {k: clock.server_time(v)
@@ -133,8 +134,8 @@ def build_row(obs: Observation, case: plan_mod.Case,
     else:
         values['bytes_source'] = None
     if guest_bytes is not None:
-        values['guest_bytes_during'] = guest_bytes(obs.called_at,
-                                                   obs.ended_at)
+        values['guest_bytes_during'], values['guest_chunk_bytes_during'] = \
+            guest_bytes(obs.called_at, obs.ended_at)
     block = {'start': None, 'pivots': []}
     if timeline is not None:
         if not legacy and phases.get('nova_start_called') is not None:

@@ -36,6 +36,7 @@ def _lat(summary: dict) -> str:
 COLUMNS = ('size', 'link', 'array', 'flow', 'total s',
            'wait in complete s', 'async finish s', 'copy / raw copy s',
            'writes blocked ms: start / pivots', 'MB via compute',
+           'guest MB in 64 KiB chunks',
            'p50/p99 ms before', 'p50/p99 ms during', 'legacy converged',
            'checksum')
 CAPTION = ('total: migrate call until the migration fully ended; '
@@ -43,7 +44,8 @@ CAPTION = ('total: migrate call until the migration fully ended; '
            'copy: Cinder\'s copy phase vs the array\'s raw copy of the '
            'same bytes; MB via compute: storage-link counters (nbd) or, '
            'marked *, the hypervisor\'s own disk I/O (file: local, no '
-           'network)')
+           'network); guest MB in 64 KiB chunks: the distinct 64 KiB '
+           'chunks the guest wrote during the migration')
 
 
 def _copy_cells(row: dict) -> str:
@@ -73,7 +75,7 @@ def row_cells(row: dict) -> list[str]:
             _s(row.get('nova_finish_s')), _copy_cells(row),
             '%s / %s' % (_ms(block['start']),
                          ', '.join(_ms(p) for p in block['pivots']) or '-'),
-            through,
+            through, _mb(row.get('guest_chunk_bytes_during')),
             _lat(row['guest_latency']['before']),
             _lat(row['guest_latency']['during']), converged,
             ('ok' if row['checksum_ok'] else
@@ -130,8 +132,9 @@ def render_rst_file(path: str) -> str:
 
     The text the docs quote verbatim after a ``.. volmig-results: PATH``
     marker (``tests.unit.test_doc_results``): the default scenario's
-    table titled by its start time, the scale scenario's table and
-    summary lines, or the fault scenario's rows.
+    table titled by its start time with its summary and check lines, the
+    scale scenario's table and summary lines, or the fault scenario's
+    rows.
     """
     import json
 
@@ -147,7 +150,8 @@ def render_rst_file(path: str) -> str:
         with open(path) as f:
             return faults_run.render_rst(json.load(f))
     result = results.load_json(path)
-    return render_rst(result, title=result['started_at'])
+    return render_rst(result, title=result['started_at']) + '\n' + ''.join(
+        '| %s\n' % line for line in render_summary(result))
 
 
 def render_rst_files(paths: list[str]) -> str:

@@ -68,6 +68,10 @@ Optional fields the full run adds (absent or null otherwise):
                            writes, nothing crosses a network)
 ``guest_bytes_during``     bytes the guest issued during the migration
                            (they cross the link too)
+``guest_chunk_bytes_during``
+                           the bytes of the distinct 64 KiB-aligned
+                           chunks those writes touched: the least a
+                           block job copying whole chunks moves for them
 ``ready_s``                legacy: swap call until the mirror's first
                            ``ready`` (the pivot may wait long after it)
 ``phases_s``               Cinder's phase timestamps (Nova calls, copy)
@@ -150,6 +154,8 @@ ROW_SCHEMA = {
         'bytes_source': {'enum': ['link counters', 'qemu process io',
                                   None]},
         'guest_bytes_during': {'type': ['integer', 'null'], 'minimum': 0},
+        'guest_chunk_bytes_during': {'type': ['integer', 'null'],
+                                     'minimum': 0},
         'bytes_to_array': {'type': ['integer', 'null'], 'minimum': 0},
         'bytes_from_array': {'type': ['integer', 'null'], 'minimum': 0},
         'raw_copy_method': {'type': ['string', 'null']},
@@ -206,6 +212,7 @@ def new_row(flow: str, link: str, link_kind: str, array: str, size: int,
         'error': None, 'status': None, 'rate': None, 'cinder_done_s': None,
         'nova_finish_s': None, 'complete_mode': None, 'copy_method': None,
         'bytes_source': None, 'guest_bytes_during': None,
+        'guest_chunk_bytes_during': None,
         'bytes_to_array': None, 'bytes_from_array': None,
         'raw_copy_method': None, 'phases_s': {}, 'ready_s': None,
     }

@@ -148,6 +148,16 @@ class LatencyTimeline:
         return out
 
 
+def chunk_bytes(offsets: np.ndarray, sizes: np.ndarray, chunk: int) -> int:
+    """Bytes of the distinct ``chunk``-aligned chunks the writes touch."""
+    if not len(offsets):
+        return 0
+    first = offsets // chunk
+    last = (offsets + np.maximum(sizes, 1) - 1) // chunk
+    spans = [np.arange(a, b + 1) for a, b in zip(first, last)]
+    return int(np.unique(np.concatenate(spans)).size) * chunk
+
+
 def achieved_rate(log: protocol.WriterLog, params: protocol.WriterParams,
                   disk_size: int) -> float:
     """Bytes per second the writer achieved over its reported windows."""

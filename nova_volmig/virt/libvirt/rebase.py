@@ -215,20 +215,25 @@ STEP_REBASE_SWITCHED = 'complete:rebase_switched'
 MODE_REBASE = 'rebase'
 
 
-def _switch_of(guest, layout) -> RebaseSwitch:
-    return RebaseSwitch(guest, guest.get_disk(layout.disk),
+def _switch_of(guest, layout, disk: config.DiskState | None = None
+               ) -> RebaseSwitch:
+    return RebaseSwitch(guest, disk or guest.get_disk(layout.disk),
                         layout.start_overlay.path, layout.src, layout.dst)
 
 
-def complete(guest, layout, migration) -> bool:
+def complete(guest, layout, migration,
+             disk: config.DiskState | None = None) -> bool:
     """The synchronous part of a ``rebase`` complete: the switch.
+
+    ``disk`` is the disk as the caller just read it (each read of a
+    rebased disk costs QEMU's graph: Cinder waits on this call).
 
     Returns False, having recorded why in driver_data['rebase_fallback']
     and the log, when this QEMU cannot switch or a QMP call failed before
     the guest read dst: the caller then completes this migration the
     ``two_step`` way, and nothing is half-switched.
     """
-    switch = _switch_of(guest, layout)
+    switch = _switch_of(guest, layout, disk)
     try:
         switch.check_capable()
         graph = switch.monitor.block_graph()

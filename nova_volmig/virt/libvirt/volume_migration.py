@@ -224,7 +224,7 @@ class LibvirtVolumeMigrator:
             self._abort_job(device, 'leftover')
         mode = CONF.libvirt.volume_migration_complete_mode
         if mode == MODE_REBASE:
-            if rebase.complete(guest, layout, migration):
+            if rebase.complete(guest, layout, migration, disk):
                 return self._switched(guest, layout, migration,
                                       State.SWITCHED_TO_DST)
             mode = MODE_TWO_STEP
@@ -259,8 +259,8 @@ class LibvirtVolumeMigrator:
                        else State.ON_DST)
 
     def _switched(self, guest, layout, migration, expected: State) -> None:
-        self._expect(guest, layout, expected)
-        self._persist_live_disk(guest, layout)
+        live = self._expect(guest, layout, expected)
+        self._persist_live_disk(guest, layout, live)
         migration.save_driver_data(step=STEP_SWITCHED)
         LOG.info('Volume migration of %s: domain %s released src',
                  migration.src_attachment_id, guest.uuid)
@@ -433,17 +433,23 @@ class LibvirtVolumeMigrator:
                 raise lv_exc.LibvirtCallFailed(
                     call='blockJobAbort', domain=device.guest.uuid, reason=e)
 
-    def _expect(self, guest, layout, expected: State) -> None:
+    def _expect(self, guest, layout, expected: State) -> config.DiskSource:
+        """The disk's live source, which must be in state ``expected``."""
         disk = guest.get_disk(layout.disk)
         state = layout.classify(disk.source, guest.uuid)
         if state is not expected:
             raise lv_exc.UnexpectedDiskChain(
                 disk=layout.disk, domain=guest.uuid,
                 actual=disk.source.describe(), expected=expected.value)
+        return disk.source
 
-    def _persist_live_disk(self, guest, layout) -> None:
-        """Make the persistent definition boot on the live chain."""
-        live = guest.get_disk(layout.disk).source
+    def _persist_live_disk(self, guest, layout,
+                           live: config.DiskSource | None = None) -> None:
+        """Make the persistent definition boot on the live chain.
+
+        ``live`` is the live source if just read.
+        """
+        live = live or guest.get_disk(layout.disk).source
         persistent = guest.get_disk(layout.disk, dump_inactive=True).source
         if persistent is not None and persistent.chain() == live.chain():
             return

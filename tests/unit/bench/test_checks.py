@@ -55,6 +55,27 @@ class VerdictTestCase(base.TestCase):
         self.assertIn('5.0x faster than legacy', '\n'.join(lines))
         self.assertIn('[short]', '\n'.join(lines))
 
+    def test_rebase_wait_limit_and_bytes_over_guest_chunks(self):
+        rows = [_row('new', 2.0, 0.4, bytes_=300),
+                _row('new-rebase', 2.0, 0.25, bytes_=110),
+                _row('legacy', 10.0, bytes_=2000),
+                _row('new-rebase', 2.0, 0.1, bytes_=5, link='file')]
+        for row in rows:
+            row['guest_chunk_bytes_during'] = 100
+            row['bytes_source'] = ('link counters' if row['link'] == 'nbd'
+                                   else 'qemu process io')
+        found = {c['name']: c for c in self._result(rows)['checks']}
+        wait = [c for n, c in found.items()
+                if n.startswith('Cinder waits under 0.2 s in complete '
+                                '(new-rebase)')]
+        self.assertEqual([False], [c['ok'] for c in wait])   # 0.25 s
+        ratio = {n.rsplit('(', 1)[1][:-1]: c for n, c in found.items()
+                 if n.startswith('bytes via compute at most 1.2x')}
+        self.assertEqual({'new', 'new-rebase'}, set(ratio))
+        self.assertFalse(ratio['new']['ok'])              # 3x: twice
+        self.assertTrue(ratio['new-rebase']['ok'])        # 1.1x, nbd only
+        self.assertIn('max 1.10x', ratio['new-rebase']['detail'])
+
     def test_summary_says_slower_when_new_is_slower(self):
         result = self._result([_row('new', 2.5, 0.4, bytes_=100),
                                _row('legacy', 2.0, bytes_=2000)])

@@ -71,7 +71,8 @@ class BuildRowTestCase(base.TestCase):
     def test_new_flow_row(self):
         row = measure.build_row(self._new_obs(), CASE, _timeline(), CLOCK,
                                 raw_copy_s=0.5, legacy_timeout_s=120,
-                                guest_bytes=lambda a, b: int((b - a) * 10))
+                                guest_bytes=lambda a, b: (int((b - a) * 10),
+                                                          65536))
         results.validate(results.new_result({}) | {'rows': [row]})
         self.assertAlmostEqual(4.0, row['total_s'])
         self.assertAlmostEqual(3.0, row['cinder_done_s'])
@@ -83,6 +84,7 @@ class BuildRowTestCase(base.TestCase):
         self.assertEqual(40 * 10 ** 6, row['bytes_to_array'])
         self.assertEqual('link counters', row['bytes_source'])
         self.assertEqual(40, row['guest_bytes_during'])
+        self.assertEqual(65536, row['guest_chunk_bytes_during'])
         self.assertEqual('two_step', row['complete_mode'])
         self.assertEqual('reflink', row['copy_method'])
         # The 40 ms write was issued during start; 9 ms around the pivot

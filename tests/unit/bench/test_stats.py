@@ -1,5 +1,7 @@
 """Latency phases on the host clock."""
 
+import numpy as np
+
 from tests import base
 from volmig_bench import exception
 from volmig_bench.guest import protocol
@@ -82,6 +84,16 @@ class TimelineTestCase(base.TestCase):
         self.assertAlmostEqual(0.0505, s.p50_ms, places=2)
         self.assertIsInstance(s.p99_ms, float)
         self.assertEqual(0.1, s.max_ms)
+
+    def test_chunk_bytes_counts_distinct_chunks(self):
+        K = 1024
+        offsets = np.array([0, 4 * K, 60 * K, 128 * K], dtype=np.int64)
+        sizes = np.array([4 * K, 4 * K, 8 * K, 64 * K], dtype=np.int64)
+        # chunks 0 (twice), 0-1 (the write across a boundary), 2
+        self.assertEqual(3 * 64 * K, stats.chunk_bytes(offsets, sizes,
+                                                       64 * K))
+        self.assertEqual(0, stats.chunk_bytes(offsets[:0], sizes[:0],
+                                              64 * K))
 
     def test_achieved_rate(self):
         params = protocol.WriterParams(mix=((65536, 1),))
