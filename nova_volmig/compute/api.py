@@ -519,7 +519,8 @@ class API:
                 attachment_id=dst_attachment_id,
                 reason=_('it is not for instance %s') % instance.uuid)
         self._check_host_up(context, instance)
-        migration.begin_complete(dst_attachment_id)
+        migration.begin_complete(dst_attachment_id,
+                                 dst.get('connection_info'))
         self._leave_running(context, instance, ACTION_COMPLETE)
         try:
             self.compute_rpcapi.volume_migration_complete(
