@@ -278,7 +278,7 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
                              'file:xfs)')
     parser.add_argument('--flows', default=None,
                         help='flows, in the order they alternate (default '
-                             'new,legacy,new-write_blocking)')
+                             'new,legacy,new-write_blocking,new-rebase)')
     parser.add_argument('--repeat', type=int, default=1,
                         help='rounds of the flows per volume')
     parser.add_argument('--sweep', default=None,

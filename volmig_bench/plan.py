@@ -146,7 +146,8 @@ class BenchPlan:
     align: int = 4 * KiB
     fraction: float = 0.6
     backends: tuple[Backend, ...] = DEFAULT_BACKENDS
-    flows: tuple[str, ...] = ('new', 'legacy', 'new-write_blocking')
+    flows: tuple[str, ...] = ('new', 'legacy', 'new-write_blocking',
+                              'new-rebase')
     repeat: int = 1
     link: link.LinkSpec = link.LinkSpec()
     #: 'auto' (namespace, else throttle group), 'netns', 'throttle-group'

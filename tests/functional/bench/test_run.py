@@ -107,11 +107,12 @@ class BenchRunTestCase(base.TestCase):
                          result['params']['backends_run'])
         self.assertEqual('netns-veth', result['params']['link']['kind'])
         rows = result['rows']
-        self.assertEqual(6, len(rows))
+        self.assertEqual(8, len(rows))
         for backend in (('nbd', 'cfr'), ('file', 'xfs-reflink')):
             flows = [r['flow'] for r in rows
                      if (r['link'], r['array']) == backend]
-            self.assertEqual(['new', 'legacy', 'new-write_blocking'], flows)
+            self.assertEqual(['new', 'legacy', 'new-write_blocking',
+                              'new-rebase'], flows)
         for row in rows:
             self.assertTrue(row['checksum_ok'], row)
             self.assertEqual('success', row['status'], row)
@@ -134,8 +135,8 @@ class BenchRunTestCase(base.TestCase):
             self.assertIsNotNone(row['nova_finish_s'])
             self.assertIsNotNone(row['write_block_s']['start'])
             self.assertEqual(
-                {'new': 'two_step', 'new-write_blocking': 'write_blocking'}
-                [row['flow']], row['complete_mode'])
+                {'new': 'two_step', 'new-write_blocking': 'write_blocking',
+                 'new-rebase': 'rebase'}[row['flow']], row['complete_mode'])
             # Start, copy, complete happen in that order.
             phases = row['phases_s']
             self.assertLess(phases['nova_start_returned'],
@@ -151,7 +152,7 @@ class BenchRunTestCase(base.TestCase):
                              'copy_file_range')
         xfs_new = [r for r in rows if r['array'] == 'xfs-reflink'
                    and r['flow'] != 'legacy']
-        self.assertEqual(['reflink'] * 2, [r['copy_method']
+        self.assertEqual(['reflink'] * 3, [r['copy_method']
                                            for r in xfs_new])
         for run in result['runs']:
             self.assertTrue(run['checksum_ok'], run)

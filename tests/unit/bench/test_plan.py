@@ -26,9 +26,10 @@ class PlanTestCase(base.TestCase):
         self.assertEqual(link.LinkSpec(10 ** 9, 10.0), p.link)
         self.assertEqual(['nbd:cfr', 'file:cfr', 'file:xfs-reflink'],
                          [str(b) for b in p.backends])
-        self.assertEqual(('new', 'legacy', 'new-write_blocking'), p.flows)
+        self.assertEqual(('new', 'legacy', 'new-write_blocking', 'new-rebase'),
+                         p.flows)
         self.assertEqual(3, len(p.cases()))
-        self.assertEqual(3, p.migrations_per_case)
+        self.assertEqual(4, p.migrations_per_case)
 
     def test_convergence_scenario(self):
         p = _plan('--scenario', 'convergence')
