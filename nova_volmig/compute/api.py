@@ -519,8 +519,7 @@ class API:
                 attachment_id=dst_attachment_id,
                 reason=_('it is not for instance %s') % instance.uuid)
         self._check_host_up(context, instance)
-        migration.begin_complete(dst_attachment_id,
-                                 dst.get('connection_info'))
+        migration.begin_complete(dst_attachment_id)
         self._leave_running(context, instance, ACTION_COMPLETE)
         try:
             self.compute_rpcapi.volume_migration_complete(

@@ -175,18 +175,15 @@ class VolumeMigration:
         self._save({'status': Status.ERROR, 'error': reason},
                    {'status': Status.STARTING}, 'start')
 
-    def begin_complete(self, dst_attachment_id: str,
-                       dst_connection_info: dict | None = None) -> None:
+    def begin_complete(self, dst_attachment_id: str) -> None:
         """running -> completing, towards ``dst_attachment_id``.
 
-        ``dst_connection_info`` is Cinder's, when the attachment the API
-        just read carries one (it spares the compute host a second read
-        while Cinder waits); else the compute host makes it with its
-        connector. The one of an earlier attempt never holds.
+        dst's connection_info is the compute host's to fetch (and the
+        one of an earlier attempt no longer holds).
         """
         self._save({'status': Status.COMPLETING,
                     'dst_attachment_id': dst_attachment_id,
-                    'dst_connection_info': dst_connection_info or None,
+                    'dst_connection_info': None,
                     'claimed_by': None, 'error': None},
                    {'status': Status.RUNNING}, 'complete')
 
