@@ -62,20 +62,7 @@ CITING = ('benchmark.rst', 'reliability.rst', 'specs/*.rst')
 #: by run id (or, for a table merged by hand from several runs, a name
 #: for it). The goal is an empty set: each entry leaves when its table
 #: is replaced by a marked rendering of a committed run.
-PENDING = frozenset({
-    # benchmark.rst "The default run": make bench from a clean clone.
-    '2026-11-22T00:37:55Z',
-    # benchmark.rst "1 GiB, four default runs": ranges over four runs.
-    'merged:default-1GiB-four-runs',
-    # benchmark.rst "Larger volumes": 4 GiB (two runs) and 16 GiB.
-    'merged:larger-volumes',
-    # benchmark.rst "Write rate sweep": --sweep rates=10M,20M,40M.
-    'unknown-run:rate-sweep',
-    # benchmark.rst "Convergence scenario".
-    '2026-11-22T00:40:28Z',
-    # benchmark.rst "Against the issue's bar": a summary of the above.
-    'merged:issue-bar',
-})
+PENDING: frozenset = frozenset()   # empty: every table cites a run
 
 MARKER = re.compile(r'^\.\. volmig-results:\s*(?P<arg>.*?)\s*$')
 #: A marker's path that is a glob.
