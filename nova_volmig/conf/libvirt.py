@@ -39,8 +39,9 @@ libvirt_opts = [
                                    'from src to dst in the running QEMU '
                                    '(QMP, no data copied), close src, '
                                    'return; then an active commit into '
-                                   'dst. Falls back to two_step where '
-                                   'QEMU cannot')],
+                                   'dst. Network volumes only: file and '
+                                   'block volumes, and a QEMU that '
+                                   'cannot, fall back to two_step')],
                mutable=True,
                help='How complete moves the guest from src to dst. '
                     'Mutable: a SIGHUP applies a new value to the next '

@@ -221,6 +221,20 @@ def _switch_of(guest, layout, disk: config.DiskState | None = None
                         layout.start_overlay.path, layout.src, layout.dst)
 
 
+def local_source(src: config.DiskSource) -> str | None:
+    """Why src cannot be switched away from, or None for a network one.
+
+    libvirt's security driver stats and relabels the path its XML names
+    when it starts the commit: after a switch that is still src, which
+    Cinder deletes once complete returns.
+    """
+    if src.kind == 'network':
+        return None
+    return ('src is a local %s (%s): libvirt would stat and relabel it, '
+            'as its XML still names it, when the commit starts after '
+            'Cinder deleted it' % (src.kind, src.uri))
+
+
 def complete(guest, layout, migration,
              disk: config.DiskState | None = None) -> bool:
     """The synchronous part of a ``rebase`` complete: the switch.
@@ -233,6 +247,9 @@ def complete(guest, layout, migration,
     the guest read dst: the caller then completes this migration the
     ``two_step`` way, and nothing is half-switched.
     """
+    local = local_source(layout.src)
+    if local:
+        return _fall_back(guest, layout, migration, local)
     switch = _switch_of(guest, layout, disk)
     try:
         switch.check_capable()

@@ -11,6 +11,8 @@ files, never against that XML.
 
 from __future__ import annotations
 
+import os
+
 from nova_volmig.virt.libvirt import blockdev
 from nova_volmig.virt.libvirt import config
 from nova_volmig.virt.libvirt import driver as libvirt_driver
@@ -206,7 +208,42 @@ class _Rebase:
 
 
 class FileRebaseTest(_Rebase, base.LibvirtFunctionalTestCase):
+    """File volumes fall back to two_step, on real QEMU.
+
+    After a switch libvirt's XML still names src, and libvirt stats and
+    relabels a local file's path when it starts the commit: with src
+    deleted by Cinder once complete returned, the commit failed and the
+    guest's writes stayed on the overlay (the bench found it).
+    """
+
     volume_kind = 'file'
+    expect_fallback = 'local file'
+
+    def test_src_deleted_once_complete_returns(self):
+        src = self.make_volume('src', seed=14)
+        dst = self.make_volume('dst', random_fill=False)
+        instance = self.spawn({base.DEVICE: src})
+        writer = self.writer(instance, src)
+        writer.write_some(3)
+        migration = self.handle(instance, src)
+        self.driver.volume_migration_start(None, instance, migration)
+        src_at_start = src.sha256()
+        lv_fixtures.copy_volume(src.uri, dst.uri,
+                                between=lambda: writer.write_some(2))
+        migration.dst_connection_info = dst.connection_info
+        self.driver.volume_migration_complete(None, instance, migration)
+        # Cinder deletes src now; its path is gone (kept aside to check).
+        aside = src.uri + '.deleted'
+        os.rename(src.uri, aside)
+        writer.write_some(2)
+        self.driver.volume_migration_complete_finish(None, instance,
+                                                     migration)
+        writer.write_some(2)
+        self.assertEqual(writer.sha256(), dst.sha256())
+        self.assertDiskOn(instance, dst)
+        self.assertNoOverlays()
+        os.rename(aside, src.uri)
+        self.assertEqual(src_at_start, src.sha256())
 
 
 class NBDRebaseTest(_Rebase, base.LibvirtFunctionalTestCase):
@@ -216,14 +253,15 @@ class NBDRebaseTest(_Rebase, base.LibvirtFunctionalTestCase):
 class BlockRebaseTest(_Rebase, base.LibvirtFunctionalTestCase):
     """Block volumes fall back to two_step, on real QEMU.
 
+    As file volumes (libvirt relabels the path its XML names); besides,
     libvirt runs QEMU in a private mount namespace whose /dev holds only
-    the devices libvirt set up, so ``blockdev-add`` of dst's device fails
-    before the switch: the migration completes ``two_step``, says why in
-    driver_data, and every invariant holds.
+    the devices libvirt set up, so ``blockdev-add`` of dst's device would
+    fail: the migration completes ``two_step``, says why in driver_data,
+    and every invariant holds.
     """
 
     volume_kind = 'block'
-    expect_fallback = 'No such file or directory'
+    expect_fallback = 'local block'
 
 
 class FileRebaseModeMatrixTest(test_volume_migration._MigrationMatrix,

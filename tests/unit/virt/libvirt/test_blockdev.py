@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from unittest import mock
 
+import fixtures
 import libvirt
 
 from nova_volmig.virt.libvirt import blockdev
@@ -209,7 +210,33 @@ class TestRebaseSwitch(base.TestCase):
         self.assertUntouched()
 
 
+#: the real check, for the test that undoes TestRebaseComplete's patch
+LOCAL_SOURCE = rebase.local_source
+
+
 class TestRebaseComplete(base.TestCase):
+
+    def setUp(self):
+        super().setUp()
+        # FakeQemu's nodes are files; libvirt's objection to local
+        # sources is tested on its own below.
+        self.useFixture(fixtures.MockPatch(
+            'nova_volmig.virt.libvirt.rebase.local_source',
+            return_value=None))
+
+    def test_local_src_falls_back_before_any_qmp(self):
+        self.useFixture(fixtures.MockPatch(
+            'nova_volmig.virt.libvirt.rebase.local_source',
+            side_effect=LOCAL_SOURCE))
+        qemu = fake_qemu.FakeQemu()
+        layout, migration = self._layout()
+        self.assertFalse(rebase.complete(FakeGuest(qemu), layout, migration))
+        reason = migration.save_driver_data.call_args.kwargs[
+            'rebase_fallback']
+        self.assertIn('local file', reason)
+        self.assertEqual([], qemu.calls)
+        self.assertIsNone(LOCAL_SOURCE(config.DiskSource.from_uri(
+            'nbd://127.0.0.1:10809/volume-1')))
 
     def _layout(self):
         migration = mock.Mock(driver_data={}, src_attachment_id='a')
