@@ -51,9 +51,7 @@ from volmig_bench import host  # noqa: E402
 from volmig_bench import link  # noqa: E402
 from volmig_bench import nbd  # noqa: E402
 from volmig_bench import plan as plan_mod  # noqa: E402
-from volmig_bench import plot  # noqa: E402
 from volmig_bench import report  # noqa: E402
-from volmig_bench import results  # noqa: E402
 from volmig_bench import xfs_pool  # noqa: E402
 
 SUBCOMMANDS = ('run', 'probe', 'guest-build', 'guest-check', 'nbd-nodelay',
@@ -144,49 +142,6 @@ def cmd_nbd_nodelay(args) -> dict:
                             'seconds': seconds,
                             'link_bytes': (lnk.counters() - before).total})
     return {'link': spec.describe(), 'results': results}
-
-
-def cmd_report(args) -> dict | None:
-    from rich.console import Console
-
-    from volmig_bench import scale_report
-
-    if args.format == 'rst':
-        print(report.render_rst_files(args.json), end='')
-        return None
-    if len(args.json) > 1:
-        from volmig_bench.faults import merge
-
-        Console().print(merge.render_table(report.load_faults(args.json)))
-        return None
-    args.json = args.json[0]
-    with open(args.json) as f:
-        which = report.kind(json.load(f))
-    if which == 'scale':
-        return _report_scale(args, scale_report)
-    if which == 'faults':
-        from volmig_bench.faults import run as faults_run
-
-        with open(args.json) as f:
-            Console().print(faults_run.render_table(json.load(f)))
-        return None
-    result = results.load_json(args.json)
-    Console().print(report.render_table(result))
-    for line in report.render_summary(result):
-        Console().print(line, markup=False, highlight=False)
-    png = plot.write_plot(result, os.path.splitext(args.json)[0] + '.png')
-    return {'png': png}
-
-
-def _report_scale(args, scale_report) -> dict | None:
-    from rich.console import Console
-
-    result = scale_report.load_json(args.json)
-    Console().print(scale_report.render_table(result))
-    for line in scale_report.summary_lines(result):
-        Console().print(line, markup=False, highlight=False)
-    return {'png': scale_report.write_plot(
-        result, os.path.splitext(args.json)[0] + '.png')}
 
 
 def build_plan(args) -> plan_mod.BenchPlan:
@@ -381,7 +336,7 @@ def main(argv: list[str] | None = None) -> int:
     handler = {'run': cmd_run, 'probe': cmd_probe,
                'guest-build': cmd_guest_build,
                'guest-check': cmd_guest_check,
-               'nbd-nodelay': cmd_nbd_nodelay, 'report': cmd_report,
+               'nbd-nodelay': cmd_nbd_nodelay, 'report': report.command,
                'cleanup': cmd_cleanup}[args.command]
     try:
         out = handler(args)

@@ -7,6 +7,7 @@ And the files of a run (:func:`write_run`): ``results.json``
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 
 from volmig_bench import exception
@@ -136,8 +137,6 @@ def render_rst_file(path: str) -> str:
     scale scenario's table and summary lines, or the fault scenario's
     rows.
     """
-    import json
-
     with open(path) as f:
         which = kind(json.load(f))
     if which == 'scale':
@@ -170,8 +169,6 @@ def render_rst_files(paths: list[str]) -> str:
 
 def load_faults(paths: list[str]) -> list[dict]:
     """The fault results of ``paths``; any other kind is refused."""
-    import json
-
     from volmig_bench.faults import merge
 
     for path in paths:
@@ -243,3 +240,47 @@ def write_run(result: dict, out_dir: str, out_root: str) -> None:
     with contextlib.suppress(FileNotFoundError):
         os.unlink(latest)
     os.symlink(os.path.basename(out_dir), latest)
+
+
+def command(args) -> dict | None:
+    """``volmig-bench report``: a result file's table, summary and plot."""
+    from rich.console import Console
+
+    from volmig_bench import scale_report
+
+    if args.format == 'rst':
+        print(render_rst_files(args.json), end='')
+        return None
+    if len(args.json) > 1:
+        from volmig_bench.faults import merge
+
+        Console().print(merge.render_table(load_faults(args.json)))
+        return None
+    args.json = args.json[0]
+    with open(args.json) as f:
+        which = kind(json.load(f))
+    if which == 'scale':
+        return _report_scale(args, scale_report)
+    if which == 'faults':
+        from volmig_bench.faults import run as faults_run
+
+        with open(args.json) as f:
+            Console().print(faults_run.render_table(json.load(f)))
+        return None
+    result = results.load_json(args.json)
+    Console().print(render_table(result))
+    for line in render_summary(result):
+        Console().print(line, markup=False, highlight=False)
+    png = plot.write_plot(result, os.path.splitext(args.json)[0] + '.png')
+    return {'png': png}
+
+
+def _report_scale(args, scale_report) -> dict | None:
+    from rich.console import Console
+
+    result = scale_report.load_json(args.json)
+    Console().print(scale_report.render_table(result))
+    for line in scale_report.summary_lines(result):
+        Console().print(line, markup=False, highlight=False)
+    return {'png': scale_report.write_plot(
+        result, os.path.splitext(args.json)[0] + '.png')}
