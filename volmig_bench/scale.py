@@ -209,6 +209,23 @@ class ScaleRun:
             return volume
         return None
 
+    def _all_finished(self, pending: set[int]) -> dict[int, dict]:
+        """The pending migrations that ended, by index: one list call.
+
+        One ``GET /volumes/detail`` per poll instead of one GET per
+        volume: the bench's own polling must not load the cloud whose
+        latency it measures (32 GETs back to back kept one of the
+        process's threads busy the whole run).
+        """
+        wanted = {self.volumes[i]['id']: i for i in pending}
+        ended = {}
+        for volume in self.cloud.cinder.get('/volumes/detail')['volumes']:
+            i = wanted.get(volume['id'])
+            if i is not None and volume.get('migration_status') in (
+                    'success', 'error'):
+                ended[i] = volume
+        return ended
+
     def _nova_done(self, server_id: str) -> float | None:
         """When Nova's asynchronous finish ended, once it has."""
         records = self.cloud.nova.get(
@@ -218,6 +235,52 @@ class ScaleRun:
                                                   'error') for r in records):
             return None
         return max(deploy.parse_time(r['updated_at']) for r in records)
+
+    def _nova_phases(self, server_id: str, phases: dict) -> dict:
+        """Where Cinder's waits in Nova's start and complete went (s).
+
+        From the instance actions Nova recorded (the API starts the
+        action after its checks and claims; the compute host's event
+        spans its handler): ``api_s`` Cinder's call until the action,
+        ``dispatch_s`` the action until the compute event began (RPC
+        delivery, executor, instance lock), ``compute_s`` the event,
+        ``reply_s`` the event's end until Cinder had its answer.
+        """
+        out = {}
+        try:
+            actions = self.cloud.nova.get(
+                '/servers/%s/os-instance-actions'
+                % server_id)['instanceActions']
+        except exception.BenchError:
+            return out
+        for step in ('start', 'complete'):
+            called = phases.get('nova_%s_called' % step)
+            returned = phases.get('nova_%s_returned' % step)
+            if called is None or returned is None:
+                continue
+            mine = [a for a in actions
+                    if a['action'] == 'volume_migration_%s' % step
+                    and called - 1 <= deploy.parse_time(a['start_time'])
+                    <= returned + 1]
+            if not mine:
+                continue
+            action = max(mine, key=lambda a: a['start_time'])
+            detail = self.cloud.nova.get('/servers/%s/os-instance-actions/%s'
+                                         % (server_id, action['request_id'])
+                                         )['instanceAction']
+            event = next((e for e in detail.get('events', [])
+                          if e['event'] == 'compute_volume_migration_%s'
+                          % step), None)
+            t_action = deploy.parse_time(action['start_time'])
+            record = {'api_s': round(t_action - called, 4)}
+            if event and event.get('finish_time'):
+                t_ev0 = deploy.parse_time(event['start_time'])
+                t_ev1 = deploy.parse_time(event['finish_time'])
+                record.update(dispatch_s=round(t_ev0 - t_action, 4),
+                              compute_s=round(t_ev1 - t_ev0, 4),
+                              reply_s=round(returned - t_ev1, 4))
+            out[step] = record
+        return out
 
     def _observe(self, i: int, t_request: float, t0: float,
                  status: str | None, error: str | None = None) -> dict:
@@ -256,6 +319,7 @@ class ScaleRun:
                 't_copy_started': rel(phases.get('copy_started')),
                 't_copy_finished': rel(phases.get('copy_finished')),
                 't_done': rel(done),
+                'nova': self._nova_phases(server_id, phases),
                 'error': error or record.get('error')}
 
     def _concurrent(self) -> dict:
@@ -275,11 +339,9 @@ class ScaleRun:
         pending, finals = set(range(self.count)), {}
 
         def all_done():
-            for i in list(pending):
-                volume = self._finished(self.volumes[i]['id'])
-                if volume is not None:
-                    finals[i] = volume
-                    pending.discard(i)
+            ended = self._all_finished(pending)
+            finals.update(ended)
+            pending.difference_update(ended)
             return not pending
 
         deploy.wait_for(all_done, self.timeout, '%d migrations'
@@ -356,7 +418,8 @@ def cmd_run(args, state_path: str, console) -> None:
     result = ScaleRun(
         args.count, protocol.parse_size(args.size or '64M'),
         os.path.abspath(state_path), out_dir, fraction=args.fraction,
-        seed=args.seed, queue_cap=args.queue_cap, say=say).run()
+        seed=args.seed, queue_cap=args.queue_cap,
+        sequential=getattr(args, 'sequential', True), say=say).run()
     console.print(scale_report.render_table(result))
     for line in scale_report.summary_lines(result) + [
             'note: %s' % n for n in result['notes']] + [

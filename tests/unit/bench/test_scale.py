@@ -3,6 +3,7 @@
 import io
 import json
 import os
+from unittest import mock
 
 import fixtures
 import jsonschema
@@ -232,3 +233,47 @@ class DocTestCase(base.TestCase):
                 self.assertEqual(result['summary'],
                                  json.load(f)['summary'])
             self.assertIn(scale_report.render_rst(result), doc)
+
+
+class NovaPhasesTestCase(base.TestCase):
+    """Where Nova spent start and complete, summarised per phase."""
+
+    def test_phases_summarised_when_measured(self):
+        migrations = [_migration(i) for i in range(3)]
+        for i, m in enumerate(migrations):
+            m['nova'] = {'start': {'api_s': 0.01 * (i + 1),
+                                   'dispatch_s': 0.02, 'compute_s': 0.1,
+                                   'reply_s': 0.03}}
+        summary = scale_report.summarize_run(migrations, 4.0, 64 * MiB)
+        start = summary['nova_phases']['start']
+        self.assertEqual({'n': 3, 'p50_s': 0.02, 'p99_s': 0.03,
+                          'max_s': 0.03}, start['api_s'])
+        self.assertEqual(0.1, start['compute_s']['p99_s'])
+        self.assertNotIn('complete', summary['nova_phases'])
+
+    def test_no_phases_no_key(self):
+        # Results written before the breakdown keep their summary as is.
+        summary = scale_report.summarize_run([_migration(0)], 4.0,
+                                             64 * MiB)
+        self.assertNotIn('nova_phases', summary)
+
+
+class PollingTestCase(base.TestCase):
+    """The bench asks for every volume in one call per poll."""
+
+    def test_all_finished_is_one_list_call(self):
+        self.useFixture(fixtures.MockPatch(
+            'volmig_bench.host.host_facts', return_value={}))
+        run = scale.ScaleRun(3, 64 * MiB, self.state_path,
+                             self.state_file('out'))
+        run.volumes = [{'id': 'v%d' % i} for i in range(3)]
+        cloud = run.cloud = mock.Mock()
+        cloud.cinder.get.return_value = {'volumes': [
+            {'id': 'v0', 'migration_status': 'success'},
+            {'id': 'v1', 'migration_status': 'migrating'},
+            {'id': 'v2', 'migration_status': 'error'},
+            {'id': 'other', 'migration_status': 'success'}]}
+        ended = run._all_finished({0, 1})
+        self.assertEqual({0}, set(ended))
+        cloud.cinder.get.assert_called_once_with('/volumes/detail')
+        cloud.volume.assert_not_called()
