@@ -20,6 +20,7 @@ from cinder_driver_side.db import migration as cinder_migration
 from cinder_driver_side import service
 from nova_volmig import context as nova_context
 from nova_volmig.db import api as nova_db
+from nova_volmig.db import engine as nova_db_engine
 from nova_volmig.db import migration as nova_migration
 from tests import base
 
@@ -69,6 +70,15 @@ class CinderSQLiteWritesTest(base.TestCase):
         self.assertEqual([], _run_all(update))
         self.assertEqual(8, len(self.db.extra_specs_get(self.ctx, vtype.id)))
 
+    def test_wal_without_an_fsync_per_commit(self):
+        # synchronous NORMAL (1) in WAL: a commit does not hold the write
+        # lock across an fsync (volmig_common.sqlite); FULL is 2.
+        with self.db.engine.connect() as conn:
+            self.assertEqual('wal', conn.exec_driver_sql(
+                'PRAGMA journal_mode').scalar())
+            self.assertEqual(1, conn.exec_driver_sql(
+                'PRAGMA synchronous').scalar())
+
 
 class CinderAPISQLiteWritesTest(base.TestCase):
     """The reported case: POST /types through the API, 16 at a time."""
@@ -117,6 +127,9 @@ class NovaSQLiteWritesTest(base.TestCase):
                                         'Success')
 
         self.assertEqual([], _run_all(write))
+        with nova_db_engine.get_engine().connect() as conn:
+            self.assertEqual(1, conn.exec_driver_sql(
+                'PRAGMA synchronous').scalar())
         ctx = nova_context.get_admin_context()
         self.assertEqual(WRITES, len(nova_db.instance_get_all(
             ctx, all_tenants=True)))
