@@ -70,7 +70,9 @@ class VolumeMigration:
     def __init__(self, context, row: models.VolumeMigration):
         self._context = context
         self._lock = threading.Lock()
-        self._last_progress_write = 0.0
+        # -inf, not 0: the monotonic clock starts near 0 at boot, and the
+        # first progress of a host up for less than the interval was lost.
+        self._last_progress_write = float('-inf')
         self._last_progress: int | None = None
         self._load(row)
 
