@@ -34,9 +34,53 @@ SYNCHRONOUS = 'NORMAL'
 F = TypeVar('F', bound=Callable)
 
 
+def is_sqlite(connection: str) -> bool:
+    return connection.startswith('sqlite:')
+
+
+def facade_args(connection: str) -> dict:
+    """enginefacade ``configure`` arguments: readers apart on SQLite.
+
+    Readers get an engine of their own on the same file
+    (``slave_connection``) and use it (``synchronous_reader`` False: a
+    SQLite file has no replication lag, a reader sees every commit made
+    before it began). In WAL mode a read transaction reads a snapshot and
+    takes no lock, so reads no longer queue for the write lock behind
+    every writer (:func:`install_events` gives them a deferred BEGIN).
+    """
+    if not is_sqlite(connection):
+        return {}
+    return {'slave_connection': connection, 'synchronous_reader': False}
+
+
+def install_facade_events(manager) -> None:
+    """:func:`install_events` on a configured facade's engines."""
+    writer = manager.writer.get_engine()
+    if writer.dialect.name != 'sqlite':
+        return
+    install_events(writer)
+    reader = manager.reader.get_engine()
+    if reader is not writer:
+        install_events(reader, immediate=False)
+
+
+def dispose_facade(manager) -> None:
+    """Close the pooled connections of a facade's engines."""
+    writer = manager.writer.get_engine()
+    reader = manager.reader.get_engine()
+    writer.dispose()
+    if reader is not writer:
+        reader.dispose()
+
+
 def install_events(engine: sa.engine.Engine,
-                   busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> None:
-    """Pragmas on each connection and an immediate BEGIN on ``engine``."""
+                   busy_timeout_ms: int = BUSY_TIMEOUT_MS,
+                   immediate: bool = True) -> None:
+    """Pragmas on each connection and an immediate BEGIN on ``engine``.
+
+    ``immediate`` False (a readers' engine) keeps oslo.db's deferred
+    BEGIN: a WAL snapshot, no lock.
+    """
 
     @sa.event.listens_for(engine, 'connect')
     def _pragmas(dbapi_con, con_record):
@@ -45,6 +89,9 @@ def install_events(engine: sa.engine.Engine,
         # Only once in WAL mode: in a rollback journal NORMAL could
         # corrupt the file on power loss.
         dbapi_con.execute('PRAGMA synchronous = %s' % SYNCHRONOUS)
+
+    if not immediate:
+        return
 
     # oslo.db emits a plain (deferred) BEGIN, and runs before a listener
     # added later even with insert=True: remove it so ours starts the

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import concurrent.futures
 import json
+import sqlite3
+import threading
 import uuid
 
 from oslo_db import options as db_options
@@ -78,6 +80,25 @@ class CinderSQLiteWritesTest(base.TestCase):
                 'PRAGMA journal_mode').scalar())
             self.assertEqual(1, conn.exec_driver_sql(
                 'PRAGMA synchronous').scalar())
+
+    def test_reads_do_not_wait_for_the_write_lock(self):
+        # A writer holds the lock (as a long commit would): a read reads
+        # its WAL snapshot at once instead of queueing behind it.
+        self.db.volume_type_create(self.ctx, 'seen')
+        path = self.db.connection[len('sqlite:///'):]
+        holder = sqlite3.connect(path, isolation_level=None)
+        self.addCleanup(holder.close)
+        holder.execute('BEGIN IMMEDIATE')
+        names = []
+        reader = threading.Thread(target=lambda: names.extend(
+            t.name for t in self.db.volume_type_get_all(self.ctx)))
+        reader.start()
+        reader.join(5)
+        alive = reader.is_alive()
+        holder.execute('ROLLBACK')
+        reader.join()
+        self.assertFalse(alive, 'the read waited for the write lock')
+        self.assertIn('seen', names)
 
 
 class CinderAPISQLiteWritesTest(base.TestCase):
