@@ -14,6 +14,7 @@ import threading
 import uuid
 
 from oslo_db import options as db_options
+import sqlalchemy
 import webob
 
 from cinder_driver_side import context as cinder_context
@@ -80,6 +81,26 @@ class CinderSQLiteWritesTest(base.TestCase):
                 'PRAGMA journal_mode').scalar())
             self.assertEqual(1, conn.exec_driver_sql(
                 'PRAGMA synchronous').scalar())
+
+    def test_connections_are_kept_open(self):
+        # oslo.db's NullPool opened and closed a connection per
+        # transaction (and checkpointed the WAL at each last close).
+        self.db.volume_type_create(self.ctx, 'a')
+        seen = set()
+        for engine in (self.db.engine,
+                       self.db._manager.reader.get_engine()):
+            self.assertIsInstance(engine.pool, sqlalchemy.pool.QueuePool)
+            for _ in range(3):
+                with engine.connect() as conn:
+                    seen.add((engine, id(conn.connection.dbapi_connection)))
+                    # the pooled connection kept its pragmas
+                    self.assertEqual(1, conn.exec_driver_sql(
+                        'PRAGMA synchronous').scalar())
+        self.assertEqual(2, len(seen))
+        names = [t.name for t in self.db.volume_type_get_all(self.ctx)]
+        self.db.volume_type_create(self.ctx, 'b')
+        self.assertEqual(len(names) + 1,
+                         len(self.db.volume_type_get_all(self.ctx)))
 
     def test_reads_do_not_wait_for_the_write_lock(self):
         # A writer holds the lock (as a long commit would): a read reads
