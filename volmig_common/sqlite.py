@@ -46,6 +46,11 @@ def is_sqlite(connection: str) -> bool:
 def facade_args(connection: str) -> dict:
     """enginefacade ``configure`` arguments: readers apart on SQLite.
 
+    Every engine: no ``thread_checkin``, oslo.db's ``time.sleep(0)`` at
+    each connection checkin, a yield for eventlet's green threads; under
+    the threading backend (DESIGN 2) it only gave the GIL away at the end
+    of every transaction, to wait for it again behind the busy threads.
+
     Readers get an engine of their own on the same file
     (``slave_connection``) and use it (``synchronous_reader`` False: a
     SQLite file has no replication lag, a reader sees every commit made
@@ -54,8 +59,9 @@ def facade_args(connection: str) -> dict:
     every writer (:func:`install_events` gives them a deferred BEGIN).
     """
     if not is_sqlite(connection):
-        return {}
-    return {'slave_connection': connection, 'synchronous_reader': False}
+        return {'thread_checkin': False}
+    return {'thread_checkin': False, 'slave_connection': connection,
+            'synchronous_reader': False}
 
 
 def install_facade_events(manager) -> None:

@@ -102,6 +102,15 @@ class CinderSQLiteWritesTest(base.TestCase):
         self.assertEqual(len(names) + 1,
                          len(self.db.volume_type_get_all(self.ctx)))
 
+    def test_no_eventlet_yield_at_checkin(self):
+        # oslo.db's thread_checkin listener (time.sleep(0)) is for
+        # eventlet; with native threads it gave the GIL away.
+        for engine in (self.db.engine,
+                       self.db._manager.reader.get_engine()):
+            names = [getattr(fn, '__name__', '')
+                     for fn in engine.pool.dispatch.checkin]
+            self.assertNotIn('_thread_yield', names)
+
     def test_reads_do_not_wait_for_the_write_lock(self):
         # A writer holds the lock (as a long commit would): a read reads
         # its WAL snapshot at once instead of queueing behind it.
