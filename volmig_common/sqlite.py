@@ -88,7 +88,8 @@ def keep_connections(engine: sa.engine.Engine, size: int = POOL_SIZE,
     quarter of the compute host's time in complete. The same pool SQLite
     files get from SQLAlchemy 2 by default (QueuePool; pysqlite shares a
     file connection between threads), with the listeners already on the
-    engine (``recreate``'s way).
+    engine (``recreate``'s way), and no ping at checkout (a connection to
+    a local file does not go away).
     """
     old = engine.pool
     if not isinstance(old, sa.pool.NullPool):
@@ -97,7 +98,7 @@ def keep_connections(engine: sa.engine.Engine, size: int = POOL_SIZE,
         old._creator, pool_size=size, max_overflow=overflow,
         timeout=POOL_TIMEOUT, recycle=old._recycle, echo=old.echo,
         logging_name=old._orig_logging_name,
-        reset_on_return=old._reset_on_return, pre_ping=old._pre_ping,
+        reset_on_return=old._reset_on_return, pre_ping=False,
         _dispatch=old.dispatch, dialect=old._dialect)
     old.dispose()
 
