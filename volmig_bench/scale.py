@@ -239,52 +239,6 @@ class ScaleRun:
             return None
         return max(deploy.parse_time(r['updated_at']) for r in records)
 
-    def _nova_phases(self, server_id: str, phases: dict) -> dict:
-        """Where Cinder's waits in Nova's start and complete went (s).
-
-        From the instance actions Nova recorded (the API starts the
-        action after its checks and claims; the compute host's event
-        spans its handler): ``api_s`` Cinder's call until the action,
-        ``dispatch_s`` the action until the compute event began (RPC
-        delivery, executor, instance lock), ``compute_s`` the event,
-        ``reply_s`` the event's end until Cinder had its answer.
-        """
-        out = {}
-        try:
-            actions = self.cloud.nova.get(
-                '/servers/%s/os-instance-actions'
-                % server_id)['instanceActions']
-        except exception.BenchError:
-            return out
-        for step in ('start', 'complete'):
-            called = phases.get('nova_%s_called' % step)
-            returned = phases.get('nova_%s_returned' % step)
-            if called is None or returned is None:
-                continue
-            mine = [a for a in actions
-                    if a['action'] == 'volume_migration_%s' % step
-                    and called - 1 <= deploy.parse_time(a['start_time'])
-                    <= returned + 1]
-            if not mine:
-                continue
-            action = max(mine, key=lambda a: a['start_time'])
-            detail = self.cloud.nova.get('/servers/%s/os-instance-actions/%s'
-                                         % (server_id, action['request_id'])
-                                         )['instanceAction']
-            event = next((e for e in detail.get('events', [])
-                          if e['event'] == 'compute_volume_migration_%s'
-                          % step), None)
-            t_action = deploy.parse_time(action['start_time'])
-            record = {'api_s': round(t_action - called, 4)}
-            if event and event.get('finish_time'):
-                t_ev0 = deploy.parse_time(event['start_time'])
-                t_ev1 = deploy.parse_time(event['finish_time'])
-                record.update(dispatch_s=round(t_ev0 - t_action, 4),
-                              compute_s=round(t_ev1 - t_ev0, 4),
-                              reply_s=round(returned - t_ev1, 4))
-            out[step] = record
-        return out
-
     def _observe(self, i: int, t_request: float, t0: float,
                  status: str | None, error: str | None = None) -> dict:
         """One MIGRATION of the result (times relative to ``t0``)."""
@@ -322,7 +276,8 @@ class ScaleRun:
                 't_copy_started': rel(phases.get('copy_started')),
                 't_copy_finished': rel(phases.get('copy_finished')),
                 't_done': rel(done),
-                'nova': self._nova_phases(server_id, phases),
+                'nova': scale_parts.nova_phases(self.cloud.nova, server_id,
+                                                phases),
                 'error': error or record.get('error')}
 
     def _concurrent(self) -> dict:

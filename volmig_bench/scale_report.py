@@ -27,15 +27,13 @@ equals base plus every acknowledged write), ``start_s`` and
 control-plane latency), ``copy_s``, ``total_s`` (request until Cinder
 and Nova both finished) and the offsets from the run's first request
 ``t_request``, ``t_copy_started``, ``t_copy_finished``, ``t_done``;
-``error`` if any; ``nova`` (optional): ``{start|complete: {api_s,
-dispatch_s, compute_s, reply_s}}``, where Nova spent each call, from
-its instance actions.
+``error`` if any; ``nova`` (optional): where Nova spent start and
+complete (``scale_parts.nova_phases``).
 SUMMARY: ``start`` and ``complete`` as ``{n, p50_s, p99_s, max_s}``,
 ``total_s`` (wall), ``migrations_sum_s`` (their own times added up),
 ``succeeded``, ``verified``, ``count``, ``copy_bytes`` and
 ``copy_bytes_per_s`` (bytes copied over the union of the copy windows);
-``nova_phases`` when the migrations have ``nova``: each phase's
-``{n, p50_s, p99_s, max_s}`` per step.
+``nova_phases`` (:func:`nova_phases`) when the migrations have ``nova``.
 """
 
 from __future__ import annotations
@@ -172,11 +170,9 @@ NOVA_PHASES = ('api_s', 'dispatch_s', 'compute_s', 'reply_s')
 
 
 def nova_phases(migrations: list[dict]) -> dict:
-    """p50/p99 of where Nova's start and complete spent the time.
+    """``{step: {phase: {n, p50_s, p99_s, max_s}}}`` of MIGRATIONs' ``nova``.
 
-    ``{step: {phase: {n, p50_s, p99_s, max_s}}}`` from each MIGRATION's
-    optional ``nova`` (:meth:`volmig_bench.scale.ScaleRun._nova_phases`);
-    empty when no migration has it (results written before it existed).
+    Empty when no migration has it (results written before it existed).
     """
     out = {}
     for step in ('start', 'complete'):

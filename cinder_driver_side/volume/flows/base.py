@@ -356,7 +356,7 @@ class MigrationFlow(cancel.CancelMixin, abc.ABC):
         # migrating wrote 0 %).
         self.db.migration_update(self.ctx, self.migration_id, {
             'bandwidth': bandwidth, 'bytes_total': volume.size_bytes,
-            'bytes_copied': 0})
+            'bytes_copied': 0, 'progress': '0'})
         self.db.volume_update(self.ctx, self.volume_id, {
             'migration_bandwidth': bandwidth,
             'migration_bytes_total': volume.size_bytes,

@@ -277,3 +277,31 @@ class PollingTestCase(base.TestCase):
         self.assertEqual({0}, set(ended))
         cloud.cinder.get.assert_called_once_with('/volumes/detail')
         cloud.volume.assert_not_called()
+
+
+class NovaPhasesFromActionsTestCase(base.TestCase):
+    """scale_parts.nova_phases splits Cinder's wait at Nova's records."""
+
+    def test_phases_from_action_and_event_times(self):
+        t = '2026-12-06T18:00:%06.3fZ'
+        responses = {
+            '/servers/s1/os-instance-actions': {'instanceActions': [
+                {'action': 'volume_migration_start', 'request_id': 'r1',
+                 'start_time': t % 1.1},
+                {'action': 'volume_migration_complete', 'request_id': 'r2',
+                 'start_time': t % 9.0}]},
+            '/servers/s1/os-instance-actions/r1': {'instanceAction': {
+                'events': [{'event': 'compute_volume_migration_start',
+                            'start_time': t % 1.3,
+                            'finish_time': t % 1.8}]}}}
+        nova = mock.Mock()
+        nova.get.side_effect = responses.__getitem__
+        base_time = scale.deploy.parse_time(t % 0.0)
+        phases = {'nova_start_called': base_time + 1.0,
+                  'nova_start_returned': base_time + 1.9}
+        out = scale_parts.nova_phases(nova, 's1', phases)
+        self.assertEqual({'start'}, set(out))
+        got = out['start']
+        for key, want in (('api_s', 0.1), ('dispatch_s', 0.2),
+                          ('compute_s', 0.5), ('reply_s', 0.1)):
+            self.assertAlmostEqual(want, got[key], places=3)
