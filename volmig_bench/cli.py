@@ -251,6 +251,10 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--queue-cap', type=int, default=None,
                         help="scale: Cinder's cap on running migrations "
                              'per backend, if this Cinder has one')
+    parser.add_argument('--no-sequential', dest='sequential',
+                        action='store_false',
+                        help='scale: skip the one-by-one run (quicker '
+                             'runs while investigating)')
     parser.add_argument('--faults', default=None,
                         help='faults scenario: cases by name prefix, '
                              'comma-separated (default all: none-*, '

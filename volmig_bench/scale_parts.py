@@ -9,6 +9,8 @@
   job runs on that domain.
 * :class:`LoadSampler`: the host's load average and CPU use while a run
   goes on, because seven other engineers share these two cores.
+* :func:`nova_phases`: where Nova spent Cinder's wait in start and
+  complete, from its instance actions.
 """
 
 from __future__ import annotations
@@ -19,6 +21,9 @@ import os
 import random
 import threading
 import time
+
+from volmig_bench import deploy
+from volmig_bench import exception
 
 MiB = 1024 * 1024
 #: base data comes in extents of this size
@@ -148,3 +153,49 @@ class LoadSampler:
                                'mean': round(sum(s) / len(s), 2)},
                 'cpu_busy': self.cpu_busy,
                 'seconds': self.seconds}
+
+
+def nova_phases(nova, server_id: str, phases: dict) -> dict:
+    """Where Cinder's waits in Nova's start and complete went (s).
+
+    From the instance actions Nova recorded (the API starts the
+    action after its checks and claims; the compute host's event
+    spans its handler): ``api_s`` Cinder's call until the action,
+    ``dispatch_s`` the action until the compute event began (RPC
+    delivery, executor, instance lock), ``compute_s`` the event,
+    ``reply_s`` the event's end until Cinder had its answer.
+    """
+    out = {}
+    try:
+        actions = nova.get(
+            '/servers/%s/os-instance-actions'
+            % server_id)['instanceActions']
+    except exception.BenchError:
+        return out
+    for step in ('start', 'complete'):
+        called = phases.get('nova_%s_called' % step)
+        returned = phases.get('nova_%s_returned' % step)
+        if called is None or returned is None:
+            continue
+        mine = [a for a in actions
+                if a['action'] == 'volume_migration_%s' % step
+                and called - 1 <= deploy.parse_time(a['start_time'])
+                <= returned + 1]
+        if not mine:
+            continue
+        action = max(mine, key=lambda a: a['start_time'])
+        detail = nova.get('/servers/%s/os-instance-actions/%s' % (
+            server_id, action['request_id']))['instanceAction']
+        event = next((e for e in detail.get('events', [])
+                      if e['event'] == 'compute_volume_migration_%s'
+                      % step), None)
+        t_action = deploy.parse_time(action['start_time'])
+        record = {'api_s': round(t_action - called, 4)}
+        if event and event.get('finish_time'):
+            t_ev0 = deploy.parse_time(event['start_time'])
+            t_ev1 = deploy.parse_time(event['finish_time'])
+            record.update(dispatch_s=round(t_ev0 - t_action, 4),
+                          compute_s=round(t_ev1 - t_ev0, 4),
+                          reply_s=round(returned - t_ev1, 4))
+        out[step] = record
+    return out

@@ -27,11 +27,13 @@ equals base plus every acknowledged write), ``start_s`` and
 control-plane latency), ``copy_s``, ``total_s`` (request until Cinder
 and Nova both finished) and the offsets from the run's first request
 ``t_request``, ``t_copy_started``, ``t_copy_finished``, ``t_done``;
-``error`` if any.
+``error`` if any; ``nova`` (optional): where Nova spent start and
+complete (``scale_parts.nova_phases``).
 SUMMARY: ``start`` and ``complete`` as ``{n, p50_s, p99_s, max_s}``,
 ``total_s`` (wall), ``migrations_sum_s`` (their own times added up),
 ``succeeded``, ``verified``, ``count``, ``copy_bytes`` and
-``copy_bytes_per_s`` (bytes copied over the union of the copy windows).
+``copy_bytes_per_s`` (bytes copied over the union of the copy windows);
+``nova_phases`` (:func:`nova_phases`) when the migrations have ``nova``.
 """
 
 from __future__ import annotations
@@ -143,7 +145,12 @@ def summarize_run(migrations: list[dict], total_s: float | None,
                and m['t_copy_finished'] is not None]
     busy = union_seconds(windows)
     copied = size * len(windows)
+    extra = {}
+    nova = nova_phases(migrations)
+    if nova:
+        extra['nova_phases'] = nova
     return {
+        **extra,
         'count': len(migrations),
         'succeeded': sum(m['status'] == 'success' for m in migrations),
         'verified': sum(bool(m['verified']) for m in migrations),
@@ -157,6 +164,24 @@ def summarize_run(migrations: list[dict], total_s: float | None,
         'copy_busy_s': _round(busy),
         'copy_bytes_per_s': round(copied / busy) if busy > 0 else None,
     }
+
+
+NOVA_PHASES = ('api_s', 'dispatch_s', 'compute_s', 'reply_s')
+
+
+def nova_phases(migrations: list[dict]) -> dict:
+    """``{step: {phase: {n, p50_s, p99_s, max_s}}}`` of MIGRATIONs' ``nova``.
+
+    Empty when no migration has it (results written before it existed).
+    """
+    out = {}
+    for step in ('start', 'complete'):
+        seen = [m['nova'][step] for m in migrations
+                if step in (m.get('nova') or {})]
+        if seen:
+            out[step] = {phase: latency([s.get(phase) for s in seen])
+                         for phase in NOVA_PHASES}
+    return out
 
 
 def summarize(result: dict) -> None:
@@ -260,6 +285,11 @@ def summary_lines(result: dict) -> list[str]:
                  s.get('speedup')),
              'copy throughput: raw / achieved = %s' % s.get(
                  'throughput_ratio')]
+    for step, phases in s['concurrent'].get('nova_phases', {}).items():
+        lines.append('concurrent %s in Nova, p50 / p99 s: %s' % (
+            step, ', '.join('%s %s / %s' % (
+                name[:-2], _s(phases[name]['p50_s']),
+                _s(phases[name]['p99_s'])) for name in NOVA_PHASES)))
     for check in result['checks']:
         lines.append('[%s] %s (%s)' % (
             'ok' if check['ok'] else (

@@ -73,17 +73,16 @@ class Connection:
         self.connection = connection
         self._manager = enginefacade.transaction_context()
         self._manager.configure(connection=connection, sqlite_fk=True,
-                                max_retries=-1, retry_interval=1)
-        engine = self._manager.writer.get_engine()
-        if engine.dialect.name == 'sqlite':
-            sqlite.install_events(engine)
+                                max_retries=-1, retry_interval=1,
+                                **sqlite.facade_args(connection))
+        sqlite.install_facade_events(self._manager)
 
     @property
     def engine(self) -> sa.engine.Engine:
         return self._manager.writer.get_engine()
 
     def dispose(self) -> None:
-        self.engine.dispose()
+        sqlite.dispose_facade(self._manager)
 
     def _writer(self, context):
         return self._manager.writer.using(context)

@@ -40,10 +40,9 @@ def configure(connection: str | None = None) -> None:
         dispose()
     manager = enginefacade.transaction_context()
     manager.configure(connection=connection, sqlite_fk=True,
-                      max_retries=-1, retry_interval=1)
-    engine = manager.writer.get_engine()
-    if engine.dialect.name == 'sqlite':
-        sqlite.install_events(engine)
+                      max_retries=-1, retry_interval=1,
+                      **sqlite.facade_args(connection))
+    sqlite.install_facade_events(manager)
     _MAIN_CONTEXT_MANAGER = manager
 
 
@@ -51,7 +50,7 @@ def dispose() -> None:
     global _MAIN_CONTEXT_MANAGER
     if _MAIN_CONTEXT_MANAGER is not None:
         try:
-            _MAIN_CONTEXT_MANAGER.writer.get_engine().dispose()
+            sqlite.dispose_facade(_MAIN_CONTEXT_MANAGER)
         finally:
             _MAIN_CONTEXT_MANAGER = None
 

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import concurrent.futures
 import json
+import sqlite3
+import threading
 import uuid
 
 from oslo_db import options as db_options
+import sqlalchemy
 import webob
 
 from cinder_driver_side import context as cinder_context
@@ -20,6 +23,7 @@ from cinder_driver_side.db import migration as cinder_migration
 from cinder_driver_side import service
 from nova_volmig import context as nova_context
 from nova_volmig.db import api as nova_db
+from nova_volmig.db import engine as nova_db_engine
 from nova_volmig.db import migration as nova_migration
 from tests import base
 
@@ -69,6 +73,63 @@ class CinderSQLiteWritesTest(base.TestCase):
         self.assertEqual([], _run_all(update))
         self.assertEqual(8, len(self.db.extra_specs_get(self.ctx, vtype.id)))
 
+    def test_wal_without_an_fsync_per_commit(self):
+        # synchronous NORMAL (1) in WAL: a commit does not hold the write
+        # lock across an fsync (volmig_common.sqlite); FULL is 2.
+        with self.db.engine.connect() as conn:
+            self.assertEqual('wal', conn.exec_driver_sql(
+                'PRAGMA journal_mode').scalar())
+            self.assertEqual(1, conn.exec_driver_sql(
+                'PRAGMA synchronous').scalar())
+
+    def test_connections_are_kept_open(self):
+        # oslo.db's NullPool opened and closed a connection per
+        # transaction (and checkpointed the WAL at each last close).
+        self.db.volume_type_create(self.ctx, 'a')
+        seen = set()
+        for engine in (self.db.engine,
+                       self.db._manager.reader.get_engine()):
+            self.assertIsInstance(engine.pool, sqlalchemy.pool.QueuePool)
+            for _ in range(3):
+                with engine.connect() as conn:
+                    seen.add((engine, id(conn.connection.dbapi_connection)))
+                    # the pooled connection kept its pragmas
+                    self.assertEqual(1, conn.exec_driver_sql(
+                        'PRAGMA synchronous').scalar())
+        self.assertEqual(2, len(seen))
+        names = [t.name for t in self.db.volume_type_get_all(self.ctx)]
+        self.db.volume_type_create(self.ctx, 'b')
+        self.assertEqual(len(names) + 1,
+                         len(self.db.volume_type_get_all(self.ctx)))
+
+    def test_no_eventlet_yield_at_checkin(self):
+        # oslo.db's thread_checkin listener (time.sleep(0)) is for
+        # eventlet; with native threads it gave the GIL away.
+        for engine in (self.db.engine,
+                       self.db._manager.reader.get_engine()):
+            names = [getattr(fn, '__name__', '')
+                     for fn in engine.pool.dispatch.checkin]
+            self.assertNotIn('_thread_yield', names)
+
+    def test_reads_do_not_wait_for_the_write_lock(self):
+        # A writer holds the lock (as a long commit would): a read reads
+        # its WAL snapshot at once instead of queueing behind it.
+        self.db.volume_type_create(self.ctx, 'seen')
+        path = self.db.connection[len('sqlite:///'):]
+        holder = sqlite3.connect(path, isolation_level=None)
+        self.addCleanup(holder.close)
+        holder.execute('BEGIN IMMEDIATE')
+        names = []
+        reader = threading.Thread(target=lambda: names.extend(
+            t.name for t in self.db.volume_type_get_all(self.ctx)))
+        reader.start()
+        reader.join(5)
+        alive = reader.is_alive()
+        holder.execute('ROLLBACK')
+        reader.join()
+        self.assertFalse(alive, 'the read waited for the write lock')
+        self.assertIn('seen', names)
+
 
 class CinderAPISQLiteWritesTest(base.TestCase):
     """The reported case: POST /types through the API, 16 at a time."""
@@ -117,6 +178,9 @@ class NovaSQLiteWritesTest(base.TestCase):
                                         'Success')
 
         self.assertEqual([], _run_all(write))
+        with nova_db_engine.get_engine().connect() as conn:
+            self.assertEqual(1, conn.exec_driver_sql(
+                'PRAGMA synchronous').scalar())
         ctx = nova_context.get_admin_context()
         self.assertEqual(WRITES, len(nova_db.instance_get_all(
             ctx, all_tenants=True)))

@@ -311,8 +311,12 @@ class MigrationFlow(cancel.CancelMixin, abc.ABC):
     def _progress(self, estimator: progress_mod.Estimator,
                   watchdog: progress_mod.StallWatchdog
                   ) -> Callable[[int], None]:
-        """The copy's report callback: abort point and progress writes."""
-        written_at = [float('-inf')]
+        """The copy's report callback: abort point and progress writes.
+
+        Written every PROGRESS_INTERVAL while the copy moves; 0 % was
+        written just before it (``_copy``), 100 % is written after it.
+        """
+        written_at = [time.monotonic()]
         size = estimator.total
 
         def report(done: int) -> None:
@@ -323,11 +327,14 @@ class MigrationFlow(cancel.CancelMixin, abc.ABC):
             watchdog.check()
             estimator.update(done)
             percent = min(100, done * 100 // size) if size else 100
+            if percent == 100:
+                # Written once the copy returns, with its method and
+                # phase times (_copy): not a commit of its own.
+                return
             now = time.monotonic()
             # Rate and ETA change without the percent: write at least
             # every PROGRESS_INTERVAL while the copy moves.
-            if (percent in (0, 100) and percent != self._last_percent) \
-                    or now - written_at[0] >= PROGRESS_INTERVAL:
+            if now - written_at[0] >= PROGRESS_INTERVAL:
                 written_at[0] = now
                 self._last_percent = percent
                 self._set_progress(percent, estimator.snapshot())
@@ -343,12 +350,18 @@ class MigrationFlow(cancel.CancelMixin, abc.ABC):
         dst = dst_array.volume_path(dst_pool, new_volume.backend_name)
         engine = copy_engines.get_engine(self.record.copy_engine
                                          or fields.CopyEngine.GENERIC)
-        self._last_percent = None
         bandwidth = self._bandwidth(src_array, dst_array)
-        self.db.migration_update(self.ctx, self.migration_id,
-                                 {'bandwidth': bandwidth})
-        self.db.volume_update(self.ctx, self.volume_id,
-                              {'migration_bandwidth': bandwidth})
+        # With the limit, the size and 0 bytes done: the copy's first
+        # report (0 %) has nothing left to write (the status change to
+        # migrating wrote 0 %).
+        self.db.migration_update(self.ctx, self.migration_id, {
+            'bandwidth': bandwidth, 'bytes_total': volume.size_bytes,
+            'bytes_copied': 0, 'progress': '0'})
+        self.db.volume_update(self.ctx, self.volume_id, {
+            'migration_bandwidth': bandwidth,
+            'migration_bytes_total': volume.size_bytes,
+            'migration_bytes_done': 0})
+        self._last_percent = 0
         estimator = progress_mod.Estimator(volume.size_bytes)
         started = timeutils.utcnow()
         with progress_mod.StallWatchdog(
@@ -357,10 +370,13 @@ class MigrationFlow(cancel.CancelMixin, abc.ABC):
             result = engine.copy(src, dst, volume.size_bytes,
                                  self._progress(estimator, dog),
                                  bandwidth, wakeup=dog.wakeup)
-        self._record_times(copy_started=started,
-                           copy_finished=timeutils.utcnow())
-        self.db.migration_update(self.ctx, self.migration_id,
-                                 {'copy_method': result.method})
+        finished = timeutils.utcnow()
+        # 100 %, the method and the phase times: the copy's bookkeeping
+        # after it, in as few commits as it takes.
+        self._last_percent = 100
+        self._set_progress(100, estimator.snapshot(),
+                           copy_method=result.method)
+        self._record_times(copy_started=started, copy_finished=finished)
         if self.conf.migration_verify_copy:
             src_digest = copy_engines.file_digest(src, volume.size_bytes)
             dst_digest = copy_engines.file_digest(dst, volume.size_bytes)

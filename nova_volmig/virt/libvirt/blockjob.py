@@ -151,6 +151,8 @@ class ReadyWaiter:
         failed_hint = None
         while True:
             ready_event = False
+            # Read before looking: an event from now on ends the sleep.
+            looked = self._events.seq
             for event in self._events.since(self.device.guest.uuid,
                                             self.device.disk, self._since):
                 if event.job_type != self.job_type:
@@ -177,7 +179,9 @@ class ReadyWaiter:
             now = self._clock()
             if now >= deadline:
                 self._abort_on_timeout(info)
-            self._events.wait(min(POLL_INTERVAL, max(deadline - now, 0.01)))
+            self._events.wait(min(POLL_INTERVAL, max(deadline - now, 0.01)),
+                              self.device.guest.uuid, self.device.disk,
+                              looked)
 
     def _ended_reason(self, status: int | None) -> str:
         return {
@@ -259,6 +263,7 @@ def pivot(device: libvirt_guest.BlockDevice, job_label: str,
         raise lv_exc.BlockJobPivotFailed(reason=e, **error)
     deadline = clock() + timeout
     while True:
+        looked = events.seq
         for event in events.since(guest.uuid, device.disk, since):
             if event.status in (libvirt.VIR_DOMAIN_BLOCK_JOB_FAILED,
                                 libvirt.VIR_DOMAIN_BLOCK_JOB_CANCELED):
@@ -277,4 +282,5 @@ def pivot(device: libvirt_guest.BlockDevice, job_label: str,
                       else 'the live XML still shows its mirror')
             raise lv_exc.BlockJobPivotTimeout(timeout=timeout,
                                               detail=detail, **error)
-        events.wait(min(POLL_INTERVAL, max(deadline - now, 0.01)))
+        events.wait(min(POLL_INTERVAL, max(deadline - now, 0.01)),
+                    guest.uuid, device.disk, looked)

@@ -133,10 +133,30 @@ class BlockJobEvents:
             return [e for e in self._events.get((domain_uuid, disk), ())
                     if e.seq > seq]
 
-    def wait(self, timeout: float) -> None:
-        """Sleep until any event arrives or ``timeout`` passes."""
+    def wait(self, timeout: float, domain_uuid: str | None = None,
+             disk: str | None = None, after: int | None = None) -> None:
+        """Sleep until an event arrives or ``timeout`` passes.
+
+        With ``domain_uuid``, ``disk`` and ``after`` (a :attr:`seq` read
+        before the caller last looked at the job): return at once if that
+        disk had an event after it, else wait for one of that disk only.
+        An event that came while the caller was asking libvirt is not
+        slept through (it slept a whole poll interval: a lost wakeup),
+        and events of other disks wake no one needlessly. Without them:
+        the next event of any disk.
+        """
         with self._cond:
-            self._cond.wait(timeout)
+            if domain_uuid is None:
+                self._cond.wait(timeout)
+                return
+            self._cond.wait_for(
+                lambda: self._has_event_after(domain_uuid, disk, after or 0),
+                timeout)
+
+    def _has_event_after(self, domain_uuid: str, disk: str, seq: int
+                         ) -> bool:
+        events = self._events.get((domain_uuid, disk))
+        return bool(events) and events[-1].seq > seq
 
 
 class Host:

@@ -2,6 +2,7 @@
 
 import io
 import os
+from unittest import mock
 
 import fixtures
 import jsonschema
@@ -14,6 +15,8 @@ from volmig_bench import scale_parts
 from volmig_bench import scale_report
 
 MiB = 1024 * 1024
+DOC = os.path.join(os.path.dirname(__file__), '..', '..', '..', 'doc',
+                   'source')
 
 
 def _migration(i, start=0.2, complete=0.4, copy=(1.0, 2.0),
@@ -213,3 +216,75 @@ class ScaleRunTestCase(base.TestCase):
         names = {o.name for _, opts in cinder_conf.list_opts()
                  for o in opts}
         self.assertTrue(name is None or name in names)
+
+
+class NovaPhasesTestCase(base.TestCase):
+    """Where Nova spent start and complete, summarised per phase."""
+
+    def test_phases_summarised_when_measured(self):
+        migrations = [_migration(i) for i in range(3)]
+        for i, m in enumerate(migrations):
+            m['nova'] = {'start': {'api_s': 0.01 * (i + 1),
+                                   'dispatch_s': 0.02, 'compute_s': 0.1,
+                                   'reply_s': 0.03}}
+        summary = scale_report.summarize_run(migrations, 4.0, 64 * MiB)
+        start = summary['nova_phases']['start']
+        self.assertEqual({'n': 3, 'p50_s': 0.02, 'p99_s': 0.03,
+                          'max_s': 0.03}, start['api_s'])
+        self.assertEqual(0.1, start['compute_s']['p99_s'])
+        self.assertNotIn('complete', summary['nova_phases'])
+
+    def test_no_phases_no_key(self):
+        # Results written before the breakdown keep their summary as is.
+        summary = scale_report.summarize_run([_migration(0)], 4.0,
+                                             64 * MiB)
+        self.assertNotIn('nova_phases', summary)
+
+
+class PollingTestCase(base.TestCase):
+    """The bench asks for every volume in one call per poll."""
+
+    def test_all_finished_is_one_list_call(self):
+        self.useFixture(fixtures.MockPatch(
+            'volmig_bench.host.host_facts', return_value={}))
+        run = scale.ScaleRun(3, 64 * MiB, self.state_path,
+                             self.state_file('out'))
+        run.volumes = [{'id': 'v%d' % i} for i in range(3)]
+        cloud = run.cloud = mock.Mock()
+        cloud.cinder.get.return_value = {'volumes': [
+            {'id': 'v0', 'migration_status': 'success'},
+            {'id': 'v1', 'migration_status': 'migrating'},
+            {'id': 'v2', 'migration_status': 'error'},
+            {'id': 'other', 'migration_status': 'success'}]}
+        ended = run._all_finished({0, 1})
+        self.assertEqual({0}, set(ended))
+        cloud.cinder.get.assert_called_once_with('/volumes/detail')
+        cloud.volume.assert_not_called()
+
+
+class NovaPhasesFromActionsTestCase(base.TestCase):
+    """scale_parts.nova_phases splits Cinder's wait at Nova's records."""
+
+    def test_phases_from_action_and_event_times(self):
+        t = '2026-12-06T18:00:%06.3fZ'
+        responses = {
+            '/servers/s1/os-instance-actions': {'instanceActions': [
+                {'action': 'volume_migration_start', 'request_id': 'r1',
+                 'start_time': t % 1.1},
+                {'action': 'volume_migration_complete', 'request_id': 'r2',
+                 'start_time': t % 9.0}]},
+            '/servers/s1/os-instance-actions/r1': {'instanceAction': {
+                'events': [{'event': 'compute_volume_migration_start',
+                            'start_time': t % 1.3,
+                            'finish_time': t % 1.8}]}}}
+        nova = mock.Mock()
+        nova.get.side_effect = responses.__getitem__
+        base_time = scale.deploy.parse_time(t % 0.0)
+        phases = {'nova_start_called': base_time + 1.0,
+                  'nova_start_returned': base_time + 1.9}
+        out = scale_parts.nova_phases(nova, 's1', phases)
+        self.assertEqual({'start'}, set(out))
+        got = out['start']
+        for key, want in (('api_s', 0.1), ('dispatch_s', 0.2),
+                          ('compute_s', 0.5), ('reply_s', 0.1)):
+            self.assertAlmostEqual(want, got[key], places=3)

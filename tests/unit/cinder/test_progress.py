@@ -3,6 +3,8 @@
 import threading
 import time
 
+import fixtures
+
 from cinder_driver_side import exception
 from cinder_driver_side.volume import copy_engines
 from cinder_driver_side.volume import progress
@@ -170,6 +172,44 @@ class ProgressFieldsTest(base.CinderTestCase):
         self.assertEqual(2 * MiB, record['requested_bandwidth'])
         self.assertEqual(2 * MiB, record['bandwidth'])
         self.assertEqual(4 * MiB, record['bytes_total'])
+
+    def test_copy_makes_no_commit_of_its_own_at_0_and_100(self):
+        # 0 % is written with the size before the copy, 100 % with its
+        # method and times after it: a short copy commits nothing while
+        # it runs (each commit inside it slowed every copy).
+        from cinder_driver_side.volume.flows import base as flows_base
+
+        inside, during = [], []
+        real_copy = copy_engines.CopyEngine.copy
+        real_progress = flows_base.MigrationFlow._set_progress
+
+        def copy(engine, *args, **kwargs):
+            inside.append(True)
+            try:
+                return real_copy(engine, *args, **kwargs)
+            finally:
+                inside.pop()
+
+        def set_progress(flow, percent, *args, **kwargs):
+            if inside:
+                during.append(percent)
+            return real_progress(flow, percent, *args, **kwargs)
+
+        self.useFixture(fixtures.MockPatchObject(
+            copy_engines.CopyEngine, 'copy', copy))
+        self.useFixture(fixtures.MockPatchObject(
+            flows_base.MigrationFlow, '_set_progress', set_progress))
+        volume_id = self.create_volume(size=MiB)
+        self.migrate(volume_id)
+        self.assertEqual('success',
+                         self.wait_done(volume_id)['migration_status'])
+        self.assertEqual([], during)
+        record = self.api('GET', '/volumes/%s/migration' % volume_id)[1][
+            'migration']
+        self.assertEqual(('100', MiB, MiB),
+                         (record['progress'], record['bytes_total'],
+                          record['bytes_copied']))
+        self.assertTrue(record['copy_method'])
 
     def test_backend_default_and_request_override(self):
         arr, _pool = self.svc.manager.locate(

@@ -1,5 +1,8 @@
 """ReadyWaiter and WriteThrottle against a small fake of a disk."""
 
+import threading
+import time
+
 import libvirt
 
 from nova_volmig.virt.libvirt import blockjob
@@ -25,10 +28,12 @@ class FakeHost:
     def __init__(self, clock):
         self.block_job_events = libvirt_host.BlockJobEvents()
         self.clock = clock
+        self.waits = []
         # the waiter sleeps on the events condition: advance time instead
         self.block_job_events.wait = self._advance
 
-    def _advance(self, timeout):
+    def _advance(self, timeout, domain_uuid=None, disk=None, after=None):
+        self.waits.append((domain_uuid, disk, after))
         self.clock.now += timeout
 
 
@@ -267,3 +272,77 @@ class PivotTest(base.TestCase):
                                 device, 'test copy', timeout=10,
                                 clock=self.clock)
         self.assertIn('not ready', str(err))
+
+
+class BlockJobEventsWaitTest(base.TestCase):
+    """A waiter is not put to sleep by an event it has not looked at."""
+
+    def setUp(self):
+        super().setUp()
+        self.events = libvirt_host.BlockJobEvents()
+
+    def timed_wait(self, *args):
+        started = time.monotonic()
+        self.events.wait(*args)
+        return time.monotonic() - started
+
+    def test_event_that_came_while_looking_ends_the_wait_at_once(self):
+        looked = self.events.seq
+        # READY arrives while the waiter asks libvirt, before it sleeps
+        self.events.record('dom-1', 'vdb', COPY,
+                           libvirt.VIR_DOMAIN_BLOCK_JOB_READY)
+        self.assertLess(self.timed_wait(5, 'dom-1', 'vdb', looked), 1)
+
+    def test_events_of_other_disks_do_not_end_it(self):
+        looked = self.events.seq
+        self.events.record('dom-1', 'vdc', COPY,
+                           libvirt.VIR_DOMAIN_BLOCK_JOB_READY)
+        self.events.record('dom-2', 'vdb', COPY,
+                           libvirt.VIR_DOMAIN_BLOCK_JOB_READY)
+        self.assertGreaterEqual(self.timed_wait(0.2, 'dom-1', 'vdb',
+                                                looked), 0.19)
+
+    def test_an_event_later_wakes_it(self):
+        looked = self.events.seq
+        timer = threading.Timer(0.1, self.events.record, (
+            'dom-1', 'vdb', COPY, libvirt.VIR_DOMAIN_BLOCK_JOB_COMPLETED))
+        timer.start()
+        self.addCleanup(timer.cancel)
+        self.assertLess(self.timed_wait(5, 'dom-1', 'vdb', looked), 2)
+
+
+class WaitersLookBeforeTheySleepTest(base.TestCase):
+    """ReadyWaiter and pivot sleep only past the events they saw."""
+
+    def setUp(self):
+        super().setUp()
+        self.clock = FakeClock()
+        self.host = FakeHost(self.clock)
+        self.guest = FakeGuest(self.host)
+
+    def test_ready_waiter_sleeps_from_before_its_checks(self):
+        device = FakeDevice(self.guest, [((10, 100), False),
+                                         ((50, 100), False),
+                                         ((100, 100), True)])
+        real_state = device.get_state
+        seqs = []
+
+        def state_with_an_event():
+            # an event of another job lands during the libvirt calls
+            self.host.block_job_events.record('dom-1', 'vdb', COPY, 99)
+            seqs.append(self.host.block_job_events.seq)
+            return real_state()
+        device.get_state = state_with_an_event
+        blockjob.ReadyWaiter(device, 'test copy', COPY, timeout=10,
+                             clock=self.clock).wait()
+        uuid, disk, after = self.host.waits[0]
+        self.assertEqual(('dom-1', 'vdb'), (uuid, disk))
+        self.assertLess(after, seqs[0])
+
+    def test_pivot_sleeps_from_before_its_checks(self):
+        device = PivotDevice(self.guest, polls=2)
+        blockjob.pivot(device, 'test copy', timeout=10, clock=self.clock)
+        self.assertTrue(self.host.waits)
+        for uuid, disk, after in self.host.waits:
+            self.assertEqual(('dom-1', 'vdb'), (uuid, disk))
+            self.assertIsNotNone(after)
