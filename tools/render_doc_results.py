@@ -23,13 +23,15 @@ DOC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
 MARKER = re.compile(r'^\.\. volmig-results:\s*(?P<arg>.*?)\s*$')
 
 
-def _paths(arg: str) -> list[str]:
+def _paths(arg: str) -> list[str] | None:
+    """The files a marker names, or None (said) when one is missing."""
     found = []
     for rel in arg.split():
         pattern = os.path.normpath(os.path.join(DOC, rel))
         matches = sorted(glob.glob(pattern))
         if not matches:
-            raise SystemExit('%s: no such results file' % rel)
+            print('%s: no such results file; left as it is' % rel)
+            return None
         found.extend(matches)
     return found
 
@@ -62,8 +64,10 @@ def render_page(path: str) -> bool:
             out.append(lines[i])
             i += 1
         end = _block_end(lines, i)
-        new = report.render_rst_files(_paths(m.group('arg'))).rstrip(
-            '\n').split('\n')
+        paths = _paths(m.group('arg'))
+        if paths is None:
+            continue
+        new = report.render_rst_files(paths).rstrip('\n').split('\n')
         changed |= new != lines[i:end]
         out.extend(new)
         i = end

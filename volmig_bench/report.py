@@ -156,12 +156,21 @@ def render_rst_file(path: str) -> str:
 def render_rst_files(paths: list[str]) -> str:
     """``volmig-bench report --format rst PATH...``: one or several files.
 
-    One file: :func:`render_rst_file`. Several: fault scenario files only,
+    One file: :func:`render_rst_file`. Several scale runs: a row per run
+    (:mod:`volmig_bench.scale_steps`). Several fault scenario files:
     merged into one table, a row per case, every cell computed from the
     files by the rules of :mod:`volmig_bench.faults.merge`.
     """
     if len(paths) == 1:
         return render_rst_file(paths[0])
+    kinds = set()
+    for path in paths:
+        with open(path) as f:
+            kinds.add(kind(json.load(f)))
+    if kinds == {'scale'}:
+        from volmig_bench import scale_steps
+
+        return scale_steps.render_rst(paths)
     from volmig_bench.faults import merge
 
     return merge.render_rst(load_faults(paths))
