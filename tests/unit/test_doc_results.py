@@ -13,7 +13,8 @@ The lines after the marker (blank lines skipped) must be exactly what
 ``volmig-bench report --format rst FILE`` prints
 (:func:`volmig_bench.report.render_rst_file`), so a number typed by hand
 or left behind by a re-run fails here, and so does a marker naming a file
-that is not committed.
+that is not committed. ``tools/render_doc_results.py`` rewrites every
+marked table from its file after a re-run.
 
 A marker may name several files, separated by spaces, each a path or a
 glob (resolved in sorted order; a glob matching no file fails): the table
