@@ -61,6 +61,9 @@ class Flow:
     complete_wait_note: str = ''
     #: the "Cinder waits under N s in complete" check's N
     complete_wait_limit_s: float = 1.0
+    #: links whose rows that check reads (None: all), and why
+    wait_checked_links: tuple[str, ...] | None = None
+    wait_checked_why: str = ''
 
     @property
     def baseline(self) -> bool:
@@ -80,7 +83,9 @@ FLOWS: dict[str, Flow] = {flow.name: flow for flow in (
          legend='purple: new, rebase complete', complete_mode='rebase',
          complete_wait_note='the switch copies nothing, so the wait is '
                             'flat in size',
-         complete_wait_limit_s=0.2),
+         complete_wait_limit_s=0.2, wait_checked_links=('nbd',),
+         wait_checked_why='file volumes complete two_step: Nova '
+                          'switches network volumes only'),
     Flow('legacy', LEGACY, color='tab:gray', legend='grey: legacy swap'),
 )}
 

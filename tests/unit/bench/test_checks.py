@@ -59,7 +59,7 @@ class VerdictTestCase(base.TestCase):
         rows = [_row('new', 2.0, 0.4, bytes_=300),
                 _row('new-rebase', 2.0, 0.25, bytes_=110),
                 _row('legacy', 10.0, bytes_=2000),
-                _row('new-rebase', 2.0, 0.1, bytes_=5, link='file')]
+                _row('new-rebase', 2.0, 0.9, bytes_=5, link='file')]
         for row in rows:
             row['guest_chunk_bytes_during'] = 100
             row['bytes_source'] = ('link counters' if row['link'] == 'nbd'
@@ -67,8 +67,9 @@ class VerdictTestCase(base.TestCase):
         found = {c['name']: c for c in self._result(rows)['checks']}
         wait = [c for n, c in found.items()
                 if n.startswith('Cinder waits under 0.2 s in complete '
-                                '(new-rebase)')]
+                                '(new-rebase, nbd only)')]
         self.assertEqual([False], [c['ok'] for c in wait])   # 0.25 s
+        self.assertEqual('max 0.250 s', wait[0]['detail'])   # not file's
         ratio = {n.rsplit('(', 1)[1][:-1]: c for n, c in found.items()
                  if n.startswith('bytes via compute at most 1.2x')}
         self.assertEqual({'new', 'new-rebase'}, set(ratio))
