@@ -27,6 +27,24 @@ GUEST_WRITE_INTERVAL = 0.1                 # ~40 MB/s when unthrottled
 GUEST_OWN_WRITE_LIMIT = 200 * base.MiB     # restored afterwards
 
 
+def fast_writer_over_slow_link(test, seed: int):
+    """A guest writing faster than dst's link.
+
+    Returns src, dst (behind the link), the running instance, its guest
+    (with write limits of its own) and the writer.
+    """
+    src = test.make_volume('src', seed=seed)
+    dst = test.make_volume('dst', random_fill=False,
+                           link_bytes_per_sec=LINK_BYTES_SEC)
+    instance = test.spawn({base.DEVICE: src})
+    guest = test.driver.host.get_guest(instance)
+    guest.set_block_io_tune('vdb', {'write_bytes_sec': GUEST_OWN_WRITE_LIMIT})
+    writer = lv_fixtures.GuestWriter(
+        test.driver.host, instance, base.DEVICE, src.read(), seed=seed,
+        size=GUEST_WRITE_SIZE)
+    return src, dst, instance, guest, writer
+
+
 class _Convergence:
 
     volume_kind = 'nbd'
@@ -39,16 +57,8 @@ class _Convergence:
                    block_job_min_throttle_bytes_sec=base.MiB)
 
     def test_converges_under_fast_writes(self):
-        src = self.make_volume('src', seed=41)
-        dst = self.make_volume('dst', random_fill=False,
-                               link_bytes_per_sec=LINK_BYTES_SEC)
-        instance = self.spawn({base.DEVICE: src})
-        guest = self.driver.host.get_guest(instance)
-        guest.set_block_io_tune('vdb', {
-            'write_bytes_sec': GUEST_OWN_WRITE_LIMIT})
-        writer = lv_fixtures.GuestWriter(
-            self.driver.host, instance, base.DEVICE, src.read(), seed=4,
-            size=GUEST_WRITE_SIZE)
+        src, dst, instance, guest, writer = fast_writer_over_slow_link(
+            self, seed=41)
         migration = self.handle(instance, src)
         self.driver.volume_migration_start(None, instance, migration)
         src_at_start = src.sha256()
@@ -129,16 +139,8 @@ class ThrottledCommitCrashTest(base.LibvirtFunctionalTestCase):
                  'block_job_min_throttle_bytes_sec': base.MiB,
                  'volume_migration_complete_mode': 'two_step'}
         self.flags(group='libvirt', **flags)
-        src = self.make_volume('src', seed=43)
-        dst = self.make_volume('dst', random_fill=False,
-                               link_bytes_per_sec=LINK_BYTES_SEC)
-        instance = self.spawn({base.DEVICE: src})
-        guest = self.driver.host.get_guest(instance)
-        guest.set_block_io_tune('vdb', {
-            'write_bytes_sec': GUEST_OWN_WRITE_LIMIT})
-        writer = lv_fixtures.GuestWriter(
-            self.driver.host, instance, base.DEVICE, src.read(), seed=5,
-            size=GUEST_WRITE_SIZE)
+        src, dst, instance, guest, writer = fast_writer_over_slow_link(
+            self, seed=43)
         state = self.state_file('migration.json')
         self.handle(instance, src, state_file=state).save()
         child_flags = {'state_path': self.state_path}
