@@ -59,15 +59,19 @@ def bytes_moved(sampler: counters.CounterSampler | None,
     return None, delta
 
 
-def raw_copy(path: str, size: int) -> dict:
+def raw_copy(path: str, size: int, array_throughput: int = 0) -> dict:
     """The array's own copy of the volume file: the physical limit.
 
     Copied by Cinder's native engine (reflink or copy_file_range, fsync
-    included) into the same pool, then deleted.
+    included) into the same pool, then deleted; paced to
+    ``array_throughput`` (an emulated array's copy engine) when set.
     """
     probe = os.path.join(os.path.dirname(path), '.raw-copy-probe')
+    shared = (copy_engines.SharedRate(array_throughput)
+              if array_throughput else None)
     try:
-        result = copy_engines.NativeCopy().copy(path, probe, size)
+        result = copy_engines.NativeCopy().copy(path, probe, size,
+                                                shared=shared)
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(probe)

@@ -66,7 +66,7 @@ class ScaleRun:
                  out_dir: str, fraction: float = 0.6, writes: int = 3,
                  seed: int = 1, queue_cap: int | None = None,
                  sequential: bool = True, timeout: float = 1200.0,
-                 say=print):
+                 array_throughput: int = 0, say=print):
         if not 1 <= count <= 64:
             raise exception.InvalidParameter(name='count', value=count,
                                              reason='1 to 64')
@@ -77,6 +77,7 @@ class ScaleRun:
         self.count, self.size, self.writes = count, size, writes
         self.sequential, self.timeout, self.say = sequential, timeout, say
         self.out_dir = out_dir
+        self.array_throughput = array_throughput
         self.work_dir = os.path.join(state_path, 'bench', 'run-%s-%d' % (
             os.path.basename(out_dir), os.getpid()))
         self.option = queue_option()
@@ -98,7 +99,8 @@ class ScaleRun:
                        'guest': 'diskless domain, HMP qemu-io writes',
                        'backend': 'file, copy_file_range pool to pool',
                        'queue_option': self.option,
-                       'queue_cap': self.queue_cap},
+                       'queue_cap': self.queue_cap,
+                       'array_copy_throughput': array_throughput},
             'notes': [], 'load': {}, 'raw': {}, 'runs': {},
             'summary': {}, 'checks': []}
         if self.option is None:
@@ -124,6 +126,8 @@ class ScaleRun:
             os.makedirs(self._pool(pool))
         if self.queue_cap:
             group[self.option] = self.queue_cap
+        if self.array_throughput:
+            group['array_copy_throughput'] = self.array_throughput
         aio_state = os.path.join(self.work_dir, 'aio')
         stack.callback(teardown.stop_leftover_exports, aio_state)
         stack.callback(cleanup.destroy_leftover_domains, self.domains)
@@ -163,9 +167,14 @@ class ScaleRun:
             self.devices.append(att['device'])
 
     def _raw_limit(self) -> None:
-        """Cinder's native copy of the volume files, one at a time."""
+        """Cinder's native copy of the volume files, one at a time.
+
+        At the array's copy throughput when it has one: what one copy
+        alone gets of it.
+        """
         files = [self._file(v) for v in self.volumes[:8]]
-        copies = [probes.raw_copy(path, self.size) for path in files]
+        copies = [probes.raw_copy(path, self.size, self.array_throughput)
+                  for path in files]
         seconds = sum(c['seconds'] for c in copies)
         self.result['raw'] = {
             'volumes': len(copies), 'seconds': round(seconds, 3),
@@ -380,7 +389,10 @@ def cmd_run(args, state_path: str, console) -> None:
         args.count, protocol.parse_size(args.size or '64M'),
         os.path.abspath(state_path), out_dir, fraction=args.fraction,
         seed=args.seed, queue_cap=args.queue_cap,
-        sequential=getattr(args, 'sequential', True), say=say).run()
+        sequential=getattr(args, 'sequential', True),
+        array_throughput=protocol.parse_size(
+            getattr(args, 'array_throughput', None) or '256M'),
+        say=say).run()
     console.print(scale_report.render_table(result))
     for line in scale_report.summary_lines(result) + [
             'note: %s' % n for n in result['notes']] + [

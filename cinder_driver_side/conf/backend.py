@@ -47,6 +47,13 @@ backend_opts = [
                     'bytes/s (0 = unlimited); overrides [DEFAULT] '
                     'migration_copy_bandwidth. A migrate request\'s '
                     '"bandwidth" (3.72) overrides both.'),
+    cfg.IntOpt('array_copy_throughput', min=0,
+               help='Emulated arrays: bytes/s that this array\'s own copy '
+                    'engine moves in all, shared by every native copy '
+                    'running on it at once (a real array copies at a '
+                    'finite rate, whatever the host\'s CPU); 0 = as fast '
+                    'as the host copies files. For benchmarks. '
+                    'Default: 0.'),
     cfg.IntOpt('migration_stall_timeout', min=0,
                help='Seconds a migration copy from or to this backend may '
                     'make no progress at all before it is ended as an '
@@ -66,6 +73,7 @@ _FALLBACKS = {
     'nbd_port_range': '10809:10999',
     'nbd_throttle_bytes_sec': 0,
     'migration_stall_timeout': 300,
+    'array_copy_throughput': 0,
 }
 
 

@@ -16,6 +16,7 @@ from oslo_log import log as logging
 
 from cinder_driver_side.conf import backend as backend_conf
 from cinder_driver_side import exception
+from cinder_driver_side.volume import copy_engines
 from cinder_driver_side.volume import holders
 from cinder_driver_side.volume import nbd
 from cinder_driver_side.volume import utils
@@ -48,6 +49,10 @@ class Array:
         bandwidth = backend_conf.get(conf, name, 'copy_bandwidth')
         self.copy_bandwidth = (conf.migration_copy_bandwidth
                                if bandwidth is None else bandwidth)
+        throughput = backend_conf.get(conf, name, 'array_copy_throughput')
+        #: the array's copy engine, shared by its native copies
+        self.copy_rate = (copy_engines.SharedRate(throughput)
+                          if throughput else None)
         self.stall_timeout: int = backend_conf.get(
             conf, name, 'migration_stall_timeout')
         self.exporter: nbd.NBDExporter | None = None

@@ -58,23 +58,62 @@ class CopyResult:
     seconds: float
 
 
+class SharedRate:
+    """A rate shared by every copy that holds it (an array's copy engine).
+
+    Each copy books its bytes one after the other on one schedule, so
+    that the copies running at once move ``bandwidth`` bytes/s between
+    them, whatever their number. Time nobody booked is not banked.
+    """
+
+    def __init__(self, bandwidth: int,
+                 clock: Callable[[], float] = time.monotonic):
+        if bandwidth <= 0:
+            raise ValueError('a shared rate needs a bandwidth above 0')
+        self.bandwidth = bandwidth
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._free_at = 0.0
+
+    def book(self, nbytes: int) -> float:
+        """Book ``nbytes``; return the clock time they are due by."""
+        with self._lock:
+            start = max(self._clock(), self._free_at)
+            self._free_at = start + nbytes / self.bandwidth
+            return self._free_at
+
+
 class RateLimiter:
-    """Sleeps so that bytes counted never run ahead of ``bandwidth``/s."""
+    """Sleeps so that bytes counted never run ahead of ``bandwidth``/s.
+
+    With ``shared``, also never ahead of what the shared rate gave them.
+    """
 
     def __init__(self, bandwidth: int,
                  clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep):
+                 sleep: Callable[[float], None] = time.sleep,
+                 shared: SharedRate | None = None):
         self.bandwidth = bandwidth
+        self.shared = shared
         self._clock = clock
         self._sleep = sleep
         self._start = clock()
         self._count = 0
 
+    @property
+    def limit(self) -> int:
+        """The lower of the limits that apply, 0 when none does."""
+        limits = [b for b in (self.bandwidth,
+                              self.shared and self.shared.bandwidth) if b]
+        return min(limits) if limits else 0
+
     def throttle(self, nbytes: int) -> None:
-        if self.bandwidth <= 0 or nbytes <= 0:
+        if nbytes <= 0 or not self.limit:
             return
-        self._count += nbytes
-        due = self._start + self._count / self.bandwidth
+        due = self.shared.book(nbytes) if self.shared else 0.0
+        if self.bandwidth > 0:
+            self._count += nbytes
+            due = max(due, self._start + self._count / self.bandwidth)
         delay = due - self._clock()
         if delay > 0:
             self._sleep(delay)
@@ -130,18 +169,20 @@ class CopyEngine(abc.ABC):
     def copy(self, src_path: str, dst_path: str, size: int,
              progress_cb: ProgressCallback | None = None,
              bandwidth: int = 0,
-             wakeup: threading.Event | None = None) -> CopyResult:
+             wakeup: threading.Event | None = None,
+             shared: SharedRate | None = None) -> CopyResult:
         """Copy and fsync dst; ``progress_cb(bytes_done)`` after each step.
 
         dst is created if missing and sized to ``size``; its data beyond
         what src holds reads as zeros. Raises CopyFailed (or what
         ``progress_cb`` raised, e.g. CopyAborted). Setting ``wakeup`` ends
         a rate limiter's sleep early, so that ``progress_cb`` runs (and
-        can abort) at once.
+        can abort) at once. ``shared``: a rate this copy shares with
+        others (the array's, :class:`SharedRate`), besides ``bandwidth``.
         """
         report = progress_cb or (lambda done: None)
         limiter = RateLimiter(bandwidth, sleep=wakeup.wait if wakeup
-                              else time.sleep)
+                              else time.sleep, shared=shared)
         started = time.monotonic()
         try:
             src = os.open(src_path, os.O_RDONLY)
@@ -154,7 +195,7 @@ class CopyEngine(abc.ABC):
                 os.ftruncate(dst, size)
                 report(0)
                 method, moved = self._copy(src, dst, size, report, limiter,
-                                           chunk_size(bandwidth))
+                                           chunk_size(limiter.limit))
                 os.fsync(dst)
             finally:
                 os.close(dst)
@@ -221,12 +262,12 @@ class NativeCopy(CopyEngine):
     @staticmethod
     def _reflink(src, dst, size, report, limiter) -> int:
         """FICLONERANGE in chunks (rate limit and progress); 0 moved."""
-        if limiter.bandwidth <= 0:
+        if not limiter.limit:
             fcntl.ioctl(dst, FICLONE, src)
             return 0
         # Clone chunks of the rate limit's size; the last chunk's length 0
         # means "to EOF", which needs no block alignment.
-        step = max(MiB, chunk_size(limiter.bandwidth))
+        step = max(MiB, chunk_size(limiter.limit))
         pos = 0
         while pos < size:
             length = step if pos + step < size else 0

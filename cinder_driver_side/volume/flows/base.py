@@ -302,6 +302,13 @@ class MigrationFlow(cancel.CancelMixin, abc.ABC):
         return min(limits) if limits else 0
 
     @staticmethod
+    def _array_rate(engine, src_array, dst_array):
+        """The array's copy engine rate, for a native copy inside it."""
+        if engine.name == 'native' and src_array is dst_array:
+            return getattr(src_array, 'copy_rate', None)
+        return None
+
+    @staticmethod
     def _stall_timeout(src_array, dst_array) -> int:
         """The lower nonzero ``migration_stall_timeout``; 0 = never."""
         limits = [t for t in (getattr(src_array, 'stall_timeout', 0),
@@ -369,7 +376,9 @@ class MigrationFlow(cancel.CancelMixin, abc.ABC):
                 self._abort, name='stall-%s' % self.volume_id[:8]) as dog:
             result = engine.copy(src, dst, volume.size_bytes,
                                  self._progress(estimator, dog),
-                                 bandwidth, wakeup=dog.wakeup)
+                                 bandwidth, wakeup=dog.wakeup,
+                                 shared=self._array_rate(engine, src_array,
+                                                         dst_array))
         finished = timeutils.utcnow()
         # 100 %, the method and the phase times: the copy's bookkeeping
         # after it, in as few commits as it takes.

@@ -10,6 +10,8 @@ import glob
 import os
 import subprocess
 
+import testtools.content
+
 from nova_volmig.virt.libvirt import config
 from nova_volmig.virt.libvirt import driver as libvirt_driver
 from nova_volmig.virt.libvirt import exception as lv_exc
@@ -64,6 +66,10 @@ class TestVolume:
         return self.raw.read()
 
 
+#: where libvirtd keeps each domain's QEMU log
+QEMU_LOG_DIR = '/var/log/libvirt/qemu'
+
+
 class LibvirtFunctionalTestCase(base.TestCase):
 
     volume_kind = 'file'
@@ -111,6 +117,11 @@ class LibvirtFunctionalTestCase(base.TestCase):
         instance = lv_fixtures.new_instance()
         self.useFixture(lv_fixtures.InstanceCleanup(self.driver.host.uri,
                                                     instance))
+        # QEMU's own log (an abort, a monitor gone) when the test fails.
+        log = os.path.join(QEMU_LOG_DIR, '%s.log' % instance.name)
+        self.addOnException(lambda exc_info: self.addDetail(
+            'qemu-log', testtools.content.content_from_file(
+                log, buffer_now=True)) if os.path.exists(log) else None)
         bdi = self.bdi(volumes)
         self.driver.spawn(None, instance, bdi)
         if not running:
