@@ -251,10 +251,10 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--queue-cap', type=int, default=None,
                         help="scale: Cinder's cap on running migrations "
                              'per backend, if this Cinder has one')
-    parser.add_argument('--array-throughput', default='256M',
+    parser.add_argument('--array-throughput', default='64M',
                         help="scale: the emulated array's copy engine, "
                              'bytes/s shared by all its copies (default '
-                             '256M; 0: as fast as the host copies files)')
+                             '64M; 0: as fast as the host copies files)')
     parser.add_argument('--no-sequential', dest='sequential',
                         action='store_false',
                         help='scale: skip the one-by-one run (quicker '

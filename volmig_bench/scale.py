@@ -391,7 +391,7 @@ def cmd_run(args, state_path: str, console) -> None:
         seed=args.seed, queue_cap=args.queue_cap,
         sequential=getattr(args, 'sequential', True),
         array_throughput=protocol.parse_size(
-            getattr(args, 'array_throughput', None) or '256M'),
+            getattr(args, 'array_throughput', None) or '64M'),
         say=say).run()
     console.print(scale_report.render_table(result))
     for line in scale_report.summary_lines(result) + [
