@@ -4,12 +4,13 @@
 set -euo pipefail
 
 APT_OPTS=(-y -o DPkg::Lock::Timeout=900)
-# curl and jq: the walkthroughs of README.md and doc/source/admin/distributed.rst
+# curl and jq: the walkthroughs of README.md and doc/source/admin/distributed.rst;
+# strace: the fault scenario holds a service's syscall (volmig_bench.faults)
 SYSTEM_PACKAGES=(
     libvirt-daemon-system libvirt-daemon-driver-qemu qemu-system-x86
     qemu-utils qemu-block-extra libvirt-dev pkg-config python3-venv
     iproute2 xfsprogs util-linux procps psmisc cpio gcc libc6-dev make
-    python3-dev curl jq
+    python3-dev curl jq strace
 )
 SERVICE_PACKAGES=(rabbitmq-server postgresql)
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy
 import glob
+import json
 import os
 import subprocess
 import xml.etree.ElementTree as ET
@@ -55,37 +56,78 @@ def src_at_start(run, log: protocol.WriterLog) -> dict:
 
 
 def _domain_disk(server_id: str, device: str) -> tuple[str, str, bool]:
-    """(source file, driver type, has a backing chain) of ``device``."""
+    """(source, format, has a backing chain) of ``device``, as QEMU has it.
+
+    QEMU's ``query-block``, not libvirt's XML: after a complete by rebase
+    the XML still names src (DESIGN 5), while QEMU reads dst. The source
+    is a path, or ``nbd://HOST:PORT/EXPORT`` for a network disk
+    (:func:`_export_file` finds the file behind it).
+    """
     import libvirt
+    import libvirt_qemu
 
     conn = libvirt.open('qemu:///system')
     try:
         dom = conn.lookupByUUIDString(server_id)
         root = ET.fromstring(dom.XMLDesc(0))
+        alias = None
+        for disk in root.findall('./devices/disk'):
+            target = disk.find('target')
+            if target is not None and target.get('dev') == device:
+                alias = disk.find('alias').get('name')
+        if alias is None:
+            raise exception.BenchError('no disk %s in domain %s'
+                                       % (device, server_id))
+        blocks = json.loads(libvirt_qemu.qemuMonitorCommand(
+            dom, json.dumps({'execute': 'query-block'}), 0))['return']
     finally:
         conn.close()
-    for disk in root.findall('./devices/disk'):
-        target = disk.find('target')
-        if target is None or target.get('dev') != device:
+    for block in blocks:
+        if '/%s/' % alias in block.get('qdev', '') and block.get(
+                'inserted'):
+            image = block['inserted']['image']
+            return (image['filename'], image['format'],
+                    'backing-image' in image)
+    raise exception.BenchError('QEMU has no disk %s (%s) in domain %s'
+                               % (device, alias, server_id))
+
+
+def _export_file(env, uri: str) -> str:
+    """The volume file an array exports as ``uri`` (its export record)."""
+    if uri.startswith('json:'):
+        # QEMU's name for a node it cannot put in a URI
+        spec = json.loads(uri[len('json:'):])
+        while spec.get('driver') != 'nbd' and 'file' in spec:
+            spec = spec['file']
+        port, name = int(spec['server']['port']), spec['export']
+    else:
+        _, _, rest = uri.partition('://')
+        address, _, name = rest.partition('/')
+        port = int(address.rpartition(':')[2])
+    for record in glob.glob(env.path('cinder', 'nbd', '*', '*.json')):
+        try:
+            with open(record) as f:
+                export = json.load(f)
+        except (OSError, ValueError):
             continue
-        source = disk.find('source')
-        backing = disk.find('backingStore')
-        return (source.get('file') or source.get('dev') or '',
-                disk.find('driver').get('type'),
-                backing is not None and backing.find('source') is not None)
-    raise exception.BenchError('no disk %s in domain %s' % (device,
-                                                            server_id))
+        if export.get('port') == port and export.get('name') == name:
+            return export['path']
+    raise exception.BenchError('no array exports %s' % uri)
 
 
 def guest_disk(run) -> dict:
     """The disk the guest writes to now, against the log read first."""
     log = frozen_log(run.monitor)
-    path, fmt, chained = _domain_disk(run.server['id'], run.device)
+    source, fmt, chained = _domain_disk(run.server['id'], run.device)
+    path = (_export_file(run.env, source)
+            if source.startswith(('nbd:', 'nbd+', 'json:')) else source)
     volume = run.cloud.volume(run.volume['id'])
     out = {'path': path, 'format': fmt, 'chained': chained,
            'on': 'src' if os.path.exists(path) and os.path.samefile(
                path, run.src_link) else 'dst',
            'volume_file': run.env.volume_file(volume)}
+    if path != source:
+        out['source'] = source
     run.disk_path, run.disk_format = path, fmt
     if fmt != 'raw' or chained:
         out['on'] = 'overlay'

@@ -33,6 +33,9 @@ from volmig_bench import exception
 from volmig_distributed import deployment as dep
 
 SMALL_BACKEND = 'array3'
+#: an array exporting its volumes over NBD: complete by rebase switches
+#: network volumes only (file volumes fall back to two_step)
+NBD_BACKEND = 'array4'
 LIVE = dep.LIVE_HOST
 CINDER = dep.CINDER
 NOVA_API = dep.NOVA_API
@@ -74,17 +77,23 @@ class FaultDeployment:
         settings = dep.Settings(name=name, nova_port=0, cinder_port=0,
                                 **SETTINGS)
         self.deployment = dep.Deployment(state_path, settings)
+        backends = ['array1', 'array2', NBD_BACKEND]
+        overrides = {NBD_BACKEND: {
+            'volume_backend_name': NBD_BACKEND,
+            'pools': self._pools(NBD_BACKEND),
+            'export_protocol': 'nbd'}}
         if small_pool:
             # A third array, its pool2 a small file system of its own.
-            settings.cinder_overrides = {
-                'DEFAULT': {'enabled_backends': 'array1,array2,%s'
-                            % SMALL_BACKEND},
-                SMALL_BACKEND: {
-                    'volume_backend_name': SMALL_BACKEND,
-                    'pools': 'pool1:%s,pool2:%s' % (self.path(
-                        'cinder', 'arrays', SMALL_BACKEND, 'pool1'),
-                        small_pool),
-                    'export_protocol': settings.volume_protocol}}
+            backends.append(SMALL_BACKEND)
+            overrides[SMALL_BACKEND] = {
+                'volume_backend_name': SMALL_BACKEND,
+                'pools': 'pool1:%s,pool2:%s' % (self.path(
+                    'cinder', 'arrays', SMALL_BACKEND, 'pool1'),
+                    small_pool),
+                'export_protocol': settings.volume_protocol}
+        settings.cinder_overrides = {
+            'DEFAULT': {'enabled_backends': ','.join(backends)},
+            **overrides}
         if overlay_pool:
             # The compute host's overlays on a small file system too.
             settings.nova_overrides = {'libvirt': {
@@ -93,6 +102,11 @@ class FaultDeployment:
         self.overlay_pool = overlay_pool
         self.cloud: deploy.Cloud | None = None
         self.complete_mode: str | None = None
+
+    def _pools(self, backend: str) -> str:
+        return ','.join('%s:%s' % (pool, self.path('cinder', 'arrays',
+                                                   backend, pool))
+                        for pool in ('pool1', 'pool2'))
 
     @property
     def state_path(self) -> str:
@@ -206,6 +220,42 @@ class FaultDeployment:
         data = json.loads(row[1]) if row[1] else {}
         return row[0], data.get('step')
 
+    def cinder_switched(self, volume_id: str) -> bool:
+        """Cinder switched the volume to dst and has not said success.
+
+        Its migration record names src's data (``source_backend_name``)
+        just before it deletes it (``MigrationFlow._switch``).
+        """
+        url = self.deployment.database_url('cinder').replace(
+            'postgresql+psycopg2', 'postgresql')
+        with psycopg2.connect(url) as conn, conn.cursor() as cur:
+            cur.execute("SELECT count(*) FROM volume_migrations WHERE "
+                        "volume_id = %s AND source_backend_name IS NOT NULL "
+                        "AND status NOT IN ('success', 'error', "
+                        "'cancelled')", (volume_id,))
+            (count,) = cur.fetchone()
+        conn.close()
+        return count > 0
+
+    def slow_unlink(self, name: str, path: str,
+                    seconds: float) -> subprocess.Popen:
+        """Delay every unlink of ``path`` by service ``name`` (strace).
+
+        ``strace -P PATH -e inject=...:delay_enter``: the service's own
+        delete of that file waits ``seconds`` before it runs, so that a
+        fault can land inside it. The tracer ends with the service (or
+        when terminated).
+        """
+        pid = self.deployment._pid(name)
+        proc = subprocess.Popen(
+            ['strace', '-q', '-f', '-p', str(pid), '-P', path, '-o',
+             os.devnull, '-e', 'trace=unlink,unlinkat', '-e',
+             'inject=unlink,unlinkat:delay_enter=%d' % (seconds * 1e6)],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL)
+        time.sleep(1.0)     # attached to every thread
+        return proc
+
     def _fired(self, trigger: Trigger, src_attachment_id: str | None,
                volume_id: str, seen: list[str]) -> str | None:
         if trigger.source == 'nova-step':
@@ -215,6 +265,8 @@ class FaultDeployment:
             value = step
         elif trigger.source == 'cinder-status':
             value = self.cloud.volume(volume_id)['migration_status']
+        elif trigger.source == 'cinder-switched':
+            value = 'switched' if self.cinder_switched(volume_id) else None
         else:
             raise exception.InvalidParameter(name='trigger', value=trigger,
                                              reason='unknown source')
@@ -252,6 +304,23 @@ class FaultDeployment:
 
     def restart(self, name: str) -> None:
         self.deployment.start_service(name)
+
+    @staticmethod
+    def restart_rabbitmq(down_s: float = 2.0) -> None:
+        """Stop the host's RabbitMQ application, start it again.
+
+        ``rabbitmqctl stop_app``: every connection of every service drops
+        and the broker refuses new ones for ``down_s``, as in a broker
+        restart; the Erlang node (not ours to stop) stays up. Shared by
+        everything on the host: never run this beside other users of it.
+        """
+        subprocess.run(['rabbitmqctl', 'stop_app'], check=True,
+                       capture_output=True, timeout=120)
+        time.sleep(down_s)
+        subprocess.run(['rabbitmqctl', 'start_app'], check=True,
+                       capture_output=True, timeout=120)
+        subprocess.run(['rabbitmqctl', 'await_startup'], check=True,
+                       capture_output=True, timeout=120)
 
     @staticmethod
     def restart_libvirtd(down_s: float = 1.0) -> None:

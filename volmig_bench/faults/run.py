@@ -55,7 +55,8 @@ def run(selected: list[cases_mod.FaultCase], state_path: str, out_root: str,
                 small_pool = stack.enter_context(xfs_pool.xfs_pool(
                     os.path.join(root, 'pools'), xfs_pool.MIN_SIZE)).path
             overlay_pool = None
-            if any(c.full_overlay_dir for c in selected):
+            if any(c.full_overlay_dir or c.fault == cases_mod.FILL_OVERLAY_DIR
+                   for c in selected):
                 overlay_pool = stack.enter_context(xfs_pool.xfs_pool(
                     os.path.join(root, 'pools'), xfs_pool.MIN_SIZE)).path
             env = injector.FaultDeployment(

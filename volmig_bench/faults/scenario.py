@@ -66,6 +66,8 @@ class FaultCaseRun:
         self.server: dict | None = None
         self.monitor: monitor_mod.WriterMonitor | None = None
         self.src_attachment: str | None = None
+        #: a file filling a pool up, made by the fault (not before)
+        self.late_filler: str | None = None
         self.files_before: set[str] = set()
         self.disk_path = self.disk_format = None
         self.row: dict = {'case': case.name, 'iteration': iteration,
@@ -138,6 +140,10 @@ class FaultCaseRun:
                 self.case.backend, other, 'x')), FILLER_LEAVES)
         elif self.case.full_overlay_dir:
             filler = self.env.fill_pool(self.env.overlay_dir, 0)
+        tracer = None
+        if self.case.slow_src_delete:
+            tracer = self.env.slow_unlink(injector.CINDER, self.src_path,
+                                          self.case.slow_src_delete)
         began = time.monotonic()
         self.cloud.migrate_volume(volume_id, dest,
                                   force_host_copy=self.flow.baseline)
@@ -146,8 +152,12 @@ class FaultCaseRun:
                 self._inject(volume_id)
             self._settle(volume_id)
         finally:
-            if filler is not None:
-                os.unlink(filler)
+            if tracer is not None:
+                tracer.terminate()
+                tracer.wait(30)
+            for path in (filler, self.late_filler):
+                if path is not None:
+                    os.unlink(path)
             if start_check is not None:
                 start_check.stop()
                 self.row['src_at_start'] = start_check.result
@@ -171,6 +181,14 @@ class FaultCaseRun:
         if case.fault == cases_mod.RESTART_LIBVIRTD:
             self.say('restarting libvirtd at %s' % fired)
             self.env.restart_libvirtd(case.down_s)
+            return
+        if case.fault == cases_mod.FILL_OVERLAY_DIR:
+            self.say('filling the overlay directory at %s' % fired)
+            self.late_filler = self.env.fill_pool(self.env.overlay_dir, 0)
+            return
+        if case.fault == cases_mod.RESTART_RABBITMQ:
+            self.say('restarting RabbitMQ at %s' % fired)
+            self.env.restart_rabbitmq(case.down_s)
             return
         self.say('SIGKILL %s at %s' % (case.service, fired))
         self.env.kill(case.service)

@@ -137,6 +137,20 @@ class Guest:
         state, _reason = self._read(lambda d: d.state())
         return LIBVIRT_POWER_STATE.get(state, power_state.NOSTATE)
 
+    def is_paused_on_io_error(self) -> bool:
+        """``virDomainGetState``: paused because a disk request failed.
+
+        QEMU's default write error policy for ENOSPC: the guest stops and
+        the failed request is retried on resume.
+        """
+        state, reason = self._read(lambda d: d.state())
+        return (state == libvirt.VIR_DOMAIN_PAUSED
+                and reason == libvirt.VIR_DOMAIN_PAUSED_IOERROR)
+
+    def resume(self) -> None:
+        """``virDomainResume``."""
+        self._write(lambda d: d.resume())
+
     def is_active(self) -> bool:
         """``virDomainIsActive``."""
         return bool(self._read(lambda d: d.isActive()))

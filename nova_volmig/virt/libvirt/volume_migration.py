@@ -511,9 +511,29 @@ class LibvirtVolumeMigrator:
         saved = (migration.driver_data or {}).get('saved_iotune')
         if saved and guest.is_active():
             blockjob.restore_limits(guest, layout.disk, saved)
+        self._resume_if_paused_on_io_error(guest, migration)
         self._remove_unused_overlays(layout, guest)
         migration.save_driver_data(step=step, saved_iotune=None)
         migration.set_progress(100)
+
+    @staticmethod
+    def _resume_if_paused_on_io_error(guest, migration) -> None:
+        """Resume a guest a full overlay directory paused.
+
+        The overlays live on the compute host's file system: when it
+        fills up, the guest's next write to an overlay fails with ENOSPC
+        and QEMU pauses the guest, keeping the request to retry. Once the
+        disk is on src or dst again, that retry has somewhere to go;
+        leaving the guest paused would turn a full local disk into an
+        outage nobody asked for. If the error was on the volume itself,
+        QEMU pauses it again.
+        """
+        if guest.is_active() and guest.is_paused_on_io_error():
+            LOG.warning('Volume migration of %s: domain %s was paused on a '
+                        'disk I/O error (a full overlay directory?); its '
+                        'disk is off the overlay now: resuming it',
+                        migration.src_attachment_id, guest.uuid)
+            guest.resume()
 
     def _remove_unused_overlays(self, layout, guest) -> None:
         """Remove overlays in neither the live nor the persistent chain."""

@@ -1,5 +1,6 @@
 """The fault scenario's cases, triggers, verdicts and table (no services)."""
 
+import json
 import os
 from unittest import mock
 
@@ -56,6 +57,28 @@ class CasesTestCase(base.TestCase):
             self.assertEqual(case.full_dst_pool or case.full_overlay_dir,
                              case.backend == cases.SMALL_BACKEND, case.name)
 
+    def test_rebase_cases_run_on_the_nbd_array(self):
+        # complete by rebase switches network volumes only: on a file
+        # array these cases would run two_step and prove nothing.
+        rebase = [c for c in cases.CASES if c.flow == 'new-rebase']
+        self.assertGreaterEqual(len(rebase), 5)
+        for case in rebase:
+            self.assertEqual(cases.NBD_BACKEND, case.backend, case.name)
+
+    def test_cinder_killed_while_it_deletes_src(self):
+        case = {c.name: c for c in cases.CASES}['kill-cinder-deleting-src']
+        self.assertEqual(injector.CINDER, case.service)
+        self.assertEqual('cinder-switched', case.trigger.source)
+        # The delete is held longer than the trigger's delay plus a poll:
+        # the kill lands inside it.
+        self.assertGreater(case.slow_src_delete, case.trigger.delay + 1)
+
+    def test_every_fault_has_a_case(self):
+        faults = {c.fault for c in cases.CASES}
+        self.assertEqual({None, cases.KILL_COMPUTE, cases.KILL_CINDER,
+                          cases.RESTART_LIBVIRTD, cases.RESTART_RABBITMQ,
+                          cases.FILL_OVERLAY_DIR}, faults)
+
     def test_services(self):
         by_name = {c.name: c for c in cases.CASES}
         self.assertEqual(injector.LIVE,
@@ -63,6 +86,28 @@ class CasesTestCase(base.TestCase):
         self.assertEqual(injector.CINDER,
                          by_name['kill-cinder-copying'].service)
         self.assertIsNone(by_name['none-legacy'].service)
+
+
+class ExportFileTestCase(base.TestCase):
+
+    def test_network_disk_maps_to_the_exported_file(self):
+        env = mock.Mock(path=lambda *parts: os.path.join(
+            self.state_path, *parts))
+        state = os.path.join(self.state_path, 'cinder', 'nbd', 'array4')
+        os.makedirs(state)
+        for name, port in (('volume-a', 10809), ('volume-b', 10810)):
+            with open(os.path.join(state, name + '.json'), 'w') as f:
+                json.dump({'name': name, 'port': port, 'host': '127.0.0.1',
+                           'path': '/pools/%s' % name, 'pid': 1}, f)
+        self.assertEqual('/pools/volume-b', checks._export_file(
+            env, 'nbd://127.0.0.1:10810/volume-b'))
+        self.assertEqual('/pools/volume-a', checks._export_file(
+            env, 'json:' + json.dumps({'driver': 'raw', 'file': {
+                'driver': 'nbd', 'export': 'volume-a', 'server': {
+                    'type': 'inet', 'host': '127.0.0.1',
+                    'port': '10809'}}})))
+        self.assertRaises(Exception, checks._export_file, env,
+                          'nbd://127.0.0.1:10811/volume-b')
 
 
 class TriggerTestCase(base.TestCase):

@@ -53,3 +53,42 @@ class TestBlockDeviceCopy(base.TestCase):
         device.commit(active=True)
         dom.blockCommit.assert_called_once_with(
             'vdb', None, None, 0, libvirt.VIR_DOMAIN_BLOCK_COMMIT_ACTIVE)
+
+
+class TestPausedOnIOError(base.TestCase):
+    """A full overlay directory pauses the guest (QEMU's ENOSPC policy)."""
+
+    def _guest(self, state, reason):
+        dom = mock.Mock(spec=libvirt.virDomain)
+        dom.state.return_value = [state, reason]
+        dom.isActive.return_value = 1
+        host = mock.Mock(generation=1)
+        host.call.side_effect = lambda func, idempotent: func()
+        guest = lv_guest.Guest(host, 'u', dom)
+        return guest, dom
+
+    def test_only_an_io_error_pause_counts(self):
+        self.assertTrue(self._guest(libvirt.VIR_DOMAIN_PAUSED,
+                                    libvirt.VIR_DOMAIN_PAUSED_IOERROR)[0]
+                        .is_paused_on_io_error())
+        for state, reason in (
+                (libvirt.VIR_DOMAIN_PAUSED, libvirt.VIR_DOMAIN_PAUSED_USER),
+                (libvirt.VIR_DOMAIN_RUNNING,
+                 libvirt.VIR_DOMAIN_RUNNING_UNPAUSED)):
+            self.assertFalse(self._guest(state, reason)[0]
+                             .is_paused_on_io_error())
+
+    def test_migration_end_resumes_only_an_io_error_pause(self):
+        from nova_volmig.virt.libvirt import volume_migration
+
+        migration = mock.Mock(src_attachment_id='a')
+        resume = volume_migration.LibvirtVolumeMigrator.\
+            _resume_if_paused_on_io_error
+        guest, dom = self._guest(libvirt.VIR_DOMAIN_PAUSED,
+                                 libvirt.VIR_DOMAIN_PAUSED_IOERROR)
+        resume(guest, migration)
+        dom.resume.assert_called_once_with()
+        guest, dom = self._guest(libvirt.VIR_DOMAIN_PAUSED,
+                                 libvirt.VIR_DOMAIN_PAUSED_USER)
+        resume(guest, migration)
+        dom.resume.assert_not_called()
