@@ -17,6 +17,7 @@ import time
 import libvirt
 from oslo_config import cfg
 from oslo_log import log as logging
+import tenacity
 
 from nova_volmig import exception
 from nova_volmig.virt import driver
@@ -59,6 +60,39 @@ def virt_type() -> str:
     if CONF.libvirt.virt_type == 'auto':
         return detect_virt_type()
     return CONF.libvirt.virt_type
+
+
+def connection_lost(error: BaseException) -> bool:
+    """``error``, or what it was raised from, is a lost libvirtd."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, lv_exc.LibvirtConnectionError) or \
+                libvirt_host.is_connection_error(error):
+            return True
+        error = error.__cause__ or error.__context__
+    return False
+
+
+def across_libvirtd_restarts(finish, instance, migration) -> None:
+    """Run an asynchronous finish again once libvirtd is back.
+
+    A mutating call is never retried on its own (``Host.call``): whether
+    it took effect is unknown. The finishes look at the disk first and go
+    on from there (a leftover job is aborted and started again, a disk
+    already on its target is only cleaned up), so the whole finish is
+    run again instead, for up to ``RECONNECT_TIMEOUT`` seconds.
+    """
+    def _log(state: tenacity.RetryCallState) -> None:
+        LOG.warning('Volume migration of %s: libvirtd went away during the '
+                    'finish (%s); running it again once it is back',
+                    migration.src_attachment_id, state.outcome.exception())
+
+    tenacity.Retrying(
+        retry=tenacity.retry_if_exception(connection_lost),
+        wait=tenacity.wait_exponential(multiplier=0.5, max=5),
+        stop=tenacity.stop_after_delay(libvirt_host.RECONNECT_TIMEOUT),
+        before_sleep=_log, reraise=True)(finish, instance, migration)
 
 
 class LibvirtDriver(driver.ComputeDriver):
@@ -257,13 +291,15 @@ class LibvirtDriver(driver.ComputeDriver):
 
     def volume_migration_complete_finish(self, context, instance,
                                          migration):
-        self.migrator.complete_finish(instance, migration)
+        across_libvirtd_restarts(self.migrator.complete_finish, instance,
+                                 migration)
 
     def volume_migration_cancel(self, context, instance, migration):
         self.migrator.cancel(instance, migration)
 
     def volume_migration_cancel_finish(self, context, instance, migration):
-        self.migrator.cancel_finish(instance, migration)
+        across_libvirtd_restarts(self.migrator.cancel_finish, instance,
+                                 migration)
 
     def volume_migration_reconcile(self, context, instance, migration):
         return self.migrator.reconcile(instance, migration)

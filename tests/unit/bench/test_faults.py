@@ -6,6 +6,7 @@ from unittest import mock
 
 from tests import base
 from volmig_bench import cli
+from volmig_bench import exception
 from volmig_bench.faults import cases
 from volmig_bench.faults import checks
 from volmig_bench.faults import injector
@@ -106,7 +107,7 @@ class ExportFileTestCase(base.TestCase):
                 'driver': 'nbd', 'export': 'volume-a', 'server': {
                     'type': 'inet', 'host': '127.0.0.1',
                     'port': '10809'}}})))
-        self.assertRaises(Exception, checks._export_file, env,
+        self.assertRaises(exception.BenchError, checks._export_file, env,
                           'nbd://127.0.0.1:10811/volume-b')
 
 

@@ -113,3 +113,50 @@ class LayoutTest(base.TestCase):
         err = self.assertRaises(lv_exc.UnexpectedDiskChain,
                                 self.layout.classify, other, 'dom')
         self.assertIn('/v/other.raw', str(err))
+
+
+class FinishAcrossLibvirtdRestartTest(base.TestCase):
+    """The asynchronous finish outlives a libvirtd restart (issue 11)."""
+
+    def setUp(self):
+        super().setUp()
+        from unittest import mock
+        self.drv = libvirt_driver.LibvirtDriver(host=mock.Mock())
+        self.drv.migrator = mock.Mock()
+        self.migration = mock.Mock(src_attachment_id='a')
+
+    def test_finish_runs_again_once_libvirtd_is_back(self):
+        lost = lv_exc.LibvirtConnectionError(uri='qemu:///system',
+                                             reason='socket gone')
+        for step, call in (('complete_finish',
+                            self.drv.volume_migration_complete_finish),
+                           ('cancel_finish',
+                            self.drv.volume_migration_cancel_finish)):
+            finish = getattr(self.drv.migrator, step)
+            finish.side_effect = [lost, None]
+            call(None, 'instance', self.migration)
+            self.assertEqual(2, finish.call_count, step)
+
+    def test_a_lost_connection_under_another_error_counts(self):
+        import libvirt
+        cut = libvirt.libvirtError('cannot recv data')
+        cut.err = (libvirt.VIR_ERR_SYSTEM_ERROR, libvirt.VIR_FROM_RPC,
+                   'cannot recv data', 2, None, None, None, 0, 0)
+        try:
+            try:
+                raise cut
+            except libvirt.libvirtError as e:
+                raise lv_exc.LibvirtCallFailed(call='blockCommit',
+                                               domain='u', reason=e) from e
+        except lv_exc.LibvirtCallFailed as wrapped:
+            self.assertTrue(libvirt_driver.connection_lost(wrapped))
+        self.assertFalse(libvirt_driver.connection_lost(ValueError('x')))
+
+    def test_other_failures_are_not_retried(self):
+        self.drv.migrator.complete_finish.side_effect = \
+            lv_exc.BlockJobFailed(disk='vdb', domain='u', job='commit',
+                                  reason='I/O error')
+        self.assertRaises(lv_exc.BlockJobFailed,
+                          self.drv.volume_migration_complete_finish,
+                          None, 'instance', self.migration)
+        self.assertEqual(1, self.drv.migrator.complete_finish.call_count)
