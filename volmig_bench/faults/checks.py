@@ -197,6 +197,40 @@ def leaks(run) -> dict:
                 and f not in run.files_before)}
 
 
+def run_leaks(root: str, rows: list[dict]) -> dict:
+    """What the whole run left on the host once it was torn down.
+
+    Domains of the run's servers (libvirt), processes still naming the
+    run's directory (an array's NBD export, a service), and loop devices
+    over the run's pool images.
+    """
+    import libvirt
+
+    servers = {r['server'] for r in rows if r.get('server')}
+    conn = libvirt.open('qemu:///system')
+    try:
+        domains = sorted(d.UUIDString() for d in conn.listAllDomains()
+                         if d.UUIDString() in servers)
+    finally:
+        conn.close()
+    processes = []
+    for pid in filter(str.isdigit, os.listdir('/proc')):
+        try:
+            with open('/proc/%s/cmdline' % pid, 'rb') as f:
+                argv = f.read().decode(errors='replace').split('\0')
+        except OSError:
+            continue
+        if any(root in arg for arg in argv):
+            processes.append('%s %s' % (pid, os.path.basename(argv[0])))
+    loops = subprocess.run(['losetup', '--list', '--noheadings',
+                            '--output', 'NAME,BACK-FILE'],
+                           capture_output=True, text=True).stdout
+    return {'domains': domains, 'processes': sorted(processes),
+            'loop_devices': sorted(line.split()[0]
+                                   for line in loops.splitlines()
+                                   if root in line)}
+
+
 def volume_files(env) -> set[str]:
     """Every volume file in the deployment's pools now."""
     files = glob.glob(env.pool_path('*', '*', 'volume-*'))

@@ -18,6 +18,7 @@ import uuid
 
 from volmig_bench import exception
 from volmig_bench.faults import cases as cases_mod
+from volmig_bench.faults import checks
 from volmig_bench.faults import injector
 from volmig_bench.faults import scenario
 from volmig_bench.guest import protocol
@@ -67,6 +68,8 @@ def run(selected: list[cases_mod.FaultCase], state_path: str, out_root: str,
                        repeat, size, rate, seed, cache_dir, say, began)
     finally:
         shutil.rmtree(root, ignore_errors=True)
+        result['leaks_at_end'] = checks.run_leaks(root, result['rows'])
+        _write(result, out_dir)
     result['files'] = {'json': os.path.join(out_dir, 'results.json'),
                        'rst': os.path.join(out_dir, 'report.rst')}
     return result
@@ -142,6 +145,10 @@ def render_rst(result: dict) -> str:
     for cells in [list(COLUMNS)] + [table_row(r) for r in result['rows']]:
         lines.append('   * - %s' % cells[0])
         lines.extend('     - %s' % c for c in cells[1:])
+    if 'leaks_at_end' in result:
+        lines += ['', 'Left on the host after the run (domains, processes, '
+                  'loop devices): %s.' % describe_leaks(
+                      result['leaks_at_end'])]
     return '\n'.join(lines) + '\n'
 
 
@@ -177,8 +184,23 @@ def cmd_run(args, state_dir: str) -> None:
     console.print('results: %s (%.0f s)' % (result['files']['json'],
                                             result['elapsed_s']),
                   markup=False, highlight=False)
+    console.print('left on the host after the run: %s'
+                  % describe_leaks(result.get('leaks_at_end')),
+                  markup=False, highlight=False)
     failed = [r['case'] for r in result['rows'] if not r['passed']]
     if failed:
         raise exception.BenchError('fault cases failed: %s'
                                    % ', '.join(failed))
+    if any((result.get('leaks_at_end') or {}).values()):
+        raise exception.BenchError('the run left %s on the host'
+                                   % describe_leaks(result['leaks_at_end']))
     return None
+
+
+def describe_leaks(leaks: dict | None) -> str:
+    """``nothing``, or what :func:`checks.run_leaks` found."""
+    if leaks is None:
+        return 'not checked'
+    found = ['%s: %s' % (kind, ', '.join(items))
+             for kind, items in sorted(leaks.items()) if items]
+    return '; '.join(found) or 'nothing'

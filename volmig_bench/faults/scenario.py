@@ -192,6 +192,9 @@ class FaultCaseRun:
             return
         self.say('SIGKILL %s at %s' % (case.service, fired))
         self.env.kill(case.service)
+        if case.slow_src_delete:
+            # Still there: the kill landed before the delete went through.
+            self.row['src_name_at_kill'] = os.path.exists(self.src_path)
         time.sleep(case.down_s)
         self.say('restarting %s' % case.service)
         self.env.restart(case.service)

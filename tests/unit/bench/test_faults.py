@@ -182,6 +182,18 @@ class TableTestCase(base.TestCase):
         text = run.render_rst({'started_at': 'T', 'rows': [_row()]})
         self.assertIn('   * - kill-compute-after-start', text)
         self.assertIn('     - started', text)
+        self.assertNotIn('Left on the host', text)
+
+    def test_what_the_run_left_on_the_host(self):
+        none = {'domains': [], 'processes': [], 'loop_devices': []}
+        self.assertEqual('nothing', run.describe_leaks(none))
+        self.assertEqual('not checked', run.describe_leaks(None))
+        left = dict(none, loop_devices=['/dev/loop3'])
+        self.assertEqual('loop_devices: /dev/loop3',
+                         run.describe_leaks(left))
+        text = run.render_rst({'started_at': 'T', 'rows': [_row()],
+                               'leaks_at_end': none})
+        self.assertIn('(domains, processes, loop devices): nothing.', text)
 
 
 class FillPoolTestCase(base.TestCase):
