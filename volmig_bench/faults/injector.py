@@ -40,7 +40,9 @@ LIVE = dep.LIVE_HOST
 CINDER = dep.CINDER
 NOVA_API = dep.NOVA_API
 #: how often a trigger is polled: a step boundary is as narrow as a save
-POLL = 0.01
+POLL = 0.003
+#: how often a trigger's wait asks whether the migration ended meanwhile
+ENDED_CHECK = 0.5
 #: the host's libvirtd (tools/setup-host.sh starts it daemonised)
 LIBVIRTD_PID_FILE = '/run/libvirtd.pid'
 SETTINGS = dict(start_timeout=30, complete_timeout=60, rpc_call_timeout=20,
@@ -102,6 +104,7 @@ class FaultDeployment:
         self.overlay_pool = overlay_pool
         self.cloud: deploy.Cloud | None = None
         self.complete_mode: str | None = None
+        self._connections: dict = {}
 
     def _pools(self, backend: str) -> str:
         return ','.join('%s:%s' % (pool, self.path('cinder', 'arrays',
@@ -171,6 +174,9 @@ class FaultDeployment:
         return self.cloud
 
     def stop(self) -> dict:
+        for conn in self._connections.values():
+            conn.close()        # DROP DATABASE waits for them
+        self._connections.clear()
         if self.cloud is not None:
             self.cloud.close()
         try:
@@ -207,14 +213,9 @@ class FaultDeployment:
 
         Read from Nova's database: the step is not in the API.
         """
-        url = self.deployment.database_url('nova').replace(
-            'postgresql+psycopg2', 'postgresql')
-        with psycopg2.connect(url) as conn, conn.cursor() as cur:
-            cur.execute('SELECT status, driver_data FROM volume_migrations '
-                        'WHERE src_attachment_id = %s ORDER BY id DESC '
-                        'LIMIT 1', (src_attachment_id,))
-            row = cur.fetchone()
-        conn.close()
+        row = self._query('nova', 'SELECT status, driver_data FROM '
+                          'volume_migrations WHERE src_attachment_id = %s '
+                          'ORDER BY id DESC LIMIT 1', (src_attachment_id,))
         if row is None:
             return None, None
         data = json.loads(row[1]) if row[1] else {}
@@ -226,16 +227,31 @@ class FaultDeployment:
         Its migration record names src's data (``source_backend_name``)
         just before it deletes it (``MigrationFlow._switch``).
         """
-        url = self.deployment.database_url('cinder').replace(
-            'postgresql+psycopg2', 'postgresql')
-        with psycopg2.connect(url) as conn, conn.cursor() as cur:
-            cur.execute("SELECT count(*) FROM volume_migrations WHERE "
-                        "volume_id = %s AND source_backend_name IS NOT NULL "
-                        "AND status NOT IN ('success', 'error', "
-                        "'cancelled')", (volume_id,))
-            (count,) = cur.fetchone()
-        conn.close()
+        (count,) = self._query(
+            'cinder', "SELECT count(*) FROM volume_migrations WHERE "
+            "volume_id = %s AND source_backend_name IS NOT NULL AND status "
+            "NOT IN ('success', 'error', 'cancelled')", (volume_id,))
         return count > 0
+
+    def _query(self, database: str, sql: str, args: tuple):
+        """One row of ``sql`` on a service's database.
+
+        On a connection kept open (autocommit): a new one per poll took
+        longer than the narrowest steps last.
+        """
+        conn = self._connections.get(database)
+        if conn is None or conn.closed:
+            url = self.deployment.database_url(database).replace(
+                'postgresql+psycopg2', 'postgresql')
+            conn = self._connections[database] = psycopg2.connect(url)
+            conn.autocommit = True
+        try:
+            with conn.cursor() as cur:
+                cur.execute(sql, args)
+                return cur.fetchone()
+        except psycopg2.OperationalError:
+            conn.close()
+            raise
 
     def slow_unlink(self, name: str, path: str,
                     seconds: float) -> subprocess.Popen:
@@ -283,15 +299,19 @@ class FaultDeployment:
         """
         seen: list[str] = []
         deadline = time.monotonic() + timeout
+        ended_check = 0.0
         while time.monotonic() < deadline:
             value = self._fired(trigger, attachment_of(), volume_id, seen)
             if value is not None:
                 if trigger.delay:
                     time.sleep(trigger.delay)
                 return value, seen
-            if self.cloud.volume(volume_id)['migration_status'] in (
-                    'success', 'error'):
-                return None, seen
+            # An API call: not at every poll, which must stay short.
+            if time.monotonic() >= ended_check:
+                ended_check = time.monotonic() + ENDED_CHECK
+                if self.cloud.volume(volume_id)['migration_status'] in (
+                        'success', 'error'):
+                    return None, seen
             time.sleep(POLL)
         return None, seen
 

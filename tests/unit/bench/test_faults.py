@@ -128,6 +128,8 @@ class TriggerTestCase(base.TestCase):
                 'vol', 10)
         self.assertEqual('started', fired)
         self.assertEqual(['start:snapshot', 'started'], seen)
+        # Whether the migration ended is an API call: not at every poll.
+        self.assertEqual(1, env.cloud.volume.call_count)
 
     def test_none_when_the_migration_ended_first(self):
         env = self._env(['completed'] * 3)
