@@ -20,8 +20,8 @@ from osc_lib import exceptions
 from volmig_osc import client as client_mod
 
 SERVER_COLUMNS = ('src_attachment_id', 'dst_attachment_id', 'instance_uuid',
-                  'volume_id', 'status', 'progress', 'created_at',
-                  'updated_at', 'error')
+                  'volume_id', 'status', 'progress', 'complete_mode',
+                  'rebase_fallback', 'created_at', 'updated_at', 'error')
 LIST_COLUMNS = ('src_attachment_id', 'instance_uuid', 'volume_id', 'status',
                 'progress')
 VOLUME_COLUMNS = ('id', 'volume_id', 'new_volume_id', 'kind', 'status',

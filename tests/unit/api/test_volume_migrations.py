@@ -14,8 +14,8 @@ DST = '9a1d9a8e-5e0b-4c53-8b7e-1d2c3b4a5f60'
 INSTANCE = '1e0cbb4b-8d4e-4a07-9d6f-0e2b1f3c4d5e'
 
 RECORD_KEYS = {'src_attachment_id', 'dst_attachment_id', 'instance_uuid',
-               'volume_id', 'status', 'progress', 'finish', 'created_at',
-               'updated_at', 'error'}
+               'volume_id', 'status', 'progress', 'finish', 'complete_mode',
+               'rebase_fallback', 'created_at', 'updated_at', 'error'}
 
 
 def start_body(src=SRC):
@@ -68,6 +68,27 @@ class VolumeMigrationHappyPathTest(fakes.APITestCase):
         self.assertEqual(DST, body['dst_attachment_id'])
         self.assertEqual(SRC, self.compute_api.volume_migration_get
                          .call_args.args[1])
+
+    def test_show_how_complete_ran(self):
+        # Before complete: nothing chosen yet.
+        self.compute_api.volume_migration_get.return_value = \
+            fakes.migration(src_attachment_id=SRC, status='running',
+                            driver_data={'step': 'started'})
+        body = self.service('GET', '%s/%s' % (URL, SRC)).json_body[
+            'volume_migration']
+        self.assertEqual((None, None), (body['complete_mode'],
+                                        body['rebase_fallback']))
+        # rebase was asked for; a file volume was completed two_step.
+        why = 'src is a local file: libvirt would reopen it at commit'
+        self.compute_api.volume_migration_get.return_value = \
+            fakes.migration(src_attachment_id=SRC, status='completed',
+                            dst_attachment_id=DST, driver_data={
+                                'complete_mode': 'two_step',
+                                'rebase_fallback': why})
+        body = self.service('GET', '%s/%s' % (URL, SRC)).json_body[
+            'volume_migration']
+        self.assertEqual(('two_step', why), (body['complete_mode'],
+                                             body['rebase_fallback']))
 
     def test_show_queued_finish(self):
         self.compute_api.volume_migration_get.return_value = \
