@@ -79,6 +79,21 @@ def raw_copy(path: str, size: int, array_throughput: int = 0) -> dict:
             'bytes': result.bytes_transferred}
 
 
+def raw_limit(paths: list[str], size: int,
+              array_throughput: int = 0) -> dict:
+    """:func:`raw_copy` of each file, one at a time: the array's limit.
+
+    At the array's copy throughput when it has one: what one copy alone
+    gets of it.
+    """
+    copies = [raw_copy(path, size, array_throughput) for path in paths]
+    seconds = sum(c['seconds'] for c in copies)
+    return {'volumes': len(copies), 'seconds': round(seconds, 3),
+            'bytes': size * len(copies),
+            'bytes_per_s': round(size * len(copies) / seconds),
+            'method': copies[0]['method']}
+
+
 def accepted_nodelay(aio_state: str, backend_name: str) -> list[bool]:
     """TCP_NODELAY of every connection the backend's NBD daemons accepted.
 

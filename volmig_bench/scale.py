@@ -167,20 +167,9 @@ class ScaleRun:
             self.devices.append(att['device'])
 
     def _raw_limit(self) -> None:
-        """Cinder's native copy of the volume files, one at a time.
-
-        At the array's copy throughput when it has one: what one copy
-        alone gets of it.
-        """
-        files = [self._file(v) for v in self.volumes[:8]]
-        copies = [probes.raw_copy(path, self.size, self.array_throughput)
-                  for path in files]
-        seconds = sum(c['seconds'] for c in copies)
-        self.result['raw'] = {
-            'volumes': len(copies), 'seconds': round(seconds, 3),
-            'bytes': self.size * len(copies),
-            'bytes_per_s': round(self.size * len(copies) / seconds),
-            'method': copies[0]['method']}
+        self.result['raw'] = probes.raw_limit(
+            [self._file(v) for v in self.volumes[:8]], self.size,
+            self.array_throughput)
 
     # writes and verification
 
