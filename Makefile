@@ -32,9 +32,11 @@ $(STAMP): requirements.txt test-requirements.txt setup.cfg setup.py
 
 venv: host $(STAMP)
 
-# Unit and functional tests in parallel; the tests that restart libvirtd or
+# Unit and functional tests in parallel (spread over the workers by the
+# durations in tests/test-times.json); the tests that restart libvirtd or
 # kill services run afterwards, alone.
 test: host-services venv
+	$(VPY) tools/test_times.py load
 	$(STESTR) run --exclude-regex '^tests\.functional\.disruptive\.' $(TESTS)
 	$(STESTR) run --serial '^tests\.functional\.disruptive\.'
 

@@ -26,7 +26,8 @@ class ScaleScenarioTestCase(base.TestCase):
         proc = subprocess.run(
             test_run._bench_argv() + [
                 '--state-path', self.state_path, 'run', '--scenario',
-                'scale', '--count', '4', '--size', '64M', '--out', out],
+                'scale', '--count', '4', '--size', '64M',
+                '--array-throughput', '256M', '--out', out],
             capture_output=True, text=True, timeout=600)
         self.assertEqual(0, proc.returncode, proc.stdout[-4000:]
                          + proc.stderr[-4000:])
@@ -34,6 +35,8 @@ class ScaleScenarioTestCase(base.TestCase):
         with open(path) as f:
             result = json.load(f)
         scale_report.validate(result)
+        # The emulated array's copy engine, as asked.
+        self.assertEqual(256 << 20, result['params']['array_copy_throughput'])
         self.assertTrue(os.path.exists(result['files']['png']))
         for run in scale_report.RUNS:
             summary = result['summary'][run]
