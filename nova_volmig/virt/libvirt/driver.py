@@ -62,18 +62,6 @@ def virt_type() -> str:
     return CONF.libvirt.virt_type
 
 
-def connection_lost(error: BaseException) -> bool:
-    """``error``, or what it was raised from, is a lost libvirtd."""
-    seen = set()
-    while error is not None and id(error) not in seen:
-        seen.add(id(error))
-        if isinstance(error, lv_exc.LibvirtConnectionError) or \
-                libvirt_host.is_connection_error(error):
-            return True
-        error = error.__cause__ or error.__context__
-    return False
-
-
 def across_libvirtd_restarts(finish, instance, migration) -> None:
     """Run an asynchronous finish again once libvirtd is back.
 
@@ -89,7 +77,7 @@ def across_libvirtd_restarts(finish, instance, migration) -> None:
                     migration.src_attachment_id, state.outcome.exception())
 
     tenacity.Retrying(
-        retry=tenacity.retry_if_exception(connection_lost),
+        retry=tenacity.retry_if_exception(libvirt_host.connection_lost),
         wait=tenacity.wait_exponential(multiplier=0.5, max=5),
         stop=tenacity.stop_after_delay(libvirt_host.RECONNECT_TIMEOUT),
         before_sleep=_log, reraise=True)(finish, instance, migration)

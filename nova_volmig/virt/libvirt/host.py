@@ -55,6 +55,18 @@ def is_connection_error(error: BaseException) -> bool:
             and error.get_error_domain() in _CONNECTION_ERROR_DOMAINS)
 
 
+def connection_lost(error: BaseException) -> bool:
+    """``error``, or what it was raised from, is a lost libvirtd."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, lv_exc.LibvirtConnectionError) or \
+                is_connection_error(error):
+            return True
+        error = error.__cause__ or error.__context__
+    return False
+
+
 def _is_alive(conn: libvirt.virConnect) -> bool:
     """``virConnectIsAlive``; False when the call itself fails."""
     try:
@@ -269,9 +281,7 @@ class Host:
             self._mark_dead()
 
         retryer = tenacity.Retrying(
-            retry=tenacity.retry_if_exception(
-                lambda e: is_connection_error(e)
-                or isinstance(e, lv_exc.LibvirtConnectionError)),
+            retry=tenacity.retry_if_exception(connection_lost),
             wait=tenacity.wait_exponential(multiplier=0.2, max=2),
             stop=tenacity.stop_after_delay(RECONNECT_TIMEOUT),
             before_sleep=_before_retry,

@@ -6,6 +6,7 @@ from nova_volmig.virt import driver as virt_driver
 from nova_volmig.virt.libvirt import config
 from nova_volmig.virt.libvirt import driver as libvirt_driver
 from nova_volmig.virt.libvirt import exception as lv_exc
+from nova_volmig.virt.libvirt import host as libvirt_host
 from nova_volmig.virt.libvirt import volume_migration
 from tests import base
 from tests.functional.fixtures import migration as mig_fixtures
@@ -149,8 +150,8 @@ class FinishAcrossLibvirtdRestartTest(base.TestCase):
                 raise lv_exc.LibvirtCallFailed(call='blockCommit',
                                                domain='u', reason=e) from e
         except lv_exc.LibvirtCallFailed as wrapped:
-            self.assertTrue(libvirt_driver.connection_lost(wrapped))
-        self.assertFalse(libvirt_driver.connection_lost(ValueError('x')))
+            self.assertTrue(libvirt_host.connection_lost(wrapped))
+        self.assertFalse(libvirt_host.connection_lost(ValueError('x')))
 
     def test_other_failures_are_not_retried(self):
         self.drv.migrator.complete_finish.side_effect = \
