@@ -43,6 +43,18 @@ class Export:
     pid: int
 
 
+def load_export(path: str) -> Export | None:
+    """The export record at ``path`` (``<state dir>/<name>.json``), or None.
+
+    The records are the exporter's own; the benchmark reads them too.
+    """
+    try:
+        with open(path) as f:
+            return Export(**json.load(f))
+    except (OSError, ValueError, TypeError):
+        return None
+
+
 def _qemu_escape(value: str) -> str:
     return value.replace(',', ',,')
 
@@ -143,11 +155,7 @@ class NBDExporter:
             self.remove_export(name)
 
     def _load(self, name: str) -> Export | None:
-        try:
-            with open(self._file(name, '.json')) as f:
-                return Export(**json.load(f))
-        except (OSError, ValueError, TypeError):
-            return None
+        return load_export(self._file(name, '.json'))
 
     def _alive(self, export: Export) -> bool:
         child = self._children.get(export.pid)

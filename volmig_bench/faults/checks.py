@@ -21,6 +21,7 @@ import os
 import subprocess
 import xml.etree.ElementTree as ET
 
+from cinder_driver_side.volume import nbd
 from volmig_bench import deploy
 from volmig_bench import exception
 from volmig_bench.guest import expected
@@ -105,13 +106,10 @@ def _export_file(env, uri: str) -> str:
         address, _, name = rest.partition('/')
         port = int(address.rpartition(':')[2])
     for record in glob.glob(env.path('cinder', 'nbd', '*', '*.json')):
-        try:
-            with open(record) as f:
-                export = json.load(f)
-        except (OSError, ValueError):
-            continue
-        if export.get('port') == port and export.get('name') == name:
-            return export['path']
+        export = nbd.load_export(record)
+        if export is not None and (export.port, export.name) == (port,
+                                                                 name):
+            return export.path
     raise exception.BenchError('no array exports %s' % uri)
 
 
