@@ -413,6 +413,10 @@ class Deployment:
         self._save_info()
         return service
 
+    def pid(self, name: str) -> int | None:
+        """The PID of service ``name``, or None when it never started."""
+        return self._pid(name)
+
     def _pid(self, name: str) -> int | None:
         service = self.services.get(name)
         if service is not None and service.pid:

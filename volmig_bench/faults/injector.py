@@ -31,6 +31,7 @@ import psycopg2
 from volmig_bench import deploy
 from volmig_bench import exception
 from volmig_distributed import deployment as dep
+from volmig_distributed import services
 
 SMALL_BACKEND = 'array3'
 #: an array exporting its volumes over NBD: complete by rebase switches
@@ -262,7 +263,7 @@ class FaultDeployment:
         fault can land inside it. The tracer ends with the service (or
         when terminated).
         """
-        pid = self.deployment._pid(name)
+        pid = self.deployment.pid(name)
         proc = subprocess.Popen(
             ['strace', '-q', '-f', '-p', str(pid), '-P', path, '-o',
              os.devnull, '-e', 'trace=unlink,unlinkat', '-e',
@@ -334,13 +335,11 @@ class FaultDeployment:
         restart; the Erlang node (not ours to stop) stays up. Shared by
         everything on the host: never run this beside other users of it.
         """
-        subprocess.run(['rabbitmqctl', 'stop_app'], check=True,
-                       capture_output=True, timeout=120)
+        broker = services.RabbitMQ()
+        broker.ctl('stop_app')
         time.sleep(down_s)
-        subprocess.run(['rabbitmqctl', 'start_app'], check=True,
-                       capture_output=True, timeout=120)
-        subprocess.run(['rabbitmqctl', 'await_startup'], check=True,
-                       capture_output=True, timeout=120)
+        broker.ctl('start_app')
+        broker.ctl('await_startup')
 
     @staticmethod
     def restart_libvirtd(down_s: float = 1.0) -> None:
