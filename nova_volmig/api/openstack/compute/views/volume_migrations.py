@@ -26,16 +26,6 @@ def finish(migration) -> dict | None:
     return {key: data.get(key) for key in FINISH_KEYS}
 
 
-def complete_mode(migration) -> str | None:
-    """How the compute host completed (or is completing) the migration.
-
-    ``rebase``, ``two_step`` or ``write_blocking`` (``[libvirt]
-    volume_migration_complete_mode``, after any fallback), once complete
-    chose; null before, and for drivers that have no modes.
-    """
-    return (migration.driver_data or {}).get('complete_mode')
-
-
 def record(migration) -> dict:
     data = migration.driver_data or {}
     return {
@@ -46,8 +36,10 @@ def record(migration) -> dict:
         'status': migration.status,
         'progress': migration.progress,
         'finish': finish(migration),
-        'complete_mode': complete_mode(migration),
-        # why a rebase complete was done two_step instead, or null
+        # how complete ran, once it chose (rebase, two_step or
+        # write_blocking, after any fallback; null for drivers without
+        # modes), and why a rebase complete was done two_step instead
+        'complete_mode': data.get('complete_mode'),
         'rebase_fallback': data.get('rebase_fallback'),
         'created_at': common.isotime_micro(migration.created_at),
         'updated_at': common.isotime_micro(migration.updated_at),
