@@ -99,8 +99,11 @@ def main(argv=None) -> int:
     endpoints = {'compute': api.endpoint, 'volume': cinder.endpoint,
                  'host': args.host, 'compute_driver': args.compute_driver,
                  'state_path': state_path, 'pid': os.getpid()}
-    with open(os.path.join(state_path, 'aio.json'), 'w') as f:
+    # Whole or absent: the launcher reads it as soon as it exists.
+    info = os.path.join(state_path, 'aio.json')
+    with open(info + '.tmp', 'w') as f:
         json.dump(endpoints, f, indent=1)
+    os.replace(info + '.tmp', info)
     print('nova-volmig-aio ready', flush=True)
     print('  compute API: %s' % api.endpoint, flush=True)
     print('  volume API:  %s' % cinder.endpoint, flush=True)
