@@ -399,6 +399,19 @@ class Connection:
             return self._cas(session, models.Migration, migration_id,
                              values, expected)
 
+    @_retry
+    def migration_end(self, context, migration_id: str, volume_id: str,
+                      volume_values: dict, values: dict) -> None:
+        """The volume's terminal status and its record's, in one commit.
+
+        A client that sees the volume's ``migration_status`` end finds the
+        record finished too; a crash leaves both or neither (recovery
+        picks up records still active).
+        """
+        with self._writer(context) as session:
+            self._cas(session, models.Volume, volume_id, volume_values, None)
+            self._cas(session, models.Migration, migration_id, values, None)
+
     # Snapshots
 
     @_retry

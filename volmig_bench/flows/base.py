@@ -25,8 +25,6 @@ from volmig_bench import probes
 #: Polling the deployment costs it CPU (and GIL) while it copies: the
 #: times come from its own timestamps, so a slow poll costs no accuracy.
 POLL = 0.5
-#: seconds a finished migration's record may lag its volume
-RECORD_WAIT = 5.0
 
 
 class MigratingCase(Protocol):
@@ -73,21 +71,6 @@ class FlowRun:
         """
         return None
 
-    @staticmethod
-    def _finished_record(cloud, volume_id: str) -> dict:
-        """Cinder's migration record, once it has its ``finished_at``.
-
-        Cinder says success (or error) on the volume, then finishes its
-        record: a fresh-clone run read the record between the two. Waits
-        up to RECORD_WAIT seconds, then takes the record as it is.
-        """
-        deadline = time.monotonic() + RECORD_WAIT
-        record = cloud.volume_migration(volume_id)
-        while not record.get('finished_at') and time.monotonic() < deadline:
-            time.sleep(0.05)
-            record = cloud.volume_migration(volume_id)
-        return record
-
     def _transfer_s(self) -> float:
         return self.case_run.case.size / 10e6
 
@@ -116,7 +99,8 @@ class FlowRun:
         volume = deploy.wait_for(
             migration_over, self.wait_timeout(),
             '%s migration of %s' % (name, volume_id), interval=POLL)
-        record = self._finished_record(cloud, volume_id)
+        # Cinder ends the volume and finishes its record in one commit.
+        record = cloud.volume_migration(volume_id)
         nova_record = self.finish(record)
         ends = [ctx.clock.server_time(record.get('finished_at'))]
         if nova_record is not None:

@@ -232,10 +232,9 @@ class MigrationFlow(cancel.CancelMixin, abc.ABC):
             status, message = MIG.CANCELLED, cancel.CANCEL_REASON
         values = {'migration_status': status, 'migration_progress': None}
         values.update(self._restored_status())
-        self.db.volume_update(self.ctx, self.volume_id, values)
-        self.db.migration_update(self.ctx, self.migration_id, {
-            'status': status, 'error': message,
-            'finished_at': timeutils.utcnow()})
+        self.db.migration_end(self.ctx, self.migration_id, self.volume_id,
+                              values, {'status': status, 'error': message,
+                                       'finished_at': timeutils.utcnow()})
 
     # dst
 
@@ -430,11 +429,11 @@ class MigrationFlow(cancel.CancelMixin, abc.ABC):
         if (src_array, src_pool) != current or \
                 old_backend_name != volume.backend_name:
             src_array.delete_volume(src_pool, old_backend_name)
-        self.db.volume_update(self.ctx, self.volume_id,
-                              {'migration_status': MIG.SUCCESS})
-        self.db.migration_update(self.ctx, self.migration_id, {
-            'status': MIG.SUCCESS, 'progress': '100',
-            'finished_at': timeutils.utcnow()})
+        self.db.migration_end(
+            self.ctx, self.migration_id, self.volume_id,
+            {'migration_status': MIG.SUCCESS},
+            {'status': MIG.SUCCESS, 'progress': '100',
+             'finished_at': timeutils.utcnow()})
         LOG.info('Migration %s of volume %s: success (data now %s on %s)',
                  self.migration_id, self.volume_id, volume.backend_name,
                  self.record.dest_host)

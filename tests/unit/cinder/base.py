@@ -49,6 +49,14 @@ class CinderTestCase(base.TestCase):
             if 'migration_status' in values:
                 self.history[volume_id].append(values['migration_status'])
         db.finish_volume_migration = finish_spy
+        end = db.migration_end
+
+        def end_spy(ctx, migration_id, volume_id, volume_values, values):
+            end(ctx, migration_id, volume_id, volume_values, values)
+            if 'migration_status' in volume_values:
+                self.history[volume_id].append(
+                    volume_values['migration_status'])
+        db.migration_end = end_spy
 
     def api(self, method: str, path: str, body=None, token='admin:p1',
             roles=None, version='3.72') -> tuple[int, dict | None]:

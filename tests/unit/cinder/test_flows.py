@@ -339,17 +339,59 @@ class DetachedFlowTest(base.CinderTestCase):
         volume_id = self.create_volume()
         src_path = self.path_of(volume_id)
         src_present_at_success = []
-        update = self.svc.db.volume_update
+        end = self.svc.db.migration_end
 
-        def spy(ctx, vid, values, expected=None):
-            if values.get('migration_status') == 'success':
+        def spy(ctx, mid, vid, volume_values, values):
+            if volume_values.get('migration_status') == 'success':
                 src_present_at_success.append(os.path.exists(src_path))
-            return update(ctx, vid, values, expected)
-        self.svc.db.volume_update = spy
+            return end(ctx, mid, vid, volume_values, values)
+        self.svc.db.migration_end = spy
         self.migrate(volume_id, host='aio@array2#pool1')
         self.assertEqual('success',
                          self.wait_done(volume_id)['migration_status'])
         self.assertEqual([False], src_present_at_success)
+
+    def _record_finished_whenever_the_volume_ends(self, volume_id):
+        """After every write of the volume: terminal there, finished here.
+
+        A client polling the volume reads the record as soon as it sees
+        ``success`` or ``error`` (the bench does): it must be finished.
+        """
+        seen = []
+        db = self.svc.db
+        last = [None]
+
+        def check(write):
+            def spy(*args, **kwargs):
+                result = write(*args, **kwargs)
+                ctx = base._admin()
+                status = db.volume_get(ctx, volume_id).migration_status
+                changed, last[0] = status != last[0], status
+                if changed and status in ('success', 'error', 'cancelled'):
+                    record = self.svc.manager.get_migration(ctx, volume_id)
+                    seen.append((status, record.status,
+                                 record.finished_at is not None))
+                return result
+            return spy
+        for name in ('volume_update', 'migration_update', 'migration_end'):
+            if hasattr(db, name):
+                setattr(db, name, check(getattr(db, name)))
+        return seen
+
+    def test_volume_ends_with_its_record_on_success_and_error(self):
+        volume_id = self.create_volume()
+        seen = self._record_finished_whenever_the_volume_ends(volume_id)
+        self.migrate(volume_id, host='aio@array2#pool1')
+        self.assertEqual('success',
+                         self.wait_done(volume_id)['migration_status'])
+        self.assertEqual([('success', 'success', True)], seen)
+        del seen[:]
+        self.nova.fail['start'] = (409, 'instance is busy')
+        self.nova.attach(volume_id, INSTANCE)
+        self.migrate(volume_id, host='aio@array1#pool1')
+        self.assertEqual('error',
+                         self.wait_done(volume_id)['migration_status'])
+        self.assertEqual([('error', 'error', True)], seen)
 
     def test_restart_after_switch_finishes_deleting_src(self):
         # A restart between the switch and the deletion of src's data:
