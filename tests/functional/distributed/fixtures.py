@@ -28,6 +28,7 @@ from nova_volmig.api import server as api_server
 from tests import base
 from tests.functional.fixtures import aio as aio_fixtures
 from tests.functional.fixtures import libvirt as lv
+from tests.functional.fixtures import sparse
 from volmig_distributed import deployment as dep
 from volmig_distributed import listener
 from volmig_distributed import services
@@ -256,8 +257,7 @@ class DistributedTestCase(base.TestCase):
         att = self.cloud.attach(server['id'], volume['id'])
         writer = None
         if host == LIVE:
-            with open(self.cloud.volume_path(volume), 'rb') as f:
-                initial = f.read()
+            initial = sparse.read(self.cloud.volume_path(volume))
             writer = aio_fixtures.HMPWriter(
                 server['OS-EXT-SRV-ATTR:instance_name'], att['device'],
                 initial, seed=seed)

@@ -127,6 +127,10 @@ class TestCancelQueued(CancelTestCase):
 
 class TestCancelTooLate(CancelTestCase):
 
+    # The copy needs only to last long enough to be seen ``migrating``
+    # (polled every 0.1 s): 3 s, not SLOW's 24 s.
+    cinder_conf = {'DEFAULT': {'migration_copy_bandwidth': 8 * MiB}}
+
     def test_cancel_once_completing_is_409(self):
         # QEMU is stopped (SIGSTOP) during the copy, so Nova's complete,
         # which needs the guest's monitor, waits: Cinder stays

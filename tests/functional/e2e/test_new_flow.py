@@ -19,6 +19,7 @@ from keystoneauth1 import token_endpoint
 from tests import base
 from tests.functional.fixtures import aio as aio_fixtures
 from tests.functional.fixtures import libvirt as lv
+from tests.functional.fixtures import sparse
 
 MiB = 1024 * 1024
 GiB = 1024 * MiB
@@ -34,9 +35,8 @@ def fill_volume(path: str, seed: int, extents: int = 12,
             f.write(rnd.randbytes(extent))
 
 
-def read_file(path: str) -> bytes:
-    with open(path, 'rb') as f:
-        return f.read()
+def read_file(path: str) -> bytearray:
+    return sparse.read(path)
 
 
 class E2ETestCase(base.TestCase):

@@ -14,12 +14,12 @@ import contextlib
 import glob
 import json
 import os
-import shutil
 import sqlite3
 
 from tests.functional.e2e import test_new_flow as e2e
 from tests.functional.fixtures import aio as aio_fixtures
 from tests.functional.fixtures import libvirt as lv
+from tests.functional.fixtures import sparse
 
 MiB = e2e.MiB
 
@@ -63,7 +63,7 @@ class SeveralVolumesTestCase(e2e.E2ETestCase):
         """Cinder's part: dst as a copy of src (read-only now), attached."""
         dst = self.aio.create_volume()
         volume['dst_path'] = self.aio.volume_path(dst)
-        shutil.copyfile(volume['path'], volume['dst_path'])
+        sparse.copy(volume['path'], volume['dst_path'])
         volume['dst_attachment_id'] = self.aio.cinder.post(
             '/attachments', {'attachment': {
                 'volume_uuid': dst['id'], 'instance_uuid': server['id']}},

@@ -159,6 +159,10 @@ class ThrottledCommitCrashTest(base.LibvirtFunctionalTestCase):
         handle.save()
         proc.run('complete')
         writer.start(interval=GUEST_WRITE_INTERVAL)
+        # More new data than the link moves in a second before the commit
+        # starts (the child starts at once: no interpreter start-up).
+        lv_fixtures.wait_for(lambda: writer.count >= 12, timeout=60,
+                             what='guest writes')
         proc.start('complete_finish', pause_when_throttled=True)
         self.assertEqual('throttled', proc.wait_paused(timeout=120))
         proc.kill()

@@ -47,7 +47,7 @@ class _RebaseCrashRecovery(test_crash_recovery._CrashRecovery):
         self._copy_and_set_dst()
         self.proc.start('complete',
                         pause_in_job=volume_migration.STEP_COMPLETE_COPY)
-        self.assertEqual(0, self.proc.process.wait(120))
+        self.assertEqual(0, self.proc.wait(120))
         self.assertNotIn('paused', self.proc.read_log())
         self.assertEqual(volume_migration.STEP_SWITCHED,
                          self._handle().driver_data['step'])
