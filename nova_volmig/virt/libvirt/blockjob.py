@@ -254,6 +254,16 @@ def pivot(device: libvirt_guest.BlockDevice, job_label: str,
     if timeout is None:
         timeout = CONF.libvirt.block_job_pivot_timeout
     guest = device.guest
+    # The switch is a change of the block graph until QEMU and libvirt
+    # are done with it, not only while it is asked for: nothing that
+    # writes through the monitor may meet it (see Host.block_graph_lock).
+    with guest.host.block_graph_lock(guest.uuid):
+        _pivot(device, job_label, timeout, clock)
+
+
+def _pivot(device: libvirt_guest.BlockDevice, job_label: str,
+           timeout: float, clock: Callable[[], float]) -> None:
+    guest = device.guest
     events = guest.host.block_job_events
     since = events.seq
     error = dict(job=job_label, disk=device.disk, domain=guest.uuid)

@@ -28,9 +28,13 @@ class FakeHost:
     def __init__(self, clock):
         self.block_job_events = libvirt_host.BlockJobEvents()
         self.clock = clock
+        self.graph_lock = threading.RLock()
         self.waits = []
         # the waiter sleeps on the events condition: advance time instead
         self.block_job_events.wait = self._advance
+
+    def block_graph_lock(self, domain_uuid):
+        return self.graph_lock
 
     def _advance(self, timeout, domain_uuid=None, disk=None, after=None):
         self.waits.append((domain_uuid, disk, after))
@@ -261,6 +265,29 @@ class PivotTest(base.TestCase):
         self.assertNotIsInstance(err, lv_exc.BlockJobPivotTimeout)
         self.assertIn('failed', str(err))
         self.assertEqual(0, self.clock.now)
+
+    def test_graph_lock_held_until_the_pivot_is_over(self):
+        # A monitor write (HMP qemu-io) meeting a pivot in progress can
+        # abort QEMU 7.2 or hold the pivot off: none gets in until it ends.
+        device = PivotDevice(self.guest, polls=3)
+        free_during = []
+        info = device.get_job_info
+
+        def job_info():
+            result = []
+            t = threading.Thread(target=lambda: result.append(
+                self.host.graph_lock.acquire(blocking=False)))
+            t.start()
+            t.join()
+            free_during.append(result[0])
+            if result[0]:
+                self.host.graph_lock.release()
+            return info()
+        device.get_job_info = job_info
+        blockjob.pivot(device, 'test copy', timeout=10, clock=self.clock)
+        self.assertTrue(free_during)
+        self.assertEqual({False}, set(free_during))
+        self.assertTrue(self.host.graph_lock.acquire(blocking=False))
 
     def test_libvirt_refusal_is_a_pivot_failure(self):
         device = PivotDevice(self.guest)
