@@ -42,13 +42,14 @@ def read_file(path: str) -> bytearray:
 class E2ETestCase(base.TestCase):
 
     cinder_conf: dict = {}
+    nova_conf: dict = {}
     volume_protocol = 'file'
 
     def setUp(self):
         super().setUp()
         self.aio = self.useFixture(aio_fixtures.Aio(
             self.state_file('aio'), protocol=self.volume_protocol,
-            cinder_conf=self.cinder_conf))
+            cinder_conf=self.cinder_conf, nova_conf=self.nova_conf))
         self.addOnException(self._attach_log)
 
     def _attach_log(self, exc_info):

@@ -116,14 +116,6 @@ class TestQueuedFinish(SeveralVolumesTestCase):
     nova_conf = {'compute': {'max_concurrent_volume_migration_finishes': 1},
                  'libvirt': {'volume_migration_bandwidth': 64 * 1024}}
 
-    def setUp(self):
-        # E2ETestCase builds the aio from class attributes.
-        super(e2e.E2ETestCase, self).setUp()
-        self.aio = self.useFixture(aio_fixtures.Aio(
-            self.state_file('aio'), protocol=self.volume_protocol,
-            cinder_conf=self.cinder_conf, nova_conf=self.nova_conf))
-        self.addOnException(self._attach_log)
-
     def driver_data(self, volume: dict) -> dict:
         """The record's driver_data, from the aio's Nova database.
 
