@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import random
+from unittest import mock
 
 from tests import base
 from tests.functional.fixtures import sparse
@@ -55,6 +57,15 @@ class SparseFileTest(base.TestCase):
             self.assertEqual(o + n, next_o)
         self.assertEqual(20 * MiB, found[-1][0] + found[-1][1])
         self.assertIn(True, [d for _, _, d in found])
+
+    def test_without_seek_data_everything_is_data(self):
+        # A loop device answers SEEK_DATA with EINVAL.
+        path = self._file('dev', 3 * MiB, [(MiB, b'\5' * 4096)])
+        with mock.patch('cinder_driver_side.volume.copy_engines.data_extents',
+                        side_effect=OSError(errno.EINVAL, 'no SEEK_DATA')):
+            self.assertEqual(hashlib.sha256(
+                bytes(MiB) + b'\5' * 4096 + bytes(2 * MiB - 4096)
+            ).hexdigest(), sparse.sha256(path))
 
     def test_copy_replaces_content_in_the_same_inode(self):
         for name, size, pieces in self._cases():
