@@ -15,20 +15,13 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 
 import testtools
 
 from tests import base
+from tests.functional.bench import test_run
 
 CASES = 'none-two_step,kill-compute-after-switch'
-
-
-def _bench_argv() -> list[str]:
-    script = os.path.join(os.path.dirname(sys.executable), 'volmig-bench')
-    if os.access(script, os.X_OK):
-        return [script]
-    return [sys.executable, '-m', 'volmig_bench.cli']
 
 
 class TestFaultScenario(base.TestCase):
@@ -36,7 +29,7 @@ class TestFaultScenario(base.TestCase):
     def test_no_acknowledged_write_lost(self):
         out = self.state_file('bench-results')
         cache = os.environ.get('VOLMIG_BENCH_GUEST_CACHE')
-        argv = _bench_argv() + [
+        argv = test_run._bench_argv() + [
             '--state-path', self.state_path, 'run', '--scenario', 'faults',
             '--faults', CASES, '--size', '64M', '--out', out] + (
             ['--cache-dir', cache] if cache else [])
