@@ -87,18 +87,25 @@ class TestGracefulSigterm(dist.DistributedTestCase):
         src = self.cloud.attachment_id(server['id'], volume['id'])
         return server, volume, writer, src
 
-    def test_compute_finishes_the_call_in_flight(self):
-        server, volume, writer, src = self._start_held_in_flight()
+    def _sigterm_during_held_start(self, service: str, src: str):
+        """SIGTERM ``service`` while the start is held; the answer.
+
+        The service is stopping but does not abandon the start it took.
+        """
         with self.table_locked(EVENTS_TABLE):
             answer = self.pool.submit(self.cloud.start_migration, src)
             self.wait_for_lock_waiter(EVENTS_TABLE)
-            self.deployment.send_signal(dist.LIVE, signal.SIGTERM)
+            self.deployment.send_signal(service, signal.SIGTERM)
             time.sleep(2)
-            # Stopping, but the start it took is not abandoned.
-            self.assertTrue(self.deployment.is_running(dist.LIVE))
+            self.assertTrue(self.deployment.is_running(service))
             self.assertFalse(answer.done())
         resp = answer.result(timeout=60)
         self.assertEqual(201, resp.status_code, resp.text)
+        return resp
+
+    def test_compute_finishes_the_call_in_flight(self):
+        server, volume, writer, src = self._start_held_in_flight()
+        resp = self._sigterm_during_held_start(dist.LIVE, src)
         self.assertEqual('running',
                          resp.json()['volume_migration']['status'])
         self.assertEqual(0, self.deployment.wait_exit(dist.LIVE, STOP_BOUND),
@@ -122,15 +129,7 @@ class TestGracefulSigterm(dist.DistributedTestCase):
 
     def test_api_finishes_the_request_in_flight(self):
         server, volume, writer, src = self._start_held_in_flight()
-        with self.table_locked(EVENTS_TABLE):
-            answer = self.pool.submit(self.cloud.start_migration, src)
-            self.wait_for_lock_waiter(EVENTS_TABLE)
-            self.deployment.send_signal(dep.NOVA_API, signal.SIGTERM)
-            time.sleep(2)
-            self.assertTrue(self.deployment.is_running(dep.NOVA_API))
-            self.assertFalse(answer.done())
-        resp = answer.result(timeout=60)
-        self.assertEqual(201, resp.status_code, resp.text)
+        self._sigterm_during_held_start(dep.NOVA_API, src)
         self.assertEqual(0, self.deployment.wait_exit(dep.NOVA_API,
                                                       STOP_BOUND),
                          self.deployment.log_tail(dep.NOVA_API))
