@@ -210,6 +210,18 @@ class Guest:
             config.rebased_metadata(targets), config.REBASED_PREFIX,
             config.REBASED_NS, libvirt.VIR_DOMAIN_AFFECT_LIVE))
 
+    def unmark_disk_rebased(self, target: str) -> None:
+        """``virDomainSetMetadata`` (live): ``target``'s XML is true again.
+
+        The element is removed once no disk is marked.
+        """
+        targets = config.rebased_targets(self.get_xml_desc()) - {target}
+        metadata = config.rebased_metadata(targets) if targets else None
+        self._write(lambda d: d.setMetadata(
+            libvirt.VIR_DOMAIN_METADATA_ELEMENT, metadata,
+            config.REBASED_PREFIX if targets else None,
+            config.REBASED_NS, libvirt.VIR_DOMAIN_AFFECT_LIVE))
+
     def get_disk(self, target: str, dump_inactive: bool = False
                  ) -> config.DiskState:
         """The disk ``target`` (e.g. ``vdb``); raises DiskNotFound."""
@@ -319,8 +331,14 @@ class BlockDevice:
 
     def copy(self, dest_xml: str, shallow: bool = False,
              reuse_ext: bool = False, transient: bool = False,
-             synchronous_writes: bool = False, bandwidth: int = 0) -> None:
-        """``virDomainBlockCopy`` of the disk onto ``dest_xml``."""
+             synchronous_writes: bool = False, bandwidth: int = 0,
+             granularity: int = 0) -> None:
+        """``virDomainBlockCopy`` of the disk onto ``dest_xml``.
+
+        ``granularity`` (bytes, a power of two; 0 = QEMU's default) is the
+        unit the mirror tracks and copies dirty data in
+        (``VIR_DOMAIN_BLOCK_COPY_GRANULARITY``).
+        """
         flags = 0
         for enabled, flag in (
                 (shallow, libvirt.VIR_DOMAIN_BLOCK_COPY_SHALLOW),
@@ -333,6 +351,8 @@ class BlockDevice:
         params = {}
         if bandwidth:
             params[libvirt.VIR_DOMAIN_BLOCK_COPY_BANDWIDTH] = bandwidth
+        if granularity:
+            params[libvirt.VIR_DOMAIN_BLOCK_COPY_GRANULARITY] = granularity
         with self.guest.host.block_graph_lock(self.guest.uuid):
             self.guest._write(
                 lambda d: d.blockCopy(self.disk, dest_xml, params, flags))

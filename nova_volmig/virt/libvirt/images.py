@@ -37,6 +37,9 @@ class ImageInfo:
     actual_size: int | None = None
     backing_file: str | None = None
     backing_format: str | None = None
+    #: the unit the image allocates in: a qcow2 cluster, or a subcluster
+    #: (1/32) with ``extended_l2``; None when the format has none
+    allocation_unit: int | None = None
 
 
 def _run(command: str, path: str, *args: str, **kwargs) -> str:
@@ -86,12 +89,17 @@ def info(path: str, force_share: bool = True) -> ImageInfo:
         args.append('-U')
     out = _run('info', path, *args, path, prlimit=limits)
     data = jsonutils.loads(out)
+    unit = data.get('cluster-size')
+    if unit and ((data.get('format-specific') or {}).get('data') or {}).get(
+            'extended-l2'):
+        unit //= 32
     return ImageInfo(path=path, format=data['format'],
                      virtual_size=data['virtual-size'],
                      actual_size=data.get('actual-size'),
                      backing_file=data.get('full-backing-filename')
                      or data.get('backing-filename'),
-                     backing_format=data.get('backing-filename-format'))
+                     backing_format=data.get('backing-filename-format'),
+                     allocation_unit=unit)
 
 
 def rebase_unsafe(path: str, backing: str,

@@ -36,6 +36,8 @@ from oslo_log import log as logging
 from nova_volmig.virt.libvirt import blockdev
 from nova_volmig.virt.libvirt import config
 from nova_volmig.virt.libvirt import exception as lv_exc
+from nova_volmig.virt.libvirt import guest as libvirt_guest
+from nova_volmig.virt.libvirt import images
 
 LOG = logging.getLogger(__name__)
 
@@ -272,6 +274,62 @@ def complete(guest, layout, migration,
     except SwitchNotMade as e:
         return _fall_back(guest, layout, migration, e.reason)
     return True
+
+
+#: QEMU's own range for a mirror's default granularity (a target's
+#: cluster size clamped to 4-64 KiB).
+MIN_GRANULARITY = 4 * 1024
+MAX_GRANULARITY = 64 * 1024
+
+
+def copy_granularity(overlay: str) -> int:
+    """The unit the copy into dst tracks and moves dirty data in.
+
+    The overlay's allocation unit (a 4 KiB subcluster with the default
+    ``extended_l2=on,cluster_size=128k``): the copy then moves what the
+    guest wrote and nothing of dst around it. Without a granularity the
+    mirror works in 64 KiB chunks (dst, raw, reports no cluster size) and
+    reads the unwritten rest of each chunk from dst across the link.
+    """
+    unit = images.info(overlay).allocation_unit or MAX_GRANULARITY
+    granularity = MIN_GRANULARITY
+    while granularity < min(unit, MAX_GRANULARITY):
+        granularity *= 2
+    return granularity
+
+
+def copy_into_dst(layout, bandwidth: int
+                  ) -> Callable[[libvirt_guest.BlockDevice], None]:
+    """The job of a switched disk's finish: the overlay mirrored onto dst.
+
+    ``virDomainBlockCopy(SHALLOW | REUSE_EXT | TRANSIENT_JOB)`` onto dst,
+    opened a second time by libvirt, rather than libvirt's active commit
+    into the overlay's backing node (the same dst): the commit takes no
+    granularity, and a copy's pivot makes libvirt's XML name dst.
+    Shallow: only what the overlay holds moves; what it does not hold is
+    dst's already.
+    """
+    granularity = copy_granularity(layout.start_overlay.path)
+    return lambda device: device.copy(
+        layout.dst.copy_target_xml(), shallow=True, reuse_ext=True,
+        transient=True, bandwidth=bandwidth, granularity=granularity)
+
+
+def settle_view(guest, layout) -> None:
+    """Unmark the disk once libvirt's XML names what QEMU has: dst.
+
+    After the pivot of :func:`copy_into_dst` the XML is true again.
+    """
+    xml = guest.get_xml_desc()
+    if layout.disk not in config.rebased_targets(xml):
+        return
+    for disk in config.parse_disks(xml):
+        if (disk.target == layout.disk and disk.source is not None
+                and layout.dst.same_location(disk.source)
+                and disk.source.backing is None and disk.mirror is None):
+            guest.unmark_disk_rebased(layout.disk)
+            LOG.info('Domain %s disk %s: libvirt names dst again',
+                     guest.uuid, layout.disk)
 
 
 def _fall_back(guest, layout, migration, reason: str) -> bool:

@@ -280,11 +280,19 @@ class LibvirtVolumeMigrator:
             device = guest.get_block_device(layout.disk)
             if disk.mirror is not None:
                 self._abort_job(device, 'leftover')
-            self._mirror_and_pivot(
-                guest, layout, migration, 'volume migration complete commit',
-                ACTIVE_COMMIT,
-                lambda dev: dev.commit(active=True, bandwidth=bandwidth))
+            if (migration.driver_data or {}).get(
+                    'complete_mode') == MODE_REBASE:
+                self._mirror_and_pivot(
+                    guest, layout, migration,
+                    'volume migration complete copy into dst', COPY,
+                    rebase.copy_into_dst(layout, bandwidth))
+            else:
+                self._mirror_and_pivot(
+                    guest, layout, migration,
+                    'volume migration complete commit', ACTIVE_COMMIT,
+                    lambda dev: dev.commit(active=True, bandwidth=bandwidth))
             self._expect(guest, layout, State.ON_DST)
+            rebase.settle_view(guest, layout)
             self._persist_live_disk(guest, layout)
             migration.save_driver_data(step=STEP_COMPLETE_COMMITTED)
         elif state is not State.ON_DST:
@@ -340,6 +348,8 @@ class LibvirtVolumeMigrator:
                 self._settle_job(guest, layout, migration, disk)
                 disk = guest.get_disk(layout.disk)
             state = layout.classify(disk.source, guest.uuid)
+            if state is State.ON_DST and layout.dst is not None:
+                rebase.settle_view(guest, layout)
             self._persist_live_disk(guest, layout)
             saved = (migration.driver_data or {}).get('saved_iotune')
             if saved:

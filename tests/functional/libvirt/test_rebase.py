@@ -63,6 +63,9 @@ class _Rebase:
             self.assertEqual('rebase',
                              migration.driver_data['complete_mode'])
             self.assertNotIn('rebase_fallback', migration.driver_data)
+            # Until the finish's pivot libvirt's XML names src: marked.
+            self.assertTrue(self._xml_names(instance, src))
+            self.assertTrue(self._marked(instance))
         self.assertQemuReleased(instance, src)                     # 4
         self.assertQemuUses(instance, dst)
         writer.write_some(2)                       # right after the switch
@@ -77,7 +80,15 @@ class _Rebase:
         self.assertDiskOn(instance, dst)
         self.assertNoOverlays()
         self.assertEqual('completed', migration.driver_data['step'])
+        # The pivot made libvirt's view true again.
+        self.assertFalse(self._xml_names(instance, src))
+        self.assertTrue(self._xml_names(instance, dst))
+        self.assertFalse(self._marked(instance))
         return migration
+
+    def _marked(self, instance) -> bool:
+        xml = self.driver.host.get_guest(instance).get_xml_desc()
+        return config.target_dev(base.DEVICE) in config.rebased_targets(xml)
 
     def test_running_complete(self):
         src = self.make_volume('src', seed=11)
@@ -86,9 +97,6 @@ class _Rebase:
         writer = self.writer(instance, src)
         writer.write_some(3)                       # before start
         self._migrate(instance, writer, src, dst)
-        # What stays wrong: libvirt's live XML still names src.
-        self.assertEqual(not self.expect_fallback,
-                         self._xml_names(instance, src))
 
     def test_running_cancel_after_rebase_start(self):
         src = self.make_volume('src', seed=12)
@@ -170,8 +178,6 @@ class _Rebase:
         instance = self.spawn({base.DEVICE: src})
         writer = self.writer(instance, src)
         self._migrate(instance, writer, src, dst)
-        self.assertEqual(not self.expect_fallback,
-                         self._xml_names(instance, src))
         self.assertEqual(dst.uri, self.disk_source(instance, True).uri)
         self._detach(instance, dst, [src, dst])
         self.assertEqual(writer.sha256(), dst.sha256())
@@ -248,6 +254,34 @@ class FileRebaseTest(_Rebase, base.LibvirtFunctionalTestCase):
 
 class NBDRebaseTest(_Rebase, base.LibvirtFunctionalTestCase):
     volume_kind = 'nbd'
+
+    def test_finish_moves_only_what_the_guest_wrote(self):
+        """The copy into dst moves 4 KiB blocks, not 64 KiB chunks.
+
+        Eight 4 KiB writes, each in its own 64 KiB chunk: the finish's
+        block job, once in sync, has moved exactly those 32 KiB
+        (libvirt's active commit moved the eight whole chunks, 512 KiB,
+        reading the rest of each from dst).
+        """
+        src = self.make_volume('src', seed=16)
+        dst = self.make_volume('dst', random_fill=False)
+        instance = self.spawn({base.DEVICE: src})
+        writer = self.writer(instance, src)
+        migration = self.handle(instance, src)
+        job_bytes = []
+        migration.set_job_bytes = lambda done, total: job_bytes.append(
+            (done, total))
+        self.driver.volume_migration_start(None, instance, migration)
+        for chunk in range(8):
+            writer.write(offset=(2 * chunk + 1) * 64 * 1024 + 4096,
+                         length=4096)
+        lv_fixtures.copy_volume(src.uri, dst.uri)
+        migration.dst_connection_info = dst.connection_info
+        self.driver.volume_migration_complete(None, instance, migration)
+        self.driver.volume_migration_complete_finish(None, instance,
+                                                     migration)
+        self.assertEqual(writer.sha256(), dst.sha256())
+        self.assertEqual(8 * 4096, job_bytes[-1][1])   # (cur, end)
 
 
 class BlockRebaseTest(_Rebase, base.LibvirtFunctionalTestCase):

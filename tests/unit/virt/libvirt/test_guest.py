@@ -40,6 +40,14 @@ class TestBlockDeviceCopy(base.TestCase):
             libvirt.VIR_DOMAIN_BLOCK_COPY_REUSE_EXT
             | libvirt.VIR_DOMAIN_BLOCK_COPY_TRANSIENT_JOB)
 
+    def test_granularity_is_a_typed_parameter(self):
+        device, dom = self._device()
+        device.copy('<disk/>', shallow=True, granularity=4096)
+        dom.blockCopy.assert_called_once_with(
+            'vdb', '<disk/>',
+            {libvirt.VIR_DOMAIN_BLOCK_COPY_GRANULARITY: 4096},
+            libvirt.VIR_DOMAIN_BLOCK_COPY_SHALLOW)
+
     def test_commit_bandwidth_in_bytes(self):
         device, dom = self._device()
         device.commit(active=True, bandwidth=3 << 20)

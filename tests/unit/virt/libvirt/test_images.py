@@ -1,3 +1,4 @@
+import json
 from unittest import mock
 
 from oslo_concurrency import processutils
@@ -45,6 +46,19 @@ class ImagesTest(base.TestCase):
         self.assertEqual(1024 * 1024 * 1024,
                          kwargs['prlimit'].address_space)
         self.assertIn('-U', execute.call_args.args)
+
+    def test_allocation_unit(self, execute):
+        for extended_l2, cluster, unit in ((True, 131072, 4096),
+                                           (False, 65536, 65536),
+                                           (None, None, None)):
+            data = {'format': 'qcow2', 'virtual-size': 1024}
+            if cluster:
+                data['cluster-size'] = cluster
+            if extended_l2 is not None:
+                data['format-specific'] = {
+                    'type': 'qcow2', 'data': {'extended-l2': extended_l2}}
+            execute.return_value = (json.dumps(data), '')
+            self.assertEqual(unit, images.info('/o/ov').allocation_unit)
 
     def test_rebase_and_commit(self, execute):
         images.rebase_unsafe('/o/ov', '/v/dst', 'raw')
