@@ -64,6 +64,11 @@ class Flow:
     #: links whose rows that check reads (None: all), and why
     wait_checked_links: tuple[str, ...] | None = None
     wait_checked_why: str = ''
+    #: what the bytes check divides by: the guest's writes in the 64 KiB
+    #: chunks a block job copies by default (``guest_chunk_bytes_during``)
+    #: or, for a flow whose copy moves the writer's 4 KiB blocks, the
+    #: bytes it wrote (``guest_bytes_during``)
+    bytes_per: str = 'guest_chunk_bytes_during'
 
     @property
     def baseline(self) -> bool:
@@ -85,7 +90,8 @@ FLOWS: dict[str, Flow] = {flow.name: flow for flow in (
                             'flat in size',
          complete_wait_limit_s=0.2, wait_checked_links=('nbd',),
          wait_checked_why='file volumes complete two_step: Nova '
-                          'switches network volumes only'),
+                          'switches network volumes only',
+         bytes_per='guest_bytes_during'),
     Flow('legacy', LEGACY, color='tab:gray', legend='grey: legacy swap'),
 )}
 

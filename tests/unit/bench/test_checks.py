@@ -62,6 +62,7 @@ class VerdictTestCase(base.TestCase):
                 _row('new-rebase', 2.0, 0.9, bytes_=5, link='file')]
         for row in rows:
             row['guest_chunk_bytes_during'] = 100
+            row['guest_bytes_during'] = 100
             row['bytes_source'] = ('link counters' if row['link'] == 'nbd'
                                    else 'qemu process io')
         found = {c['name']: c for c in self._result(rows)['checks']}
@@ -70,12 +71,30 @@ class VerdictTestCase(base.TestCase):
                                 '(new-rebase, nbd only)')]
         self.assertEqual([False], [c['ok'] for c in wait])   # 0.25 s
         self.assertEqual('max 0.250 s', wait[0]['detail'])   # not file's
-        ratio = {n.rsplit('(', 1)[1][:-1]: c for n, c in found.items()
+        ratio = {n.rsplit('(', 1)[1][:-1]: (n, c) for n, c in found.items()
                  if n.startswith('bytes via compute at most 1.2x')}
         self.assertEqual({'new', 'new-rebase'}, set(ratio))
-        self.assertFalse(ratio['new']['ok'])              # 3x: twice
-        self.assertTrue(ratio['new-rebase']['ok'])        # 1.1x, nbd only
-        self.assertIn('max 1.10x', ratio['new-rebase']['detail'])
+        self.assertFalse(ratio['new'][1]['ok'])           # 3x: twice
+        self.assertTrue(ratio['new-rebase'][1]['ok'])     # 1.1x, nbd only
+        self.assertIn('max 1.10x', ratio['new-rebase'][1]['detail'])
+        self.assertIn("the guest's 64 KiB chunks", ratio['new'][0])
+        self.assertIn('the bytes the guest wrote', ratio['new-rebase'][0])
+
+    def test_rebase_bytes_are_over_what_the_guest_wrote(self):
+        """Its copy moves 4 KiB blocks: chunks would hide 64 KiB reads."""
+        rows = [_row('new', 2.0, 0.4, bytes_=100),
+                _row('new-rebase', 2.0, 0.1, bytes_=150),
+                _row('legacy', 10.0, bytes_=2000)]
+        for row in rows:
+            row['guest_chunk_bytes_during'] = 200
+            row['guest_bytes_during'] = 100
+            row['bytes_source'] = 'link counters'
+        found = {c['name'].rsplit('(', 1)[1][:-1]: c
+                 for c in self._result(rows)['checks']
+                 if c['name'].startswith('bytes via compute')}
+        self.assertTrue(found['new']['ok'])               # 0.5x chunks
+        self.assertFalse(found['new-rebase']['ok'])       # 1.5x bytes
+        self.assertIn('max 1.50x', found['new-rebase']['detail'])
 
     def test_summary_says_slower_when_new_is_slower(self):
         result = self._result([_row('new', 2.5, 0.4, bytes_=100),
