@@ -327,16 +327,25 @@ class RabbitMQ(SystemService):
         if user not in self._names('users'):
             self.ctl('add_user', user, password)
 
+    # Each rabbitmqctl call starts an Erlang VM (about a second here): a
+    # vhost is added or deleted at once, and listed only if that failed.
+
     def ensure_vhost(self, vhost: str, user: str) -> None:
         check_name(vhost)
-        if vhost not in self._names('vhosts'):
-            self.ctl('add_vhost', vhost)
+        try:
+            self.ctl('add_vhost', vhost)  # a no-op for an existing one
+        except ServiceError:
+            if vhost not in self._names('vhosts'):
+                raise
         self.ctl('set_permissions', '-p', vhost, user, '.*', '.*', '.*')
 
     def delete_vhost(self, vhost: str) -> None:
         check_name(vhost)
-        if vhost in self._names('vhosts'):
+        try:
             self.ctl('delete_vhost', vhost)
+        except ServiceError:
+            if vhost in self._names('vhosts'):
+                raise
 
     def url(self, user: str, password: str, vhost: str) -> str:
         return 'rabbit://%s:%s@%s:%d/%s' % (
