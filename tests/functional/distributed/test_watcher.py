@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import subprocess
 import sys
 
@@ -67,6 +68,27 @@ class TestWatcherVolumeMigrate(auth_fixtures.KeystoneTestCase):
                 auth_url=cls.deployment.keystone.auth_url,
                 password=identity.SERVICE_PASSWORD,
                 project=identity.SERVICE_PROJECT, region=identity.REGION))
+        # Forks one process per run, Watcher already imported.
+        cls.runner_log = open(os.path.join(cls.deployment_dir,
+                                           'watcher-runner.log'), 'w')
+        cls.runner = subprocess.Popen(
+            [sys.executable, RUNNER, '--serve'], stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, stderr=cls.runner_log, text=True,
+            env={**os.environ, 'PYTHONWARNINGS': 'ignore'})
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            cls.runner.stdin.close()
+            try:
+                cls.runner.wait(60)
+            except subprocess.TimeoutExpired:
+                cls.runner.kill()
+                cls.runner.wait()
+            cls.runner.stdout.close()
+            cls.runner_log.close()
+        finally:
+            super().tearDownClass()
 
     def setUp(self):
         super().setUp()
@@ -79,18 +101,30 @@ class TestWatcherVolumeMigrate(auth_fixtures.KeystoneTestCase):
 
     def run_action(self, phases: str | None = None, **parameters) -> dict:
         """Watcher's phases of the action; its outcome and log lines."""
-        argv = [sys.executable, RUNNER, self.watcher_conf,
+        argv = [RUNNER, self.watcher_conf,
                 json.dumps(parameters)] + ([phases] if phases else [])
-        proc = subprocess.run(argv, capture_output=True, text=True,
-                              timeout=300,
-                              env={**os.environ, 'PYTHONWARNINGS': 'ignore'})
         self._runs = getattr(self, '_runs', 0) + 1
-        self.addDetail('watcher-run-%d' % self._runs,
-                       content.text_content(proc.stdout + proc.stderr))
-        if proc.returncode != 0 or not proc.stdout.strip():
-            raise AssertionError('watcher action runner failed:\n%s\n%s'
-                                 % (proc.stdout, proc.stderr))
-        return json.loads(proc.stdout.strip().splitlines()[-1])
+        paths = {name: self.state_file('watcher-run-%d.%s' % (self._runs,
+                                                              name))
+                 for name in ('stdout', 'stderr')}
+        self.runner.stdin.write(json.dumps({'argv': argv, **paths}) + '\n')
+        self.runner.stdin.flush()
+        answered, _, _ = select.select([self.runner.stdout], [], [], 300)
+        answer = self.runner.stdout.readline() if answered else ''
+        output = {}
+        for name, path in paths.items():
+            output[name] = ''
+            if os.path.exists(path):
+                with open(path) as f:
+                    output[name] = f.read()
+        self.addDetail('watcher-run-%d' % self._runs, content.text_content(
+            output['stdout'] + output['stderr']))
+        if (not answer or json.loads(answer)['returncode'] != 0
+                or not output['stdout'].strip()):
+            raise AssertionError('watcher action runner failed (%s):\n%s\n%s'
+                                 % (answer.strip() or 'no answer in 300 s',
+                                    output['stdout'], output['stderr']))
+        return json.loads(output['stdout'].strip().splitlines()[-1])
 
     def assert_failed_with(self, result: dict, message: str) -> None:
         self.assertEqual('failed', result['outcome'], result)
