@@ -21,6 +21,8 @@ from volmig_bench import report
 DOC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
     __file__))), 'doc', 'source')
 MARKER = re.compile(r'^\.\. volmig-results:\s*(?P<arg>.*?)\s*$')
+#: how every rendered block begins
+TABLE = '.. list-table::'
 
 
 def _paths(arg: str) -> list[str] | None:
@@ -63,13 +65,16 @@ def render_page(path: str) -> bool:
         while i < len(lines) and not lines[i].strip():
             out.append(lines[i])
             i += 1
-        end = _block_end(lines, i)
+        # A marker not rendered yet has no table under it: the text that
+        # follows stays, after a blank line.
+        fresh = i >= len(lines) or not lines[i].startswith(TABLE)
+        end = i if fresh else _block_end(lines, i)
         paths = _paths(m.group('arg'))
         if paths is None:
             continue
         new = report.render_rst_files(paths).rstrip('\n').split('\n')
         changed |= new != lines[i:end]
-        out.extend(new)
+        out.extend(new + [''] if fresh else new)
         i = end
     if changed:
         with open(path, 'w') as f:
