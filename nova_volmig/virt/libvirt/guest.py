@@ -204,22 +204,23 @@ class Guest:
         Live metadata lives as long as the QEMU process whose graph
         differs from the XML, and survives a libvirtd restart.
         """
-        targets = config.rebased_targets(self.get_xml_desc()) | {target}
-        self._write(lambda d: d.setMetadata(
-            libvirt.VIR_DOMAIN_METADATA_ELEMENT,
-            config.rebased_metadata(targets), config.REBASED_PREFIX,
-            config.REBASED_NS, libvirt.VIR_DOMAIN_AFFECT_LIVE))
+        self._set_rebased(
+            config.rebased_targets(self.get_xml_desc()) | {target})
 
     def unmark_disk_rebased(self, target: str) -> None:
         """``virDomainSetMetadata`` (live): ``target``'s XML is true again.
 
         The element is removed once no disk is marked.
         """
-        targets = config.rebased_targets(self.get_xml_desc()) - {target}
-        metadata = config.rebased_metadata(targets) if targets else None
+        self._set_rebased(
+            config.rebased_targets(self.get_xml_desc()) - {target})
+
+    def _set_rebased(self, targets: set[str]) -> None:
+        metadata, prefix = ((config.rebased_metadata(targets),
+                             config.REBASED_PREFIX) if targets
+                            else (None, None))
         self._write(lambda d: d.setMetadata(
-            libvirt.VIR_DOMAIN_METADATA_ELEMENT, metadata,
-            config.REBASED_PREFIX if targets else None,
+            libvirt.VIR_DOMAIN_METADATA_ELEMENT, metadata, prefix,
             config.REBASED_NS, libvirt.VIR_DOMAIN_AFFECT_LIVE))
 
     def get_disk(self, target: str, dump_inactive: bool = False

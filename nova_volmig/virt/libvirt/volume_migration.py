@@ -282,15 +282,13 @@ class LibvirtVolumeMigrator:
                 self._abort_job(device, 'leftover')
             if (migration.driver_data or {}).get(
                     'complete_mode') == MODE_REBASE:
-                self._mirror_and_pivot(
-                    guest, layout, migration,
-                    'volume migration complete copy into dst', COPY,
-                    rebase.copy_into_dst(layout, bandwidth))
+                job = ('volume migration complete copy into dst', COPY,
+                       rebase.copy_into_dst(layout, bandwidth))
             else:
-                self._mirror_and_pivot(
-                    guest, layout, migration,
-                    'volume migration complete commit', ACTIVE_COMMIT,
-                    lambda dev: dev.commit(active=True, bandwidth=bandwidth))
+                job = ('volume migration complete commit', ACTIVE_COMMIT,
+                       lambda dev: dev.commit(active=True,
+                                              bandwidth=bandwidth))
+            self._mirror_and_pivot(guest, layout, migration, *job)
             self._expect(guest, layout, State.ON_DST)
             rebase.settle_view(guest, layout)
             self._persist_live_disk(guest, layout)
