@@ -43,7 +43,7 @@ def init(conf: cfg.ConfigOpts = CONF, url: str | None = None) -> None:
     """Create the transports; idempotent.
 
     :param url: transport URL overriding ``[DEFAULT] transport_url`` (the
-        aio passes ``fake:/``: everything in one process).
+        aio passes ``volmig-inproc:/``: everything in one process).
     """
     global TRANSPORT, NOTIFICATION_TRANSPORT, NOTIFIER
     if TRANSPORT is not None:

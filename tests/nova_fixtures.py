@@ -17,6 +17,7 @@ from nova_volmig import exception
 from nova_volmig import rpc
 from nova_volmig import service
 from nova_volmig.volume import cinder
+from volmig_common import inproc_transport
 from volmig_common import polling
 
 
@@ -51,11 +52,11 @@ class PostgreSQLDatabase(Database):
 
 
 class RPC(fixtures.Fixture):
-    """The in-process fake:/ transport, and captured notifications."""
+    """The in-process volmig-inproc:/ transport, and captured notifications."""
 
     def _setUp(self):
         rpc.cleanup()
-        rpc.init(url='fake:/')
+        rpc.init(url=inproc_transport.URL)
         rpc.NOTIFIER = messaging.Notifier(
             rpc.NOTIFICATION_TRANSPORT, driver='test',
             serializer=rpc.RequestContextSerializer(),

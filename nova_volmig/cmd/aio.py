@@ -1,9 +1,10 @@
 """nova-volmig-aio: the embedded default, everything in one process.
 
 The compute API, one compute host and the Cinder companion, talking over
-the in-process ``fake:/`` transport, each side with its own SQLite file
-under ``--state-path``. It prints its endpoints once ready (and writes them
-to ``<state-path>/aio.json``) and stops cleanly on SIGTERM.
+the in-process ``volmig-inproc:/`` transport, each side with its own
+SQLite file under ``--state-path``. It prints its endpoints once ready
+(and writes them to ``<state-path>/aio.json``) and stops cleanly on
+SIGTERM.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from nova_volmig.db import migration
 from nova_volmig import rpc
 from nova_volmig import service
 from nova_volmig.volume import cinder as cinder_client
+from volmig_common import inproc_transport
 
 CONF = config.CONF
 
@@ -72,7 +74,7 @@ def main(argv=None) -> int:
 
     db.configure()
     migration.db_sync()
-    rpc.init(url='fake:/')
+    rpc.init(url=inproc_transport.URL)
 
     from cinder_driver_side import service as cinder_service
 

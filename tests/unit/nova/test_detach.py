@@ -1,10 +1,11 @@
 """Asynchronous detach (issue 16 item 13): 202 at once, outcome recorded.
 
-The real compute API, RPC (fake:/ transport), manager and database with
-the FakeDriver: the API returns as soon as the cast is sent, even while
-the hypervisor's unplug is still waiting for the guest; the outcome is the
-``detach_volume`` instance action's ``compute_detach_volume`` event and
-the ``instance.volume_detach.*`` notifications.
+The real compute API, RPC (volmig-inproc:/ transport), manager and
+database with the FakeDriver: the API returns as soon as the cast is
+sent, even while the hypervisor's unplug is still waiting for the guest;
+the outcome is the ``detach_volume`` instance action's
+``compute_detach_volume`` event and the ``instance.volume_detach.*``
+notifications.
 """
 
 import threading

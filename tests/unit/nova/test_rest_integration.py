@@ -1,9 +1,10 @@
 """The compute REST API over the real compute API, RPC and manager.
 
-The WSGI app, compute API, fake:/ RPC, manager and a SQLite *file* database
-are all real; only the hypervisor (FakeDriver) and Cinder are fakes. These
-are the issue's whole-stack checks: 50 concurrent starts with exactly one
-winner, and instance operations refused while a migration is active.
+The WSGI app, compute API, volmig-inproc:/ RPC, manager and a SQLite
+*file* database are all real; only the hypervisor (FakeDriver) and
+Cinder are fakes. These are the issue's whole-stack checks: 50
+concurrent starts with exactly one winner, and instance operations
+refused while a migration is active.
 """
 
 import concurrent.futures
