@@ -6,8 +6,8 @@ libvirt 9.0 cannot change the backing node of a running disk, so the
 the style of ``guest.py`` each method of :class:`QemuMonitor` makes one QMP
 command and names it; the node graph is always read from QEMU
 (``query-named-block-nodes`` for the nodes, ``x-debug-query-block-graph``
-for the edges, ``query-block`` for which node a device uses), never
-parsed from libvirt's XML, because after a rebase that XML is not true.
+for the edges and for which node a device uses), never parsed from
+libvirt's XML, because after a rebase that XML is not true.
 """
 
 from __future__ import annotations
@@ -27,8 +27,7 @@ LOG = logging.getLogger(__name__)
 
 #: QMP commands the rebase switch needs (``query-commands`` lists them).
 REBASE_COMMANDS = ('blockdev-add', 'blockdev-reopen', 'blockdev-del',
-                   'query-named-block-nodes', 'x-debug-query-block-graph',
-                   'query-block')
+                   'query-named-block-nodes', 'x-debug-query-block-graph')
 
 #: Filters block jobs put above a device's top node; the data is below.
 JOB_FILTERS = ('mirror_top', 'commit_top')
@@ -192,35 +191,35 @@ class QemuMonitor:
         return [BlockNode.from_qmp(n)
                 for n in self.query('query-named-block-nodes', flat=True)]
 
-    def query_block_graph_edges(self) -> dict[str, dict[str, str]]:
-        """``x-debug-query-block-graph``: parent -> {role: child}.
+    def query_block_graph(self) -> tuple[dict[str, dict[str, str]],
+                                         dict[str, str]]:
+        """``x-debug-query-block-graph``: the edges and the devices.
 
-        The only QMP command that lists the edges (which node is the
-        ``file`` and which the ``backing`` of another) on QEMU 7.2.
+        Returns parent -> {role: child} over every named node (the only
+        QMP command that lists which node is the ``file`` and which the
+        ``backing`` of another on QEMU 7.2), and the qdev id or path of
+        each device -> the node-name its BlockBackend has as ``root``
+        (what ``query-block`` reports, without another QMP round trip).
         """
         graph = self.query('x-debug-query-block-graph')
-        names = {n['id']: n['name'] for n in graph['nodes']}
+        nodes = {n['id']: n for n in graph['nodes']}
         edges: dict[str, dict[str, str]] = {}
+        devices: dict[str, str] = {}
         for edge in graph['edges']:
-            parent, child = names.get(edge['parent']), names.get(
+            parent, child = nodes.get(edge['parent']), nodes.get(
                 edge['child'])
-            if parent and child:
-                edges.setdefault(parent, {})[edge['name']] = child
-        return edges
-
-    def query_block(self) -> dict[str, str]:
-        """``query-block``: qdev of each device -> its top node-name."""
-        devices = {}
-        for info in self.query('query-block'):
-            inserted = info.get('inserted')
-            if inserted and info.get('qdev'):
-                devices[info['qdev']] = inserted['node-name']
-        return devices
+            if not (parent and child and parent['name'] and child['name']):
+                continue
+            edges.setdefault(parent['name'], {})[edge['name']] = \
+                child['name']
+            if parent['type'] == 'block-backend' and edge['name'] == 'root':
+                devices[parent['name']] = child['name']
+        return edges, devices
 
     def block_graph(self) -> BlockGraph:
         """The whole graph: nodes, edges and devices, read from QEMU."""
-        return BlockGraph(self.query_named_block_nodes(),
-                          self.query_block_graph_edges(), self.query_block())
+        edges, devices = self.query_block_graph()
+        return BlockGraph(self.query_named_block_nodes(), edges, devices)
 
     def blockdev_add(self, options: dict[str, Any]) -> None:
         """``blockdev-add`` one node."""

@@ -132,6 +132,14 @@ class Guest:
     def name(self) -> str:
         return self._read(lambda d: d.name())
 
+    @property
+    def id(self) -> int:
+        """``virDomainGetID``: new each time the domain starts, -1 off.
+
+        Answered from the looked-up handle, without a call to libvirtd.
+        """
+        return self._read(lambda d: d.ID())
+
     def get_power_state(self) -> int:
         """``virDomainGetState`` mapped to ``power_state``."""
         state, _reason = self._read(lambda d: d.state())

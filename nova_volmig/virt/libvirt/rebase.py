@@ -9,17 +9,20 @@ start, and the overlay holds every write since, so no data moves:
    read-only, and ``blockdev-reopen`` the overlay's format node with
    ``backing`` = that node (all other options as QEMU reports them). From
    here the guest reads dst: this is *the switch*.
-2. ``blockdev-del`` src's format and storage nodes: src is closed.
-3. ``blockdev-add`` dst again under the node names libvirt had given src
-   (so that libvirt's own ``blockCommit(ACTIVE)`` and pivot find their
-   base), reopen the overlay onto it, ``blockdev-del`` the temporary
-   nodes. Node names are unique, hence the two rounds; the second open of
-   dst does not conflict because a backing child only takes read.
+2. ``blockdev-del`` src's format and storage nodes: src is closed, and
+   complete returns (Cinder waits on each QMP call up to here).
+3. In the finish, before its block job: ``blockdev-add`` dst again under
+   the node names libvirt had given src (libvirt's job, its pivot and its
+   removal of the old chain address the backing by those names), reopen
+   the overlay onto it, ``blockdev-del`` the temporary nodes. Node names
+   are unique, hence the two rounds; the second open of dst does not
+   conflict because a backing child only takes read.
 
 :meth:`RebaseSwitch.ensure_switched` reads QEMU's graph and carries on
-from wherever it stands, so a compute service killed at any point of the
-switch finishes it on restart; :meth:`RebaseSwitch.roll_back` drops the
-leftovers of a switch that had not happened.
+from wherever it stands (steps 2-3), so the finish, and a compute service
+restarted after being killed at any point of the switch, complete it;
+:meth:`RebaseSwitch.roll_back` drops the leftovers of a switch that had
+not happened.
 
 libvirt's live XML keeps naming src afterwards. Before the switch the
 disk is marked in the domain's live metadata (``mark``); for marked
@@ -29,8 +32,10 @@ doc/source/contributor/design-notes/rebase.rst).
 
 from __future__ import annotations
 
+import threading
 from typing import Callable
 
+import cachetools
 from oslo_log import log as logging
 
 from nova_volmig.virt.libvirt import blockdev
@@ -43,6 +48,10 @@ LOG = logging.getLogger(__name__)
 
 TMP_STORAGE = 'volmig-dst-storage'
 TMP_FORMAT = 'volmig-dst-format'
+
+#: (domain uuid, domain id) -> the QMP commands that QEMU offers.
+_OFFERED: cachetools.LRUCache = cachetools.LRUCache(maxsize=256)
+_OFFERED_LOCK = threading.Lock()
 
 
 class SwitchNotMade(Exception):
@@ -107,11 +116,21 @@ class RebaseSwitch:
     # capability
 
     def check_capable(self) -> None:
-        """QEMU must offer every command the switch uses."""
-        try:
-            offered = self.monitor.query_commands()
-        except lv_exc.QMPCommandFailed as e:
-            raise SwitchNotMade(str(e))
+        """QEMU must offer every command the switch uses.
+
+        Asked once per running QEMU (the domain's id changes when it
+        starts again): Cinder waits on each QMP call of complete.
+        """
+        key = (self.guest.uuid, self.guest.id)
+        with _OFFERED_LOCK:
+            offered = _OFFERED.get(key)
+        if offered is None:
+            try:
+                offered = frozenset(self.monitor.query_commands())
+            except lv_exc.QMPCommandFailed as e:
+                raise SwitchNotMade(str(e))
+            with _OFFERED_LOCK:
+                _OFFERED[key] = offered
         missing = [c for c in blockdev.REBASE_COMMANDS if c not in offered]
         if missing:
             raise SwitchNotMade('QEMU lacks %s' % ', '.join(missing))
@@ -124,21 +143,25 @@ class RebaseSwitch:
 
     def switch(self, names: tuple[str, str],
                on_switched: Callable[[], None] | None = None,
-               graph: blockdev.BlockGraph | None = None) -> None:
-        """Steps 1-3; raises SwitchNotMade if the guest never read dst.
+               graph: blockdev.BlockGraph | None = None
+               ) -> config.DiskSource:
+        """Steps 1-2; raises SwitchNotMade if the guest never read dst.
 
         ``on_switched`` is called once the guest reads dst, before src is
         closed (to record it). ``graph`` is QEMU's graph if just read.
+        Step 3 is the finish's (:meth:`ensure_switched`): Cinder waits on
+        every QMP call made here, and src is closed without it.
+
+        Returns the disk's chain now: the overlay over dst.
         """
         graph = graph or self.monitor.block_graph()
         overlay = self._overlay_node(graph)
-        src_format = graph.node(names[0])
-        src_storage = graph.node(names[1])
         try:
             self.monitor.blockdev_add(blockdev.storage_options(
-                self.dst, TMP_STORAGE, src_storage, read_only=True))
+                self.dst, TMP_STORAGE, graph.node(names[1]),
+                read_only=True))
             self.monitor.blockdev_add(blockdev.format_options(
-                self.dst, TMP_FORMAT, TMP_STORAGE, src_format,
+                self.dst, TMP_FORMAT, TMP_STORAGE, graph.node(names[0]),
                 read_only=True))
             self.monitor.blockdev_reopen([blockdev.reopen_options(
                 graph, overlay, TMP_FORMAT)])
@@ -151,7 +174,9 @@ class RebaseSwitch:
                  self.guest.uuid, self.target, self.overlay, self.dst.uri)
         if on_switched is not None:
             on_switched()
-        self.ensure_switched(names)
+        # The graph as read before the switch: src's nodes are in it.
+        self._close_src(names, graph, set(graph.nodes))
+        return graph.location(overlay).with_backing(self.dst)
 
     def ensure_switched(self, names: tuple[str, str]) -> None:
         """Finish steps 2-3 from wherever QEMU's graph stands.
@@ -171,13 +196,7 @@ class RebaseSwitch:
                 expected='the overlay backed by %s' % self.dst.uri)
         present = set(graph.nodes)
         if backing.node_name == TMP_FORMAT:
-            # Step 2: close src (nodes of those names, if still there, are
-            # src's: dst gets them only once they are gone).
-            for name in (format_name, storage_name):
-                if name in present and self.src.same_location(
-                        graph.location(graph.node(name))):
-                    self.monitor.blockdev_del(name)
-                    present.discard(name)
+            self._close_src(names, graph, present)
             # Step 3: dst again, under libvirt's names.
             if storage_name not in present:
                 self.monitor.blockdev_add(blockdev.storage_options(
@@ -193,6 +212,20 @@ class RebaseSwitch:
         for name in (TMP_FORMAT, TMP_STORAGE):
             if name in present:
                 self.monitor.blockdev_del(name)
+
+    def _close_src(self, names: tuple[str, str], graph: blockdev.BlockGraph,
+                   present: set[str]) -> None:
+        """Step 2 on an overlay backed by the temporary nodes.
+
+        Nodes of src's names in ``present`` (as ``graph`` has them) are
+        src's while they are there: dst gets them only once they are gone.
+        Deleted names leave ``present``.
+        """
+        for name in names:
+            if name in present and self.src.same_location(
+                    graph.location(graph.node(name))):
+                self.monitor.blockdev_del(name)
+                present.discard(name)
 
     def roll_back(self) -> None:
         """Drop temporary nodes no parent uses (a switch not made)."""
@@ -238,16 +271,19 @@ def local_source(src: config.DiskSource) -> str | None:
 
 
 def complete(guest, layout, migration,
-             disk: config.DiskState | None = None) -> bool:
+             disk: config.DiskState | None = None
+             ) -> config.DiskSource | None:
     """The synchronous part of a ``rebase`` complete: the switch.
 
     ``disk`` is the disk as the caller just read it (each read of a
     rebased disk costs QEMU's graph: Cinder waits on this call).
 
-    Returns False, having recorded why in driver_data['rebase_fallback']
-    and the log, when this QEMU cannot switch or a QMP call failed before
-    the guest read dst: the caller then completes this migration the
-    ``two_step`` way, and nothing is half-switched.
+    Returns the disk's live chain once switched (the overlay over dst, as
+    the switch made it: not read again). Returns None, having recorded
+    why in driver_data['rebase_fallback'] and the log, when this QEMU
+    cannot switch or a QMP call failed before the guest read dst: the
+    caller then completes this migration the ``two_step`` way, and
+    nothing is half-switched.
     """
     local = local_source(layout.src)
     if local:
@@ -269,11 +305,26 @@ def complete(guest, layout, migration,
                           'cannot mark the disk in the live metadata: %s'
                           % e)
     try:
-        switch.switch(names, on_switched=lambda: migration.save_driver_data(
-            step=STEP_REBASE_SWITCHED), graph=graph)
+        return switch.switch(
+            names, on_switched=lambda: migration.save_driver_data(
+                step=STEP_REBASE_SWITCHED), graph=graph)
     except SwitchNotMade as e:
         return _fall_back(guest, layout, migration, e.reason)
-    return True
+
+
+def name_dst(guest, layout, migration,
+             disk: config.DiskState | None = None) -> None:
+    """Step 3 of the switch, the finish's first: dst under src's names.
+
+    A no-op once done (a finish run again after a restart).
+    """
+    names = tuple((migration.driver_data or {}).get('src_nodes') or ())
+    if len(names) != 2:
+        raise lv_exc.VolumeMigrationStateError(
+            attachment_id=migration.src_attachment_id, domain=guest.uuid,
+            action='finish complete',
+            reason='the node names src had are not recorded')
+    _switch_of(guest, layout, disk).ensure_switched(names)
 
 
 #: QEMU's own range for a mirror's default granularity (a target's
@@ -332,13 +383,12 @@ def settle_view(guest, layout) -> None:
                      guest.uuid, layout.disk)
 
 
-def _fall_back(guest, layout, migration, reason: str) -> bool:
+def _fall_back(guest, layout, migration, reason: str) -> None:
     LOG.warning('Volume migration of %s on domain %s: cannot complete by '
                 'live rebase (%s); completing it two_step instead',
                 migration.src_attachment_id, guest.uuid, reason)
     migration.save_driver_data(complete_mode='two_step',
                                rebase_fallback=reason)
-    return False
 
 
 def recover(guest, layout, migration) -> str | None:

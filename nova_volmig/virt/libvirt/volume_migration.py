@@ -224,9 +224,10 @@ class LibvirtVolumeMigrator:
             self._abort_job(device, 'leftover')
         mode = CONF.libvirt.volume_migration_complete_mode
         if mode == MODE_REBASE:
-            if rebase.complete(guest, layout, migration, disk):
+            live = rebase.complete(guest, layout, migration, disk)
+            if live is not None:
                 return self._switched(guest, layout, migration,
-                                      State.SWITCHED_TO_DST)
+                                      State.SWITCHED_TO_DST, live)
             mode = MODE_TWO_STEP
         if mode == MODE_TWO_STEP:
             target = layout.complete_overlay
@@ -258,8 +259,15 @@ class LibvirtVolumeMigrator:
                        State.SWITCHED_TO_DST if mode == MODE_TWO_STEP
                        else State.ON_DST)
 
-    def _switched(self, guest, layout, migration, expected: State) -> None:
-        live = self._expect(guest, layout, expected)
+    def _switched(self, guest, layout, migration, expected: State,
+                  live: config.DiskSource | None = None) -> None:
+        """src released: the persistent definition boots what QEMU has.
+
+        ``live`` is the live chain if the caller just made it, else it is
+        read and must be in state ``expected``.
+        """
+        if live is None:
+            live = self._expect(guest, layout, expected)
         self._persist_live_disk(guest, layout, live)
         migration.save_driver_data(step=STEP_SWITCHED)
         LOG.info('Volume migration of %s: domain %s released src',
@@ -282,6 +290,7 @@ class LibvirtVolumeMigrator:
                 self._abort_job(device, 'leftover')
             if (migration.driver_data or {}).get(
                     'complete_mode') == MODE_REBASE:
+                rebase.name_dst(guest, layout, migration, disk)
                 job = ('volume migration complete copy into dst', COPY,
                        rebase.copy_into_dst(layout, bandwidth))
             else:

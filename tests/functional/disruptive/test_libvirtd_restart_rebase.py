@@ -10,6 +10,7 @@ serially, after all the others.
 
 from __future__ import annotations
 
+from nova_volmig.virt.libvirt import rebase
 from tests.functional.disruptive import test_libvirtd_restart
 from tests.functional.fixtures import libvirt as lv_fixtures
 from tests.functional.libvirt import base
@@ -35,6 +36,10 @@ class RebaseLibvirtdRestartTest(test_libvirtd_restart.LibvirtdRestartTest):
         migration.dst_connection_info = dst.connection_info
         self.driver.volume_migration_complete(None, instance, migration)
         self.assertEqual('rebase', migration.driver_data['complete_mode'])
+        # dst is still under the switch's temporary node names: libvirt
+        # reloads a status XML whose backing node names QEMU lacks.
+        self.assertEqual(rebase.TMP_FORMAT,
+                         self.overlay_backing_node(instance))
         test_libvirtd_restart.restart_libvirtd()
         self.assertQemuReleased(instance, src)
         writer.write_some(2)

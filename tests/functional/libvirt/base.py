@@ -12,6 +12,7 @@ import subprocess
 
 import testtools.content
 
+from nova_volmig.virt.libvirt import blockdev
 from nova_volmig.virt.libvirt import config
 from nova_volmig.virt.libvirt import driver as libvirt_driver
 from nova_volmig.virt.libvirt import exception as lv_exc
@@ -168,6 +169,13 @@ class LibvirtFunctionalTestCase(base.TestCase):
                              lv_fixtures.tcp_peer_ports(pid))
         else:
             self.assertNotIn(volume.uri, lv_fixtures.open_paths(pid))
+
+    def overlay_backing_node(self, instance, target: str = 'vdb') -> str:
+        """The node name of the backing of the disk's top node, in QEMU."""
+        guest = self.driver.host.get_guest(instance)
+        graph = blockdev.QemuMonitor(guest).block_graph()
+        top = graph.device_node(guest.get_disk(target).alias)
+        return graph.child(top.node_name, 'backing').node_name
 
     def assertQemuUses(self, instance, volume: TestVolume) -> None:
         pid = lv_fixtures.qemu_pid(instance)

@@ -78,6 +78,28 @@ class _RebaseCrashRecovery(test_crash_recovery._CrashRecovery):
         self.assertQemuReleased(self.instance, self.src)
         self._finish_complete()
 
+    def test_killed_in_the_finish_before_dst_is_named(self):
+        """Killed in the finish before dst got libvirt's node names.
+
+        complete returned with dst under the switch's temporary names;
+        the next finish names it.
+        """
+        self._started()
+        self.writer.write_some(4)
+        self._copy_and_set_dst()
+        self.proc.run('complete')
+        self.assertEqual(rebase.TMP_FORMAT,
+                         self.overlay_backing_node(self.instance))
+        self.writer.write_some(2)
+        self._crash('complete_finish',
+                    pause_at=volume_migration.STEP_COMPLETE_COMMIT)
+        self.assertEqual(rebase.TMP_FORMAT,
+                         self.overlay_backing_node(self.instance))
+        self.assertQemuReleased(self.instance, self.src)
+        self.writer.write_some(2)
+        self._reconcile(State.SWITCHED_TO_DST)
+        self._finish_complete()
+
     def test_killed_before_the_pivot_is_recorded(self):
         """The commit pivoted, the compute died before saving that."""
         self._started()

@@ -21,7 +21,7 @@ class FakeQemu:
         self.commands = commands or [
             'blockdev-add', 'blockdev-reopen', 'blockdev-del',
             'query-named-block-nodes', 'x-debug-query-block-graph',
-            'query-block', 'query-commands']
+            'query-commands']
         self.calls: list[tuple[str, dict]] = []
         #: command name -> how many more calls succeed before it fails
         self.fail_after: dict[str, int] = {}
@@ -70,14 +70,20 @@ class FakeQemu:
         return [copy.deepcopy(n) for n in self.nodes.values()]
 
     def _x_debug_query_block_graph(self):
-        ids = {name: i for i, name in enumerate(self.nodes)}
-        return {'nodes': [{'id': i, 'name': n} for n, i in ids.items()],
-                'edges': [{'parent': ids[p], 'child': ids[c], 'name': role}
-                          for p, ch in self.edges.items()
-                          for role, c in ch.items()]}
-
-    def _query_block(self):
-        return [{'qdev': QDEV, 'inserted': {'node-name': self.device_top}}]
+        ids = {name: i for i, name in enumerate(self.nodes, start=1)}
+        nodes = [{'id': i, 'name': n, 'type': 'block-driver'}
+                 for n, i in ids.items()]
+        edges = [{'parent': ids[p], 'child': ids[c], 'name': role}
+                 for p, ch in self.edges.items() for role, c in ch.items()]
+        # The device's BlockBackend, named by its qdev path, and a job's
+        # anonymous one.
+        nodes += [{'id': 0, 'name': QDEV, 'type': 'block-backend'},
+                  {'id': -1, 'name': '', 'type': 'block-backend'}]
+        edges += [{'parent': 0, 'child': ids[self.device_top],
+                   'name': 'root'},
+                  {'parent': -1, 'child': ids[self.device_top],
+                   'name': 'root'}]
+        return {'nodes': nodes, 'edges': edges}
 
     def _blockdev_add(self, **o):
         name = o['node-name']

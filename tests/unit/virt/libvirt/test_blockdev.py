@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from unittest import mock
 
 import fixtures
@@ -14,6 +15,10 @@ from nova_volmig.virt.libvirt import rebase
 from tests import base
 from tests.unit.virt.libvirt import fake_qemu
 DST, OVERLAY, SRC = fake_qemu.DST, fake_qemu.OVERLAY, fake_qemu.SRC
+QDEV = fake_qemu.QDEV
+
+
+_DOMAIN_IDS = itertools.count(1)
 
 
 class FakeGuest:
@@ -22,6 +27,7 @@ class FakeGuest:
     def __init__(self, qemu):
         self.qemu = qemu
         self.marked = set()
+        self.id = next(_DOMAIN_IDS)     # each FakeQemu a QEMU of its own
 
     def qemu_monitor_command(self, command, idempotent=False):
         return self.qemu.command(command, idempotent)
@@ -43,6 +49,11 @@ class TestQemuMonitor(base.TestCase):
 
     def test_graph_read_from_qemu(self):
         graph = self.monitor.block_graph()
+        # Two round trips: the device's top node comes with the edges.
+        self.assertEqual(['x-debug-query-block-graph',
+                          'query-named-block-nodes'],
+                         [command for command, _ in self.qemu.calls])
+        self.assertEqual({QDEV: 'libvirt-2-format'}, graph.devices)
         top = graph.device_node('ua-vol-vdb')
         self.assertEqual('libvirt-2-format', top.node_name)
         self.assertEqual([OVERLAY, SRC], [
@@ -142,6 +153,12 @@ class TestRebaseSwitch(base.TestCase):
         super().setUp()
         self.qemu = fake_qemu.FakeQemu()
 
+    def assertSrcClosed(self):
+        """Where complete leaves it: the overlay on dst, src not open."""
+        self.assertEqual((rebase.TMP_FORMAT, DST),
+                         self.qemu.backing_of_overlay())
+        self.assertNotIn(SRC, [n['file'] for n in self.qemu.nodes.values()])
+
     def assertSwitched(self):
         self.assertEqual(('libvirt-1-format', DST),
                          self.qemu.backing_of_overlay())
@@ -162,9 +179,57 @@ class TestRebaseSwitch(base.TestCase):
         names = switch.src_node_names()
         self.assertEqual(('libvirt-1-format', 'libvirt-1-storage'), names)
         self.assertEqual('src', switch.backing())
-        switch.switch(names)
+        live = switch.switch(names)
+        self.assertSrcClosed()
+        self.assertEqual([(OVERLAY, 'qcow2'), (DST, 'raw')],
+                         [(layer.uri, layer.format) for layer in live.chain()])
+        self.assertEqual('dst', switch.backing())
+        switch.ensure_switched(names)     # the finish's first step
         self.assertSwitched()
         self.assertEqual('dst', switch.backing())
+
+    def test_switch_makes_only_the_calls_complete_needs(self):
+        """Cinder waits on each QMP call: only the ones complete needs.
+
+        No graph read after the one given; dst's renaming is the
+        finish's.
+        """
+        switch = _switch(self.qemu)
+        graph = switch.monitor.block_graph()
+        names = switch.src_node_names(graph)
+        del self.qemu.calls[:]
+        switch.switch(names, graph=graph)
+        self.assertSrcClosed()
+        self.assertEqual(
+            ['blockdev-add', 'blockdev-add', 'blockdev-reopen',
+             'blockdev-del', 'blockdev-del'],
+            [command for command, _ in self.qemu.calls])
+
+    def test_ensure_switched_once_done_changes_nothing(self):
+        switch = _switch(self.qemu)
+        names = switch.src_node_names()
+        switch.switch(names)
+        switch.ensure_switched(names)
+        del self.qemu.calls[:]
+        switch.ensure_switched(names)
+        self.assertSwitched()
+        self.assertEqual(
+            [], [c for c, _ in self.qemu.calls if not c.startswith(
+                ('query-', 'x-debug-'))])
+
+    def test_commands_asked_once_per_running_qemu(self):
+        guest = FakeGuest(self.qemu)
+        for _ in range(2):
+            rebase.RebaseSwitch(guest, config.DiskState('vdb', 'ua-vol-vdb',
+                                                        None),
+                                OVERLAY, None, None).check_capable()
+        self.assertEqual(['query-commands'],
+                         [command for command, _ in self.qemu.calls])
+        guest.id = next(_DOMAIN_IDS)     # started again: asked again
+        self.qemu.commands.remove('blockdev-reopen')
+        switch = rebase.RebaseSwitch(guest, config.DiskState(
+            'vdb', 'ua-vol-vdb', None), OVERLAY, None, None)
+        self.assertRaises(rebase.SwitchNotMade, switch.check_capable)
 
     def test_no_blockdev_reopen(self):
         self.qemu.commands.remove('blockdev-reopen')
@@ -184,16 +249,32 @@ class TestRebaseSwitch(base.TestCase):
 
     def test_interrupted_after_the_switch_is_finished(self):
         """Killed at each QMP call after the reopen: a restart finishes."""
-        for command, after in (('blockdev-del', 0), ('blockdev-del', 1),
-                               ('blockdev-add', 2), ('blockdev-add', 3),
-                               ('blockdev-reopen', 1), ('blockdev-del', 2),
-                               ('blockdev-del', 3)):
+        for command, after in (('blockdev-del', 0), ('blockdev-del', 1)):
             self.qemu = fake_qemu.FakeQemu()
             self.qemu.fail_after[command] = after
             switch = _switch(self.qemu)
             names = switch.src_node_names()
             self.assertRaises(lv_exc.QMPCommandFailed, switch.switch, names)
             self.assertEqual('dst', switch.backing(), (command, after))
+            self.qemu.fail_after.clear()
+            _switch(self.qemu).ensure_switched(names)
+            self.assertSwitched()
+
+    def test_finish_interrupted_while_naming_dst(self):
+        """Killed at each QMP call of step 3: the next finish ends it."""
+        for command, after in (('blockdev-add', 0), ('blockdev-add', 1),
+                               ('blockdev-reopen', 0), ('blockdev-del', 0),
+                               ('blockdev-del', 1)):
+            self.qemu = fake_qemu.FakeQemu()
+            switch = _switch(self.qemu)
+            names = switch.src_node_names()
+            switch.switch(names)
+            self.qemu.fail_after[command] = after
+            self.assertRaises(lv_exc.QMPCommandFailed,
+                              switch.ensure_switched, names)
+            self.assertEqual('dst', switch.backing(), (command, after))
+            self.assertNotIn(SRC, [n['file']
+                                   for n in self.qemu.nodes.values()])
             self.qemu.fail_after.clear()
             _switch(self.qemu).ensure_switched(names)
             self.assertSwitched()
@@ -258,7 +339,19 @@ class TestRebaseComplete(base.TestCase):
                       step=rebase.STEP_REBASE_SWITCH),
             mock.call(step=rebase.STEP_REBASE_SWITCHED)],
             migration.save_driver_data.call_args_list)
+        self.assertEqual((rebase.TMP_FORMAT, DST), qemu.backing_of_overlay())
+        # The finish names dst as libvirt named src.
+        migration.driver_data = migration.save_driver_data.call_args_list[
+            0][1]
+        rebase.name_dst(guest, layout, migration)
         self.assertEqual(('libvirt-1-format', DST), qemu.backing_of_overlay())
+        self.assertEqual(4, len(qemu.nodes))
+
+    def test_name_dst_needs_the_recorded_names(self):
+        layout, migration = self._layout()
+        migration.driver_data = {}
+        self.assertRaises(lv_exc.VolumeMigrationStateError, rebase.name_dst,
+                          FakeGuest(fake_qemu.FakeQemu()), layout, migration)
 
     def test_falls_back_without_blockdev_reopen(self):
         qemu = fake_qemu.FakeQemu()
