@@ -519,7 +519,10 @@ class API:
                 attachment_id=dst_attachment_id,
                 reason=_('it is not for instance %s') % instance.uuid)
         self._check_host_up(context, instance)
-        migration.begin_complete(dst_attachment_id)
+        # Handed on: the compute host need not ask Cinder again while
+        # Cinder waits.
+        migration.begin_complete(dst_attachment_id,
+                                 dst.get('connection_info') or None)
         self._leave_running(context, instance, ACTION_COMPLETE)
         try:
             self.compute_rpcapi.volume_migration_complete(

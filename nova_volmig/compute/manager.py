@@ -448,11 +448,10 @@ class ComputeManager(compute_detach.DetachMixin, swap.SwapVolumeMixin,
 
     def _dst_connection_info(self, context, instance,
                              migration: VolumeMigration) -> dict:
-        """dst's connection_info: Cinder's, or made for this host now.
+        """dst's connection_info when the API handed on none.
 
-        Cinder's migration flow creates dst's attachment with this host's
-        connector (``GET /attachments/{id}``); one without connection_info
-        yet is connected here (``PUT /attachments/{id}``).
+        Cinder's (``GET /attachments/{id}``) if it has one by now, else
+        dst is connected for this host here (``PUT /attachments/{id}``).
         """
         attachment = self.volume_api.attachment_get(
             context, migration.dst_attachment_id)

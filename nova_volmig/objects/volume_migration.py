@@ -175,15 +175,18 @@ class VolumeMigration:
         self._save({'status': Status.ERROR, 'error': reason},
                    {'status': Status.STARTING}, 'start')
 
-    def begin_complete(self, dst_attachment_id: str) -> None:
+    def begin_complete(self, dst_attachment_id: str,
+                       dst_connection_info: dict | None = None) -> None:
         """running -> completing, towards ``dst_attachment_id``.
 
-        dst's connection_info is the compute host's to fetch (and the
-        one of an earlier attempt no longer holds).
+        ``dst_connection_info`` is Cinder's, as the API just read it with
+        the attachment (Cinder's flow exports dst to the compute host's
+        connector); without one the compute host connects dst itself.
+        The one of an earlier attempt no longer holds.
         """
         self._save({'status': Status.COMPLETING,
                     'dst_attachment_id': dst_attachment_id,
-                    'dst_connection_info': None,
+                    'dst_connection_info': dst_connection_info,
                     'claimed_by': None, 'error': None},
                    {'status': Status.RUNNING}, 'complete')
 

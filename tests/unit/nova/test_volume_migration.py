@@ -1,9 +1,9 @@
 """Volume migration through the compute API, RPC and manager.
 
-The real compute API, RPC (fake:/ transport), manager and database with the
-in-memory FakeDriver and a fake Cinder client: the state machine of
-DESIGN 4, asserted at each step, with every error row of DESIGN 3 that is
-decided below the REST layer.
+The real compute API, RPC (volmig-inproc:/ transport), manager and
+database with the in-memory FakeDriver and a fake Cinder client: the
+state machine of DESIGN 4, asserted at each step, with every error row
+of DESIGN 3 that is decided below the REST layer.
 """
 
 import concurrent.futures
@@ -546,6 +546,30 @@ class TestVolumeMigrationFailures(ComputeTestCase):
                          self.instance_now().task_state)
         self.api.volume_migration_cancel(self.service_ctxt, self.src)
         self.wait_status('cancelled')
+
+    def test_complete_reads_dsts_attachment_once(self):
+        """Cinder waits on one read of dst's attachment, not two.
+
+        The API hands dst's connection_info on to the compute host.
+        """
+        self.api.volume_migration_start(self.service_ctxt, self.src)
+        dst = self.dst_attachment()
+        reads = []
+        real_get = self.cinder.attachment_get
+
+        def counted(context, attachment_id):
+            reads.append(attachment_id)
+            return real_get(context, attachment_id)
+
+        with mock.patch.object(self.cinder, 'attachment_get',
+                               side_effect=counted):
+            self.api.volume_migration_complete(self.service_ctxt, self.src,
+                                               dst)
+            self.wait_status('completed')
+        self.assertEqual([dst], [a for a in reads if a == dst])
+        self.assertEqual(
+            self.cinder.attachments[dst]['connection_info'],
+            self.driver.instances[self.instance.uuid]['disks']['/dev/vdb'])
 
     def test_complete_again_switches_to_the_new_dst(self):
         # The compute host owns dst's connection_info: a retried complete
