@@ -467,19 +467,24 @@ class LibvirtVolumeMigrator:
         ``live`` is the live source if just read.
         """
         live = live or guest.get_disk(layout.disk).source
-        persistent = guest.get_disk(layout.disk, dump_inactive=True).source
-        if persistent is not None and persistent.chain() == live.chain():
+        persistent = guest.get_disk(layout.disk, dump_inactive=True)
+        if (persistent.source is not None
+                and persistent.source.chain() == live.chain()):
             return
-        self._set_persistent(guest, layout, live)
+        self._set_persistent(guest, layout, live, persistent)
 
     def _persistent_state(self, guest, layout) -> State:
         disk = guest.get_disk(layout.disk, dump_inactive=True)
         return layout.classify(disk.source, guest.uuid)
 
-    def _set_persistent(self, guest, layout, source) -> None:
+    def _set_persistent(self, guest, layout, source,
+                        persistent: config.DiskState | None = None) -> None:
+        """Replace the persistent <disk>; ``persistent`` if just read."""
         # updateDeviceFlags replaces the whole persistent <disk>: keep the
         # serial (the volume id the guest knows the disk by).
-        serial = (guest.get_disk(layout.disk, dump_inactive=True).serial
+        persistent = persistent or guest.get_disk(layout.disk,
+                                                  dump_inactive=True)
+        serial = (persistent.serial
                   or (layout.migration.src_connection_info or {}).get(
                       'serial') or layout.migration.volume_id)
         guest.update_device(source.disk_xml(layout.device_name,
@@ -508,7 +513,7 @@ class LibvirtVolumeMigrator:
         if state is State.SWITCHED_TO_DST:
             migration.save_driver_data(step=STEP_COMPLETE_OFFLINE_COMMIT)
             images.commit(disk.source.path)
-            self._set_persistent(guest, layout, layout.dst)
+            self._set_persistent(guest, layout, layout.dst, disk)
         self._cleanup(guest, layout, migration, STEP_COMPLETED)
 
     def _cancel_offline(self, guest, layout) -> None:
@@ -518,7 +523,7 @@ class LibvirtVolumeMigrator:
         if state is State.OVERLAY_ON_SRC:
             migration.save_driver_data(step=STEP_CANCEL_OFFLINE_COMMIT)
             images.commit(disk.source.path)
-            self._set_persistent(guest, layout, layout.src)
+            self._set_persistent(guest, layout, layout.src, disk)
         elif state is not State.ON_SRC:
             self._refuse(migration, guest, 'cancel',
                          'the disk is already on %s' % state.value)

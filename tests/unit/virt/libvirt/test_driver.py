@@ -1,3 +1,4 @@
+import dataclasses
 import os
 import types
 
@@ -114,6 +115,48 @@ class LayoutTest(base.TestCase):
         err = self.assertRaises(lv_exc.UnexpectedDiskChain,
                                 self.layout.classify, other, 'dom')
         self.assertIn('/v/other.raw', str(err))
+
+
+class PersistLiveDiskTest(base.TestCase):
+    """The persistent <disk> follows the live chain, read once."""
+
+    def setUp(self):
+        super().setUp()
+        self.reads = []
+        self.updates = []
+        self.persistent = config.DiskState(
+            'vdb', 'virtio-disk1', config.DiskSource('file', path='/v/src'),
+            serial='vol-1')
+        self.live = config.DiskSource(
+            'file', 'qcow2', path='/o/overlay',
+            backing=config.DiskSource('file', path='/v/dst'))
+        self.guest = types.SimpleNamespace(
+            get_disk=self._get_disk,
+            update_device=lambda xml, persistent: self.updates.append(xml))
+        self.layout = types.SimpleNamespace(
+            disk='vdb', device_name='vdb',
+            migration=types.SimpleNamespace(src_connection_info=None,
+                                            volume_id='vol-0'))
+        self.migrator = volume_migration.LibvirtVolumeMigrator(host=None)
+
+    def _get_disk(self, target, dump_inactive=False):
+        self.reads.append(dump_inactive)
+        return self.persistent if dump_inactive else config.DiskState(
+            target, 'virtio-disk1', self.live)
+
+    def test_changed_chain_is_written_with_the_serial_read_once(self):
+        self.migrator._persist_live_disk(self.guest, self.layout, self.live)
+        self.assertEqual([True], self.reads)
+        self.assertEqual(1, len(self.updates))
+        self.assertIn('<serial>vol-1</serial>', self.updates[0])
+        self.assertIn('/o/overlay', self.updates[0])
+
+    def test_same_chain_is_left_alone(self):
+        self.persistent = dataclasses.replace(self.persistent,
+                                              source=self.live)
+        self.migrator._persist_live_disk(self.guest, self.layout)
+        self.assertEqual([False, True], self.reads)
+        self.assertEqual([], self.updates)
 
 
 class FinishAcrossLibvirtdRestartTest(base.TestCase):
