@@ -4,7 +4,9 @@
   every write the guest's writer acknowledged (sha256 of both);
 * :func:`run_checks` - the run's verdicts: every case ran, integrity,
   the new flows all succeeded (fatal), and the issue's bars (Cinder's
-  wait in complete, new flows several times below legacy; findings);
+  wait in complete, bytes through the compute host, a flow no slower
+  than the one it replaces, new flows several times below legacy;
+  findings);
 * :func:`verdict` - raise on a fatal one, after the files are written.
 """
 
@@ -99,6 +101,7 @@ def run_checks(result: dict) -> list[dict]:
                        'ok': max(waits) < flow.complete_wait_limit_s,
                        'detail': 'max %.3f s' % max(waits)})
     checks.extend(_bytes_checks(new))
+    checks.extend(_no_slower_checks(new))
     for summary in result.get('summary', []):
         if summary['link'] != 'nbd' or summary['flow'] != flows.HEADLINE:
             continue
@@ -141,6 +144,52 @@ def _bytes_checks(new: list[dict]) -> list[dict]:
             'fatal': False, 'ok': worst <= BYTES_OVER_GUEST_LIMIT,
             'detail': 'max %.2fx, %s' % (
                 worst, results.format_size(row['size']))})
+    return checks
+
+
+def _nova_part_s(row: dict) -> float | None:
+    """Cinder's wait in complete plus Nova's asynchronous finish."""
+    if row['cinder_complete_wait_s'] is None or row['nova_finish_s'] is None:
+        return None
+    return row['cinder_complete_wait_s'] + row['nova_finish_s']
+
+
+def _no_slower_checks(new: list[dict]) -> list[dict]:
+    """Per flow with ``no_slower_than``: the worst ratio over its pairs.
+
+    A pair is the two flows' rows of one configuration (size, link,
+    array, rate, repetition). Total time includes Cinder's copy phase,
+    which varies between rows of one run; Nova's part does not.
+    """
+    checks = []
+    for flow in flows.new_flows():
+        other = flow.no_slower_than
+        if other is None:
+            continue
+        links = flow.wait_checked_links
+        key = ('size', 'link', 'array', 'rate', 'iteration')
+        theirs = {tuple(r[k] for k in key): r for r in new
+                  if r['flow'] == other and r['status'] == 'success'}
+        pairs = [(r, theirs[tuple(r[k] for k in key)]) for r in new
+                 if r['flow'] == flow.name and r['status'] == 'success'
+                 and (links is None or r['link'] in links)
+                 and tuple(r[k] for k in key) in theirs]
+        scope = ', %s only' % ', '.join(links) if links else ''
+        for what, value in (('total time', lambda r: r['total_s']),
+                            ("Nova's part (wait in complete + async "
+                             'finish)', _nova_part_s)):
+            ratios = [(value(mine) / value(base), mine)
+                      for mine, base in pairs
+                      if value(mine) is not None and value(base)]
+            if not ratios:
+                continue
+            worst, row = max(ratios, key=lambda pair: pair[0])
+            checks.append({
+                'name': '%s no worse than %s (%s%s)' % (
+                    what, other, flow.name, scope),
+                'fatal': False, 'ok': worst <= 1.0,
+                'detail': 'max %.2fx of %s, %s' % (
+                    worst, other, results.format_size(row['size']))})
     return checks
 
 

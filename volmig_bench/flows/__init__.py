@@ -69,6 +69,10 @@ class Flow:
     #: or, for a flow whose copy moves the writer's 4 KiB blocks, the
     #: bytes it wrote (``guest_bytes_during``)
     bytes_per: str = 'guest_chunk_bytes_during'
+    #: the flow this one must be no slower than, row by row on the links
+    #: its wait check reads: in total time and in Nova's part (Cinder's
+    #: wait in complete plus the asynchronous finish)
+    no_slower_than: str | None = None
 
     @property
     def baseline(self) -> bool:
@@ -91,7 +95,7 @@ FLOWS: dict[str, Flow] = {flow.name: flow for flow in (
          complete_wait_limit_s=0.2, wait_checked_links=('nbd',),
          wait_checked_why='file volumes complete two_step: Nova '
                           'switches network volumes only',
-         bytes_per='guest_bytes_during'),
+         bytes_per='guest_bytes_during', no_slower_than='new'),
     Flow('legacy', LEGACY, color='tab:gray', legend='grey: legacy swap'),
 )}
 

@@ -96,6 +96,36 @@ class VerdictTestCase(base.TestCase):
         self.assertFalse(found['new-rebase']['ok'])       # 1.5x bytes
         self.assertIn('max 1.50x', found['new-rebase']['detail'])
 
+    def test_rebase_no_slower_than_two_step_row_by_row(self):
+        """Paired by configuration; file rows (two_step there) not read."""
+        rows = [_row('new', 2.0, 0.4), _row('new-rebase', 2.2, 0.1),
+                _row('new', 6.0, 0.6), _row('new-rebase', 5.0, 0.1),
+                _row('new', 2.0, 0.4, link='file'),
+                _row('new-rebase', 9.0, 0.4, link='file'),
+                _row('legacy', 10.0)]
+        rows[2]['size'] = rows[3]['size'] = 4 * G
+        for row, finish in zip(rows, (0.5, 0.3, 1.4, 0.9, 0.5, 0.5)):
+            row['nova_finish_s'] = finish
+        found = {c['name']: c for c in self._result(rows)['checks']
+                 if 'no worse than' in c['name']}
+        total = found['total time no worse than new '
+                      '(new-rebase, nbd only)']
+        self.assertFalse(total['ok'])                 # 2.2 s against 2.0
+        self.assertEqual('max 1.10x of new, 1 GiB', total['detail'])
+        self.assertFalse(total['fatal'])
+        nova = found["Nova's part (wait in complete + async finish) no "
+                     'worse than new (new-rebase, nbd only)']
+        self.assertTrue(nova['ok'])
+        self.assertEqual('max 0.50x of new, 4 GiB', nova['detail'])
+        self.assertEqual(2, len(found))
+
+    def test_no_pair_no_no_slower_check(self):
+        found = [c for c in self._result(
+            [_row('new-rebase', 2.0, 0.1), _row('legacy', 10.0),
+             _row('new', 1.0, 0.3, status='error')])['checks']
+            if 'no worse than' in c['name']]
+        self.assertEqual([], found)
+
     def test_summary_says_slower_when_new_is_slower(self):
         result = self._result([_row('new', 2.5, 0.4, bytes_=100),
                                _row('legacy', 2.0, bytes_=2000)])
