@@ -154,6 +154,12 @@ def _nova_part_s(row: dict) -> float | None:
     return row['cinder_complete_wait_s'] + row['nova_finish_s']
 
 
+def _configuration(row: dict) -> tuple:
+    """What two flows' rows share when they are compared."""
+    return tuple(row[k] for k in ('size', 'link', 'array', 'rate',
+                                  'iteration'))
+
+
 def _no_slower_checks(new: list[dict]) -> list[dict]:
     """Per flow with ``no_slower_than``: the worst ratio over its pairs.
 
@@ -167,13 +173,12 @@ def _no_slower_checks(new: list[dict]) -> list[dict]:
         if other is None:
             continue
         links = flow.wait_checked_links
-        key = ('size', 'link', 'array', 'rate', 'iteration')
-        theirs = {tuple(r[k] for k in key): r for r in new
+        theirs = {_configuration(r): r for r in new
                   if r['flow'] == other and r['status'] == 'success'}
-        pairs = [(r, theirs[tuple(r[k] for k in key)]) for r in new
+        pairs = [(r, theirs[_configuration(r)]) for r in new
                  if r['flow'] == flow.name and r['status'] == 'success'
                  and (links is None or r['link'] in links)
-                 and tuple(r[k] for k in key) in theirs]
+                 and _configuration(r) in theirs]
         scope = ', %s only' % ', '.join(links) if links else ''
         for what, value in (('total time', lambda r: r['total_s']),
                             ("Nova's part (wait in complete + async "
