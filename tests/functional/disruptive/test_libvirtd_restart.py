@@ -29,12 +29,22 @@ def restart_libvirtd(down_for: float = 1.0) -> None:
     It is the host's libvirtd (started by tools/setup-host.sh), not one of
     ours: this is why these tests run serially, after all the others.
     """
+    stop_libvirtd()
+    time.sleep(down_for)
+    start_libvirtd()
+
+
+def stop_libvirtd() -> None:
+    """SIGTERM to the host's libvirtd; back once it has exited."""
     with open(LIBVIRTD_PID_FILE) as f:
         pid = int(f.read().strip())
     os.kill(pid, signal.SIGTERM)
     lv_fixtures.wait_for(lambda: not psutil.pid_exists(pid),
                          timeout=30, what='libvirtd %d to exit' % pid)
-    time.sleep(down_for)
+
+
+def start_libvirtd() -> None:
+    """Start the host's libvirtd again; back once it answers."""
     subprocess.run(['libvirtd', '-d'], check=True)
     lv_fixtures.wait_for(
         lambda: subprocess.run(['virsh', '-c', 'qemu:///system', 'version'],

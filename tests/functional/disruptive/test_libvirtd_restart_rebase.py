@@ -3,13 +3,20 @@
 The tests of ``test_libvirtd_restart`` (restart during the commit job,
 restart between start and complete) run again in rebase mode, plus a
 restart between the switch and the commit: libvirtd reloads a live XML
-that still names src, and neither it nor the driver reopens src. Like
-the other disruptive tests they restart the host's libvirtd: run them
-serially, after all the others.
+that still names src, and neither it nor the driver reopens src. And
+restarts inside complete's switch, between its QMP calls: once dst's
+first node is added, once the guest reads dst, and libvirtd gone during
+the call that closes src. Like the other disruptive tests they restart
+the host's libvirtd: run them serially, after all the others.
 """
 
 from __future__ import annotations
 
+import fixtures
+
+from nova_volmig.virt import driver
+from nova_volmig.virt.libvirt import blockdev
+from nova_volmig.virt.libvirt import exception as lv_exc
 from nova_volmig.virt.libvirt import rebase
 from tests.functional.disruptive import test_libvirtd_restart
 from tests.functional.fixtures import libvirt as lv_fixtures
@@ -51,3 +58,106 @@ class RebaseLibvirtdRestartTest(test_libvirtd_restart.LibvirtdRestartTest):
         self.assertDiskOn(instance, dst)
         self.assertQemuReleased(instance, src)
         self.assertNoOverlays()
+
+    # libvirtd restarted inside complete's switch (13-18 ms of QMP calls)
+
+    def _patch_qmp(self, command: str, around) -> list[str]:
+        """``around(send)`` runs the first QMP ``command`` instead."""
+        real = blockdev.QemuMonitor._execute
+        seen = []
+
+        def execute(monitor, name, idempotent, arguments):
+            def send():
+                return real(monitor, name, idempotent, arguments)
+            if name != command or seen:
+                return send()
+            seen.append(name)
+            return around(send)
+        self.useFixture(fixtures.MockPatchObject(
+            blockdev.QemuMonitor, '_execute', execute))
+        return seen
+
+    def _restart_after(self, command: str) -> list[str]:
+        """libvirtd restarts once the first ``command`` has returned."""
+        def around(send):
+            reply = send()
+            test_libvirtd_restart.restart_libvirtd()
+            return reply
+        return self._patch_qmp(command, around)
+
+    def _down_during(self, command: str) -> list[str]:
+        """The first ``command`` meets a libvirtd that has just died."""
+        def around(send):
+            test_libvirtd_restart.stop_libvirtd()
+            try:
+                return send()
+            finally:
+                test_libvirtd_restart.start_libvirtd()
+        return self._patch_qmp(command, around)
+
+    def _started_and_copied(self, seed: int):
+        src = self.make_volume('src', seed=seed)
+        dst = self.make_volume('dst', random_fill=False)
+        instance = self.spawn({base.DEVICE: src})
+        writer = self.writer(instance, src)
+        writer.write_some(2)
+        migration = self.handle(instance, src)
+        self.driver.volume_migration_start(None, instance, migration)
+        src_at_start = src.sha256()
+        writer.write_some(3)
+        lv_fixtures.copy_volume(src.uri, dst.uri)
+        migration.dst_connection_info = dst.connection_info
+        return src, dst, instance, writer, migration, src_at_start
+
+    def _finish_on_dst(self, src, dst, instance, writer, migration,
+                       src_at_start) -> None:
+        self.assertEqual('rebase', migration.driver_data['complete_mode'])
+        self.assertQemuReleased(instance, src)
+        writer.write_some(2)
+        self.driver.volume_migration_complete_finish(None, instance,
+                                                     migration)
+        writer.write_some(2)
+        self.assertEqual(src_at_start, src.sha256())
+        self.assertEqual(writer.sha256(), dst.sha256())
+        self.assertDiskOn(instance, dst)
+        self.assertQemuReleased(instance, src)
+        self.assertNoOverlays()
+
+    def test_restart_before_the_guest_reads_dst(self):
+        """After dst's first node is added: libvirt reloads, QEMU has more."""
+        case = self._started_and_copied(seed=34)
+        seen = self._restart_after('blockdev-add')
+        self.driver.volume_migration_complete(None, case[2], case[4])
+        self.assertEqual(['blockdev-add'], seen)
+        self._finish_on_dst(*case)
+
+    def test_restart_once_the_guest_reads_dst(self):
+        """After the reopen, before src is closed."""
+        case = self._started_and_copied(seed=35)
+        seen = self._restart_after('blockdev-reopen')
+        self.driver.volume_migration_complete(None, case[2], case[4])
+        self.assertEqual(['blockdev-reopen'], seen)
+        self._finish_on_dst(*case)
+
+    def test_libvirtd_gone_while_src_is_closed(self):
+        """complete fails after the switch; reconcile finishes closing src.
+
+        As the manager does when complete raises (``_complete_sync_failed``):
+        the driver's reconcile reads QEMU's graph, finds the overlay on dst
+        and closes src, so the finish can run and Cinder may release src.
+        """
+        case = self._started_and_copied(seed=36)
+        instance, migration = case[2], case[4]
+        seen = self._down_during('blockdev-del')
+        # Known dead (no reconnection) or lost during the call.
+        self.assertRaises(
+            (lv_exc.LibvirtConnectionError, lv_exc.QMPCommandFailed),
+            self.driver.volume_migration_complete, None, instance,
+            migration)
+        self.assertEqual(['blockdev-del'], seen)
+        self.assertEqual(rebase.STEP_REBASE_SWITCHED,
+                         migration.driver_data['step'])
+        state = self.driver.volume_migration_reconcile(None, instance,
+                                                       migration)
+        self.assertEqual(driver.ReconcileState.SWITCHED_TO_DST, state)
+        self._finish_on_dst(*case)
