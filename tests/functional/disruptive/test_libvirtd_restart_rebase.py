@@ -6,7 +6,8 @@ restart between the switch and the commit: libvirtd reloads a live XML
 that still names src, and neither it nor the driver reopens src. And
 restarts inside complete's switch, between its QMP calls: once dst's
 first node is added, once the guest reads dst, and libvirtd gone during
-the call that closes src. Like the other disruptive tests they restart
+the call that closes src, or during the one that adds dst's second
+node (before the reopen). Like the other disruptive tests they restart
 the host's libvirtd: run them serially, after all the others.
 """
 
@@ -61,21 +62,28 @@ class RebaseLibvirtdRestartTest(test_libvirtd_restart.LibvirtdRestartTest):
 
     # libvirtd restarted inside complete's switch (13-18 ms of QMP calls)
 
-    def _patch_qmp(self, command: str, around) -> list[str]:
-        """``around(send)`` runs the first QMP ``command`` instead."""
+    def _patch_qmp(self, command: str, around, nth: int = 1) -> list[str]:
+        """``around(send)`` runs the ``nth`` QMP ``command`` instead.
+
+        Returns the list the fault appends its command to when it fires.
+        """
         real = blockdev.QemuMonitor._execute
-        seen = []
+        calls = []
+        fired = []
 
         def execute(monitor, name, idempotent, arguments):
             def send():
                 return real(monitor, name, idempotent, arguments)
-            if name != command or seen:
+            if name != command:
                 return send()
-            seen.append(name)
+            calls.append(name)
+            if len(calls) != nth:
+                return send()
+            fired.append(name)
             return around(send)
         self.useFixture(fixtures.MockPatchObject(
             blockdev.QemuMonitor, '_execute', execute))
-        return seen
+        return fired
 
     def _restart_after(self, command: str) -> list[str]:
         """libvirtd restarts once the first ``command`` has returned."""
@@ -85,15 +93,15 @@ class RebaseLibvirtdRestartTest(test_libvirtd_restart.LibvirtdRestartTest):
             return reply
         return self._patch_qmp(command, around)
 
-    def _down_during(self, command: str) -> list[str]:
-        """The first ``command`` meets a libvirtd that has just died."""
+    def _down_during(self, command: str, nth: int = 1) -> list[str]:
+        """The ``nth`` ``command`` meets a libvirtd that has just died."""
         def around(send):
             test_libvirtd_restart.stop_libvirtd()
             try:
                 return send()
             finally:
                 test_libvirtd_restart.start_libvirtd()
-        return self._patch_qmp(command, around)
+        return self._patch_qmp(command, around, nth)
 
     def _started_and_copied(self, seed: int):
         src = self.make_volume('src', seed=seed)
@@ -160,4 +168,34 @@ class RebaseLibvirtdRestartTest(test_libvirtd_restart.LibvirtdRestartTest):
         state = self.driver.volume_migration_reconcile(None, instance,
                                                        migration)
         self.assertEqual(driver.ReconcileState.SWITCHED_TO_DST, state)
+        self._finish_on_dst(*case)
+
+    def test_libvirtd_gone_before_the_guest_reads_dst(self):
+        """complete fails before the reopen: still on src, retry works.
+
+        libvirtd goes away as dst's format node is added (its storage
+        node is there). Reconcile (as the manager runs it when complete
+        raises) finds the overlay on src and drops the switch's temporary
+        node; Cinder's second complete switches.
+        """
+        case = self._started_and_copied(seed=37)
+        instance, migration = case[2], case[4]
+        seen = self._down_during('blockdev-add', nth=2)
+        try:
+            self.driver.volume_migration_complete(None, instance, migration)
+        except (lv_exc.LibvirtConnectionError, lv_exc.QMPCommandFailed):
+            state = self.driver.volume_migration_reconcile(None, instance,
+                                                           migration)
+            self.assertEqual(driver.ReconcileState.OVERLAY_ON_SRC, state)
+            self.assertEqual(migration.driver_data['src_nodes'][0],
+                             self.overlay_backing_node(instance))
+            nodes = blockdev.QemuMonitor(
+                self.driver.host.get_guest(instance)).block_graph().nodes
+            self.assertFalse({rebase.TMP_FORMAT, rebase.TMP_STORAGE}
+                             & set(nodes))
+            self.driver.volume_migration_complete(None, instance, migration)
+        else:
+            # The failure was QMP's: the switch rolled back, two_step.
+            self.assertIn('rebase_fallback', migration.driver_data)
+        self.assertEqual(['blockdev-add'], seen)
         self._finish_on_dst(*case)
