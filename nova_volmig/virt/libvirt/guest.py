@@ -218,10 +218,12 @@ class Guest:
     def unmark_disk_rebased(self, target: str) -> None:
         """``virDomainSetMetadata`` (live): ``target``'s XML is true again.
 
-        The element is removed once no disk is marked.
+        The element is removed once no disk is marked; nothing is written
+        when ``target`` is not marked.
         """
-        self._set_rebased(
-            config.rebased_targets(self.get_xml_desc()) - {target})
+        targets = config.rebased_targets(self.get_xml_desc())
+        if target in targets:
+            self._set_rebased(targets - {target})
 
     def _set_rebased(self, targets: set[str]) -> None:
         metadata, prefix = ((config.rebased_metadata(targets),

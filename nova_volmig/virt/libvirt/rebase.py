@@ -166,8 +166,7 @@ class RebaseSwitch:
             self.monitor.blockdev_reopen([blockdev.reopen_options(
                 graph, overlay, TMP_FORMAT)])
         except lv_exc.QMPCommandFailed as e:
-            self.roll_back()
-            if self.backing() != 'src':
+            if self.roll_back() != 'src':
                 raise
             raise SwitchNotMade(str(e))
         LOG.info('Domain %s disk %s: overlay %s now backed by %s',
@@ -227,9 +226,17 @@ class RebaseSwitch:
                 self.monitor.blockdev_del(name)
                 present.discard(name)
 
-    def roll_back(self) -> None:
-        """Drop temporary nodes no parent uses (a switch not made)."""
+    def roll_back(self) -> str | None:
+        """A switch not made: drop temporary nodes no parent uses.
+
+        While the overlay is still backed by src libvirt's XML is true:
+        the disk is unmarked. Returns :meth:`backing`.
+        """
         self._del_tmp_nodes()
+        backing = self.backing()
+        if backing == 'src':
+            self.guest.unmark_disk_rebased(self.target)
+        return backing
 
     def _del_tmp_nodes(self) -> None:
         graph = self.monitor.block_graph()

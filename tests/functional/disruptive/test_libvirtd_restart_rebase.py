@@ -17,6 +17,7 @@ import fixtures
 
 from nova_volmig.virt import driver
 from nova_volmig.virt.libvirt import blockdev
+from nova_volmig.virt.libvirt import config
 from nova_volmig.virt.libvirt import exception as lv_exc
 from nova_volmig.virt.libvirt import rebase
 from tests.functional.disruptive import test_libvirtd_restart
@@ -117,6 +118,10 @@ class RebaseLibvirtdRestartTest(test_libvirtd_restart.LibvirtdRestartTest):
         migration.dst_connection_info = dst.connection_info
         return src, dst, instance, writer, migration, src_at_start
 
+    def _marked(self, instance) -> set[str]:
+        return config.rebased_targets(
+            self.driver.host.get_guest(instance).get_xml_desc())
+
     def _finish_on_dst(self, src, dst, instance, writer, migration,
                        src_at_start) -> None:
         self.assertEqual('rebase', migration.driver_data['complete_mode'])
@@ -130,6 +135,7 @@ class RebaseLibvirtdRestartTest(test_libvirtd_restart.LibvirtdRestartTest):
         self.assertDiskOn(instance, dst)
         self.assertQemuReleased(instance, src)
         self.assertNoOverlays()
+        self.assertEqual(set(), self._marked(instance))
 
     def test_restart_before_the_guest_reads_dst(self):
         """After dst's first node is added: libvirt reloads, QEMU has more."""
@@ -193,6 +199,7 @@ class RebaseLibvirtdRestartTest(test_libvirtd_restart.LibvirtdRestartTest):
                 self.driver.host.get_guest(instance)).block_graph().nodes
             self.assertFalse({rebase.TMP_FORMAT, rebase.TMP_STORAGE}
                              & set(nodes))
+            self.assertEqual(set(), self._marked(instance))   # XML true
             self.driver.volume_migration_complete(None, instance, migration)
         else:
             # The failure was QMP's: the switch rolled back, two_step.

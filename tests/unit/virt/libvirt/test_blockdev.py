@@ -39,6 +39,9 @@ class FakeGuest:
     def mark_disk_rebased(self, target):
         self.marked.add(target)
 
+    def unmark_disk_rebased(self, target):
+        self.marked.discard(target)
+
 
 class TestQemuMonitor(base.TestCase):
 
@@ -238,14 +241,17 @@ class TestRebaseSwitch(base.TestCase):
         self.assertIn('blockdev-reopen', e.reason)
 
     def test_failure_before_the_switch_leaves_nothing(self):
+        """Not even the mark: libvirt's XML is true again."""
         for command, after in (('blockdev-add', 0), ('blockdev-add', 1),
                                ('blockdev-reopen', 0)):
             self.qemu = fake_qemu.FakeQemu()
             self.qemu.fail_after[command] = after
             switch = _switch(self.qemu)
+            switch.mark()
             self.assertRaises(rebase.SwitchNotMade, switch.switch,
                               switch.src_node_names())
             self.assertUntouched()
+            self.assertEqual(set(), switch.guest.marked)
 
     def test_interrupted_after_the_switch_is_finished(self):
         """Killed at each QMP call after the reopen: a restart finishes."""
@@ -287,8 +293,18 @@ class TestRebaseSwitch(base.TestCase):
                           switch.src_node_names())
         self.assertIn(rebase.TMP_FORMAT, self.qemu.nodes)
         self.qemu.fail_after.clear()
-        switch.roll_back()
+        switch.mark()
+        self.assertEqual('src', switch.roll_back())
         self.assertUntouched()
+        self.assertEqual(set(), switch.guest.marked)
+
+    def test_roll_back_after_the_switch_keeps_the_mark(self):
+        """On dst libvirt's XML still lies: the mark stays."""
+        switch = _switch(self.qemu)
+        switch.mark()
+        switch.switch(switch.src_node_names())
+        self.assertEqual('dst', switch.roll_back())
+        self.assertEqual({'vdb'}, switch.guest.marked)
 
 
 #: the real check, for the test that undoes TestRebaseComplete's patch

@@ -116,6 +116,11 @@ class TestGetDisksRebased(base.TestCase):
         self.guest.unmark_disk_rebased('vdb')
         self._assert_live_metadata('<rebased><disk target="vdc" /></rebased>')
 
+    def test_unmark_of_an_unmarked_disk_writes_nothing(self):
+        self.dom.XMLDesc.return_value = self._xml(marked=False)
+        self.guest.unmark_disk_rebased('vdb')
+        self.dom.setMetadata.assert_not_called()
+
     def test_unmark_of_the_last_disk_removes_the_element(self):
         self.dom.XMLDesc.return_value = self._xml(marked=True)
         self.guest.unmark_disk_rebased('vdb')
