@@ -13,6 +13,8 @@ the host's libvirtd: run them serially, after all the others.
 
 from __future__ import annotations
 
+import typing
+
 import fixtures
 
 from nova_volmig.virt import driver
@@ -25,6 +27,17 @@ from tests.functional.fixtures import libvirt as lv_fixtures
 from tests.functional.libvirt import base
 
 
+class _Case(typing.NamedTuple):
+    """A rebase-mode migration started, src copied onto dst."""
+
+    src: base.TestVolume
+    dst: base.TestVolume
+    instance: object
+    writer: object
+    migration: object
+    src_at_start: str
+
+
 class RebaseLibvirtdRestartTest(test_libvirtd_restart.LibvirtdRestartTest):
 
     def setUp(self):
@@ -32,34 +45,15 @@ class RebaseLibvirtdRestartTest(test_libvirtd_restart.LibvirtdRestartTest):
         self.flags(group='libvirt', volume_migration_complete_mode='rebase')
 
     def test_restart_between_switch_and_commit(self):
-        src = self.make_volume('src', seed=33)
-        dst = self.make_volume('dst', random_fill=False)
-        instance = self.spawn({base.DEVICE: src})
-        writer = self.writer(instance, src)
-        writer.write_some(2)
-        migration = self.handle(instance, src)
-        self.driver.volume_migration_start(None, instance, migration)
-        src_at_start = src.sha256()
-        writer.write_some(3)
-        lv_fixtures.copy_volume(src.uri, dst.uri)
-        migration.dst_connection_info = dst.connection_info
-        self.driver.volume_migration_complete(None, instance, migration)
-        self.assertEqual('rebase', migration.driver_data['complete_mode'])
+        case = self._started_and_copied(seed=33)
+        self.driver.volume_migration_complete(None, case.instance,
+                                              case.migration)
         # dst is still under the switch's temporary node names: libvirt
         # reloads a status XML whose backing node names QEMU lacks.
         self.assertEqual(rebase.TMP_FORMAT,
-                         self.overlay_backing_node(instance))
+                         self.overlay_backing_node(case.instance))
         test_libvirtd_restart.restart_libvirtd()
-        self.assertQemuReleased(instance, src)
-        writer.write_some(2)
-        self.driver.volume_migration_complete_finish(None, instance,
-                                                     migration)
-        writer.write_some(2)
-        self.assertEqual(src_at_start, src.sha256())
-        self.assertEqual(writer.sha256(), dst.sha256())
-        self.assertDiskOn(instance, dst)
-        self.assertQemuReleased(instance, src)
-        self.assertNoOverlays()
+        self._finish_on_dst(case)
 
     # libvirtd restarted inside complete's switch (13-18 ms of QMP calls)
 
@@ -104,7 +98,7 @@ class RebaseLibvirtdRestartTest(test_libvirtd_restart.LibvirtdRestartTest):
                 test_libvirtd_restart.start_libvirtd()
         return self._patch_qmp(command, around, nth)
 
-    def _started_and_copied(self, seed: int):
+    def _started_and_copied(self, seed: int) -> _Case:
         src = self.make_volume('src', seed=seed)
         dst = self.make_volume('dst', random_fill=False)
         instance = self.spawn({base.DEVICE: src})
@@ -116,14 +110,14 @@ class RebaseLibvirtdRestartTest(test_libvirtd_restart.LibvirtdRestartTest):
         writer.write_some(3)
         lv_fixtures.copy_volume(src.uri, dst.uri)
         migration.dst_connection_info = dst.connection_info
-        return src, dst, instance, writer, migration, src_at_start
+        return _Case(src, dst, instance, writer, migration, src_at_start)
 
     def _marked(self, instance) -> set[str]:
         return config.rebased_targets(
             self.driver.host.get_guest(instance).get_xml_desc())
 
-    def _finish_on_dst(self, src, dst, instance, writer, migration,
-                       src_at_start) -> None:
+    def _finish_on_dst(self, case: _Case) -> None:
+        src, dst, instance, writer, migration, src_at_start = case
         self.assertEqual('rebase', migration.driver_data['complete_mode'])
         self.assertQemuReleased(instance, src)
         writer.write_some(2)
@@ -141,17 +135,19 @@ class RebaseLibvirtdRestartTest(test_libvirtd_restart.LibvirtdRestartTest):
         """After dst's first node is added: libvirt reloads, QEMU has more."""
         case = self._started_and_copied(seed=34)
         seen = self._restart_after('blockdev-add')
-        self.driver.volume_migration_complete(None, case[2], case[4])
+        self.driver.volume_migration_complete(None, case.instance,
+                                              case.migration)
         self.assertEqual(['blockdev-add'], seen)
-        self._finish_on_dst(*case)
+        self._finish_on_dst(case)
 
     def test_restart_once_the_guest_reads_dst(self):
         """After the reopen, before src is closed."""
         case = self._started_and_copied(seed=35)
         seen = self._restart_after('blockdev-reopen')
-        self.driver.volume_migration_complete(None, case[2], case[4])
+        self.driver.volume_migration_complete(None, case.instance,
+                                              case.migration)
         self.assertEqual(['blockdev-reopen'], seen)
-        self._finish_on_dst(*case)
+        self._finish_on_dst(case)
 
     def test_libvirtd_gone_while_src_is_closed(self):
         """complete fails after the switch; reconcile finishes closing src.
@@ -161,7 +157,7 @@ class RebaseLibvirtdRestartTest(test_libvirtd_restart.LibvirtdRestartTest):
         and closes src, so the finish can run and Cinder may release src.
         """
         case = self._started_and_copied(seed=36)
-        instance, migration = case[2], case[4]
+        instance, migration = case.instance, case.migration
         seen = self._down_during('blockdev-del')
         # Known dead (no reconnection) or lost during the call.
         self.assertRaises(
@@ -174,7 +170,7 @@ class RebaseLibvirtdRestartTest(test_libvirtd_restart.LibvirtdRestartTest):
         state = self.driver.volume_migration_reconcile(None, instance,
                                                        migration)
         self.assertEqual(driver.ReconcileState.SWITCHED_TO_DST, state)
-        self._finish_on_dst(*case)
+        self._finish_on_dst(case)
 
     def test_libvirtd_gone_before_the_guest_reads_dst(self):
         """complete fails before the reopen: still on src, retry works.
@@ -185,7 +181,7 @@ class RebaseLibvirtdRestartTest(test_libvirtd_restart.LibvirtdRestartTest):
         node; Cinder's second complete switches.
         """
         case = self._started_and_copied(seed=37)
-        instance, migration = case[2], case[4]
+        instance, migration = case.instance, case.migration
         seen = self._down_during('blockdev-add', nth=2)
         try:
             self.driver.volume_migration_complete(None, instance, migration)
@@ -205,4 +201,4 @@ class RebaseLibvirtdRestartTest(test_libvirtd_restart.LibvirtdRestartTest):
             # The failure was QMP's: the switch rolled back, two_step.
             self.assertIn('rebase_fallback', migration.driver_data)
         self.assertEqual(['blockdev-add'], seen)
-        self._finish_on_dst(*case)
+        self._finish_on_dst(case)
