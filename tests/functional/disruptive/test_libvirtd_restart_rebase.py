@@ -131,23 +131,22 @@ class RebaseLibvirtdRestartTest(test_libvirtd_restart.LibvirtdRestartTest):
         self.assertNoOverlays()
         self.assertEqual(set(), self._marked(instance))
 
-    def test_restart_before_the_guest_reads_dst(self):
-        """After dst's first node is added: libvirt reloads, QEMU has more."""
-        case = self._started_and_copied(seed=34)
-        seen = self._restart_after('blockdev-add')
+    def _complete_with_a_restart_after(self, command: str,
+                                       seed: int) -> None:
+        case = self._started_and_copied(seed=seed)
+        seen = self._restart_after(command)
         self.driver.volume_migration_complete(None, case.instance,
                                               case.migration)
-        self.assertEqual(['blockdev-add'], seen)
+        self.assertEqual([command], seen)
         self._finish_on_dst(case)
+
+    def test_restart_before_the_guest_reads_dst(self):
+        """After dst's first node is added: libvirt reloads, QEMU has more."""
+        self._complete_with_a_restart_after('blockdev-add', seed=34)
 
     def test_restart_once_the_guest_reads_dst(self):
         """After the reopen, before src is closed."""
-        case = self._started_and_copied(seed=35)
-        seen = self._restart_after('blockdev-reopen')
-        self.driver.volume_migration_complete(None, case.instance,
-                                              case.migration)
-        self.assertEqual(['blockdev-reopen'], seen)
-        self._finish_on_dst(case)
+        self._complete_with_a_restart_after('blockdev-reopen', seed=35)
 
     def test_libvirtd_gone_while_src_is_closed(self):
         """complete fails after the switch; reconcile finishes closing src.
